@@ -1,0 +1,67 @@
+package dev.synapsebackup.repository;
+
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * Backup ids: {@code backup-} followed by the UTC creation time as {@code yyyyMMddHHmmssSSSSSS}
+ * (microseconds), the charm's {@code backup-%Y%m%d%H%M%S%f}. Ids sort in time order as strings.
+ */
+public final class BackupId {
+    /** Prefix of every id this tool makes. */
+    public static final String PREFIX = "backup-";
+    /** Key suffix of a backup's encrypted manifest. */
+    public static final String MANIFEST_SUFFIX = ".manifest";
+    /** Key prefix of repository locks (not backups). */
+    public static final String LOCKS_PREFIX = "locks/";
+    /** User-metadata name that marks a data object as ours. */
+    public static final String FORMAT_METADATA = "synapse-backup-format";
+
+    private static final DateTimeFormatter FORMAT = DateTimeFormatter.ofPattern("yyyyMMddHHmmssSSSSSS");
+    private static final Pattern OURS = Pattern.compile("backup-\\d{20}");
+
+    private BackupId() {
+    }
+
+    /** The id for a backup created at {@code time} (truncated to microseconds). */
+    public static String forTime(Instant time) {
+        return PREFIX + FORMAT.format(LocalDateTime.ofInstant(time.truncatedTo(ChronoUnit.MICROS), ZoneOffset.UTC));
+    }
+
+    /** The creation time encoded in an id of our form, if it is one. */
+    public static Optional<Instant> timeOf(String id) {
+        if (!OURS.matcher(id).matches()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(LocalDateTime.parse(id.substring(PREFIX.length()), FORMAT).toInstant(ZoneOffset.UTC));
+        } catch (DateTimeParseException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The key of a backup's manifest. */
+    public static String manifestKey(String id) {
+        return id + MANIFEST_SUFFIX;
+    }
+
+    /** Whether a key is repository metadata (manifest, lock) rather than a backup's data object. */
+    public static boolean isReserved(String key) {
+        return key.endsWith(MANIFEST_SUFFIX) || key.startsWith(LOCKS_PREFIX) || key.isEmpty() || key.endsWith("/");
+    }
+
+    /**
+     * Checks that a user-supplied id can name an object: not empty, not reserved, no path tricks.
+     * Unknown but well-formed ids are fine (the charm's backups keep their names).
+     */
+    public static boolean isPlausible(String id) {
+        return id != null && !id.isBlank() && !isReserved(id) && !id.startsWith("/") && !id.contains("..")
+                && id.chars().noneMatch(c -> c < 0x20);
+    }
+}

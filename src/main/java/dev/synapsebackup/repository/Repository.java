@@ -1,0 +1,102 @@
+package dev.synapsebackup.repository;
+
+import dev.synapsebackup.BackupNotFoundException;
+import dev.synapsebackup.RepositoryAccessException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Where backups are stored: an S3 bucket under a prefix, or a local directory. The object-level
+ * operations are what each store implements; the backup-level ones ({@link #list()},
+ * {@link #exists(String)}, {@link #delete(String)}) follow the repository layout of SPEC §3 and
+ * are shared (see {@link AbstractRepository}).
+ *
+ * <p>All keys are relative to the repository's prefix.
+ */
+public interface Repository extends AutoCloseable {
+
+    /** Human-readable location for messages: {@code s3://bucket/prefix} or the directory path. */
+    String location();
+
+    // ---- backup level (SPEC §3) ----
+
+    /**
+     * Whether the bucket (or directory) can be used. On failure the reason is logged; use
+     * {@link #checkAccess()} to get it as an exception.
+     */
+    boolean canUseBucket();
+
+    /**
+     * Checks that the bucket (or directory) exists and can be read and written.
+     *
+     * @throws RepositoryAccessException naming the bucket or directory and the reason
+     */
+    void checkAccess();
+
+    /** Whether a backup (data object) with this id exists. Errors other than "not found" throw. */
+    boolean exists(String backupId);
+
+    /** All backups, oldest first. */
+    List<BackupEntry> list();
+
+    /**
+     * Deletes a backup: its data object and its manifest.
+     *
+     * @throws BackupNotFoundException if there is no such backup
+     */
+    void delete(String backupId);
+
+    // ---- object level ----
+
+    /** Metadata of one object, or empty if it does not exist. */
+    Optional<ObjectInfo> stat(String key) throws IOException;
+
+    /**
+     * Opens an object for streaming reading.
+     *
+     * @throws java.io.FileNotFoundException if it does not exist
+     */
+    InputStream open(String key) throws IOException;
+
+    /**
+     * Starts a streaming write of an object.
+     *
+     * @param key          the object's key
+     * @param expectedSize the expected number of bytes, or -1 if unknown (a hint for part sizes)
+     * @param metadata     user metadata to store with the object
+     */
+    ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException;
+
+    /** Writes a small object in one go, atomically. */
+    default ObjectInfo put(String key, byte[] content, Map<String, String> metadata) throws IOException {
+        try (ObjectWriter w = create(key, content.length, metadata)) {
+            w.write(content);
+            return w.commit();
+        }
+    }
+
+    /**
+     * Writes a small object only if no object with that key exists (S3 {@code If-None-Match: *},
+     * an exclusive create on a local disk).
+     *
+     * @return whether this call created the object
+     */
+    boolean putIfAbsent(String key, byte[] content, Map<String, String> metadata) throws IOException;
+
+    /** Deletes an object; a missing object is not an error. */
+    void deleteObject(String key) throws IOException;
+
+    /**
+     * Streams every object under the prefix to {@code consumer}, page by page, without holding
+     * the whole listing in memory. Metadata is not included.
+     */
+    void listObjects(Consumer<ObjectInfo> consumer) throws IOException;
+
+    /** Releases connections and threads. */
+    @Override
+    void close();
+}
