@@ -1,0 +1,70 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.ConfigException;
+import dev.synapsebackup.config.ConfigLoader;
+import dev.synapsebackup.config.PassphraseSource;
+import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.config.ToolConfig;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ParentCommand;
+
+/** Shared plumbing of the subcommands: common flags, configuration, output, passphrase. */
+abstract class BaseCommand implements Callable<Integer> {
+    @Mixin
+    CommonOptions common;
+
+    @ParentCommand
+    Main main;
+
+    private Output output;
+
+    Context ctx() {
+        return main.context();
+    }
+
+    Output output() {
+        if (output == null) {
+            output = new Output(ctx().out(), ctx().err(), common.json, common.quiet, common.verbose);
+        }
+        return output;
+    }
+
+    ToolConfig loadConfig() {
+        return new ConfigLoader(ctx().env(), ctx().defaultConfigFile()).load(common.overrides());
+    }
+
+    /**
+     * The passphrase: from the configured source, else a prompt without echo when a terminal is
+     * attached ({@code confirm}: asked twice, as for a new backup), else an error.
+     */
+    Secret passphrase(ToolConfig config, boolean confirm) {
+        if (config.passphrase().isPresent()) {
+            return config.passphrase().get().read();
+        }
+        var console = ctx().console();
+        if (console == null) {
+            throw new ConfigException("Missing backup passphrase: set \"passphrase-file\", --passphrase-file,"
+                    + " SYNAPSE_BACKUP_PASSPHRASE_FILE or SYNAPSE_BACKUP_PASSPHRASE");
+        }
+        char[] first = console.readPassword("Backup passphrase: ");
+        if (first == null || first.length == 0) {
+            throw new ConfigException("Missing backup passphrase");
+        }
+        if (confirm) {
+            char[] second = console.readPassword("Repeat passphrase: ");
+            boolean same = second != null && Arrays.equals(first, second);
+            if (second != null) {
+                Arrays.fill(second, '\0');
+            }
+            if (!same) {
+                Arrays.fill(first, '\0');
+                throw new ConfigException("the passphrases do not match");
+            }
+        }
+        Secret s = PassphraseSource.value(Secret.of(first), "prompt").read();
+        Arrays.fill(first, '\0');
+        return s;
+    }
+}

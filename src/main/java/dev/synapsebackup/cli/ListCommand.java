@@ -1,0 +1,81 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.repository.BackupEntry;
+import dev.synapsebackup.repository.Repository;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+
+@Command(name = "list", mixinStandardHelpOptions = true,
+        description = {
+            "List the backups in the repository, oldest first.",
+            "Columns: backup-id | last-modified (UTC) | size (bytes and human units) | status.",
+            "status: complete; unfinished (a run died before its manifest was written: not restorable);",
+            "foreign (no manifest: made by another tool such as the Synapse charm)."})
+final class ListCommand extends BaseCommand {
+    @Override
+    public Integer call() {
+        Output out = output();
+        try (Repository repo = RepositoryFactory.open(loadConfig())) {
+            List<BackupEntry> backups = repo.list();
+            if (out.json) {
+                Map<String, Object> all = new LinkedHashMap<>();
+                for (BackupEntry b : backups) {
+                    Map<String, Object> one = new LinkedHashMap<>();
+                    one.put("last-modified", DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)));
+                    one.put("size", b.size());
+                    one.put("status", status(b));
+                    all.put(b.id(), one);
+                }
+                out.json(Map.of("backups", all));
+                return 0;
+            }
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"backup-id", "last-modified", "size", "status"});
+            for (BackupEntry b : backups) {
+                rows.add(new String[] {b.id(),
+                    DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)),
+                    b.size() + " (" + Sizes.human(b.size()) + ")", status(b)});
+            }
+            printTable(out, rows);
+            return 0;
+        }
+    }
+
+    static String status(BackupEntry b) {
+        return switch (b.status()) {
+            case COMPLETE -> "complete";
+            case UNFINISHED -> "unfinished";
+            case FOREIGN -> "foreign";
+        };
+    }
+
+    private static void printTable(Output out, List<String[]> rows) {
+        int cols = rows.get(0).length;
+        int[] width = new int[cols];
+        for (String[] r : rows) {
+            for (int i = 0; i < cols; i++) {
+                width[i] = Math.max(width[i], r[i].length());
+            }
+        }
+        for (String[] r : rows) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < cols; i++) {
+                if (i > 0) {
+                    sb.append(" | ");
+                }
+                sb.append(i == cols - 1 ? r[i] : pad(r[i], width[i]));
+            }
+            out.result(sb.toString());
+        }
+    }
+
+    private static String pad(String s, int w) {
+        return s + " ".repeat(w - s.length());
+    }
+}

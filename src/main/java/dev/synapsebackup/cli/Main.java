@@ -1,0 +1,130 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.config.ToolConfig;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code synapse-backup} command line: a thin layer over the {@code backup} package that
+ * parses flags, prints results as text or JSON, and maps failures to the exit codes of SPEC §2.
+ */
+@Command(name = "synapse-backup", mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = {"Encrypted, verifiable backups of a Matrix Synapse homeserver to S3 or a local directory.",
+            "",
+            "Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 bucket/repository not accessible,",
+            "4 backup id does not exist, 5 wrong passphrase or integrity failure, 6 repository locked, 130 interrupted."},
+        subcommands = {CheckCommand.class, ListCommand.class, DeleteCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    private Context context;
+
+    Context context() {
+        return context;
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(new CommandLine(this), "a command is required (see --help)");
+    }
+
+    /** Entry point of the launcher. */
+    public static void main(String[] args) {
+        configureLogging(args);
+        Context ctx = new Context(System.getenv(), System.out, System.err, System.console(),
+                new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)),
+                ToolConfig.DEFAULT_CONFIG_FILE);
+        int code = run(args, ctx);
+        System.out.flush();
+        System.exit(code);
+    }
+
+    /** Runs one command line against {@code ctx} and returns its exit code. */
+    public static int run(String[] args, Context ctx) {
+        Main main = new Main();
+        main.context = ctx;
+        CommandLine cl = new CommandLine(main);
+        cl.setOut(new java.io.PrintWriter(ctx.out(), true));
+        cl.setErr(new java.io.PrintWriter(ctx.err(), true));
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> handle(ex, ctx.err(), isVerbose(args)));
+        cl.setParameterExceptionHandler((ex, argv) -> {
+            ctx.err().println("error: " + ex.getMessage());
+            ctx.err().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");
+            return SynapseBackupException.USAGE;
+        });
+        int code = cl.execute(args);
+        ctx.out().flush();
+        return code;
+    }
+
+    static int handle(Exception ex, PrintStream err, boolean verbose) {
+        if (verbose) {
+            ex.printStackTrace(err);
+        }
+        if (ex instanceof SynapseBackupException e) {
+            err.println(e.getMessage());
+            return e.exitCode();
+        }
+        if (ex instanceof UncheckedIOException e) {
+            err.println("error: " + e.getMessage() + (e.getCause() != null && e.getCause().getMessage() != null
+                    ? ": " + e.getCause().getMessage() : ""));
+            return SynapseBackupException.FAILED;
+        }
+        if (ex instanceof java.io.IOException) {
+            err.println("error: " + ex.getMessage());
+            return SynapseBackupException.FAILED;
+        }
+        if (ex instanceof InterruptedException) {
+            err.println("interrupted");
+            return SynapseBackupException.INTERRUPTED;
+        }
+        err.println("internal error: " + ex + (verbose ? "" : " (run with --verbose for details)"));
+        return SynapseBackupException.FAILED;
+    }
+
+    private static boolean isVerbose(String[] args) {
+        for (String a : args) {
+            if (a.equals("--verbose")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void configureLogging(String[] args) {
+        String level = "warn";
+        for (String a : args) {
+            if (a.equals("--verbose")) {
+                level = "debug";
+            } else if (a.equals("--quiet") && !level.equals("debug")) {
+                level = "error";
+            }
+        }
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
+        System.setProperty("org.slf4j.simpleLogger.log.org.apache.http", level.equals("debug") ? "info" : "warn");
+        System.setProperty("org.slf4j.simpleLogger.log.software.amazon.awssdk", level.equals("debug") ? "info" : "warn");
+        System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
+        System.setProperty("org.slf4j.simpleLogger.showLogName", "false");
+        System.setProperty("org.slf4j.simpleLogger.levelInBrackets", "true");
+    }
+
+    /** Reads the version from the jar manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"synapse-backup " + version()};
+        }
+    }
+
+    /** The tool version, from the jar manifest (or "dev" when run from classes). */
+    public static String version() {
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+}

@@ -1,0 +1,315 @@
+package dev.synapsebackup.config;
+
+import dev.synapsebackup.ConfigException;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.YAMLException;
+
+/**
+ * Merges the configuration sources of SPEC §1 — flags, then environment, then the config file,
+ * then defaults — into a validated {@link ToolConfig}. Every error names the offending key (and
+ * the file it came from) and exits with code 2.
+ */
+public final class ConfigLoader {
+    private static final Set<String> TOP_KEYS = Set.of(
+            "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every");
+    private static final Set<String> S3_KEYS = Set.of(
+            "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style");
+    private static final Set<String> SERVICE_KEYS = Set.of("stop-command", "start-command");
+    private static final Duration DEFAULT_FULL_EVERY = Duration.ofDays(7);
+
+    private final Map<String, String> env;
+    private final Path defaultConfigFile;
+
+    /**
+     * @param env               the process environment (injectable for tests)
+     * @param defaultConfigFile the file read when {@code --config} is not given, if it exists
+     */
+    public ConfigLoader(Map<String, String> env, Path defaultConfigFile) {
+        this.env = Map.copyOf(env);
+        this.defaultConfigFile = defaultConfigFile;
+    }
+
+    /** A loader over the real environment and {@code /etc/synapse-backup/config.yaml}. */
+    public static ConfigLoader system() {
+        return new ConfigLoader(System.getenv(), ToolConfig.DEFAULT_CONFIG_FILE);
+    }
+
+    /** Loads and validates the configuration. */
+    public ToolConfig load(ConfigOverrides flags) {
+        Path file = flags.configFile();
+        Map<String, Object> yaml = Map.of();
+        Optional<Path> fileRead = Optional.empty();
+        if (file != null) {
+            yaml = readYaml(file);
+            fileRead = Optional.of(file);
+        } else if (defaultConfigFile != null && Files.isRegularFile(defaultConfigFile)) {
+            yaml = readYaml(defaultConfigFile);
+            fileRead = Optional.of(defaultConfigFile);
+        }
+        String where = fileRead.map(p -> " in " + p).orElse("");
+        for (String key : yaml.keySet()) {
+            if (!TOP_KEYS.contains(key)) {
+                throw new ConfigException("unknown key \"" + key + "\"" + where + " (known: " + String.join(", ", sorted(TOP_KEYS)) + ")");
+            }
+        }
+        Map<String, Object> s3Block = map(yaml, "s3", where);
+        for (String key : s3Block.keySet()) {
+            if (!S3_KEYS.contains(key)) {
+                throw new ConfigException("unknown key \"s3." + key + "\"" + where + " (known: " + String.join(", ", sorted(S3_KEYS)) + ")");
+            }
+        }
+        Map<String, Object> service = map(yaml, "service", where);
+        for (String key : service.keySet()) {
+            if (!SERVICE_KEYS.contains(key)) {
+                throw new ConfigException("unknown key \"service." + key + "\"" + where);
+            }
+        }
+
+        // Synapse config: --synapse-config > SYNAPSE_CONFIG_PATH > synapse-config > default.
+        List<Path> synapseConfigs;
+        if (!flags.synapseConfigs().isEmpty()) {
+            synapseConfigs = flags.synapseConfigs();
+        } else if (nonEmpty(env.get("SYNAPSE_CONFIG_PATH"))) {
+            synapseConfigs = List.of(Path.of(env.get("SYNAPSE_CONFIG_PATH")));
+        } else if (yaml.get("synapse-config") != null) {
+            synapseConfigs = pathList(yaml.get("synapse-config"), "synapse-config", where);
+        } else {
+            synapseConfigs = List.of(ToolConfig.DEFAULT_SYNAPSE_CONFIG);
+        }
+
+        // Repository: a directory, or S3.
+        Path repo = flags.repo();
+        if (repo == null && nonEmpty(env.get("SYNAPSE_BACKUP_REPOSITORY"))) {
+            repo = Path.of(env.get("SYNAPSE_BACKUP_REPOSITORY"));
+        }
+        if (repo == null && yaml.get("repository") != null) {
+            repo = Path.of(string(yaml, "repository", where));
+        }
+        boolean s3Wanted = yaml.containsKey("s3") || flags.bucket() != null || flags.endpoint() != null
+                || flags.region() != null || flags.path() != null || flags.s3UriStyle() != null
+                || nonEmpty(env.get("SYNAPSE_BACKUP_BUCKET"));
+        Optional<S3Parameters> s3 = Optional.empty();
+        if (repo != null && s3Wanted) {
+            throw new ConfigException("\"repository\" (--repo) and an \"s3\" block (or S3 flags) cannot be used together: choose one");
+        }
+        if (repo == null) {
+            if (!s3Wanted) {
+                throw new ConfigException("no repository configured: set \"repository\" (--repo, SYNAPSE_BACKUP_REPOSITORY)"
+                        + " or an \"s3\" block with \"bucket\" (--bucket, SYNAPSE_BACKUP_BUCKET)");
+            }
+            s3 = Optional.of(s3Parameters(flags, s3Block, where));
+        }
+
+        // Passphrase: --passphrase-file > SYNAPSE_BACKUP_PASSPHRASE > SYNAPSE_BACKUP_PASSPHRASE_FILE > passphrase-file.
+        PassphraseSource passphrase = null;
+        if (flags.passphraseFile() != null) {
+            passphrase = PassphraseSource.file(flags.passphraseFile(), "--passphrase-file");
+        } else if (env.get("SYNAPSE_BACKUP_PASSPHRASE") != null) {
+            passphrase = PassphraseSource.value(Secret.of(env.get("SYNAPSE_BACKUP_PASSPHRASE")), "SYNAPSE_BACKUP_PASSPHRASE");
+        } else if (nonEmpty(env.get("SYNAPSE_BACKUP_PASSPHRASE_FILE"))) {
+            passphrase = PassphraseSource.file(Path.of(env.get("SYNAPSE_BACKUP_PASSPHRASE_FILE")), "SYNAPSE_BACKUP_PASSPHRASE_FILE");
+        } else if (yaml.get("passphrase-file") != null) {
+            passphrase = PassphraseSource.file(Path.of(string(yaml, "passphrase-file", where)), "\"passphrase-file\"" + where);
+        }
+
+        List<String> stop = command(service, "stop-command", where);
+        List<String> start = command(service, "start-command", where);
+        Duration fullEvery = yaml.get("full-every") == null
+                ? DEFAULT_FULL_EVERY
+                : parseDuration(String.valueOf(yaml.get("full-every")), "full-every" + where);
+
+        return new ToolConfig(synapseConfigs, Optional.ofNullable(repo), s3, Optional.ofNullable(passphrase),
+                stop, start, fullEvery, fileRead);
+    }
+
+    private S3Parameters s3Parameters(ConfigOverrides flags, Map<String, Object> block, String where) {
+        S3Parameters.Builder b = S3Parameters.builder();
+        // The key pair is taken as a unit so that one source never supplies half of it.
+        String envAccess = env.get("AWS_ACCESS_KEY_ID");
+        String envSecret = env.get("AWS_SECRET_ACCESS_KEY");
+        if (nonEmpty(envAccess) || nonEmpty(envSecret)) {
+            b.accessKey(envAccess);
+            b.secretKey(envSecret == null ? null : Secret.of(envSecret));
+            if (nonEmpty(env.get("AWS_SESSION_TOKEN"))) {
+                b.sessionToken(Secret.of(env.get("AWS_SESSION_TOKEN")));
+            }
+        } else {
+            b.accessKey(optString(block, "access-key", "s3.", where));
+            String secret = optString(block, "secret-key", "s3.", where);
+            b.secretKey(secret == null ? null : Secret.of(secret));
+        }
+        b.region(first(flags.region(), env.get("AWS_REGION"), env.get("AWS_DEFAULT_REGION"), optString(block, "region", "s3.", where)));
+        b.endpoint(first(flags.endpoint(), env.get("AWS_ENDPOINT_URL"), optString(block, "endpoint", "s3.", where)));
+        b.bucket(first(flags.bucket(), env.get("SYNAPSE_BACKUP_BUCKET"), optString(block, "bucket", "s3.", where)));
+        b.path(first(flags.path(), env.get("SYNAPSE_BACKUP_PATH"), optString(block, "path", "s3.", where)));
+        b.uriStyle(first(flags.s3UriStyle(), env.get("SYNAPSE_BACKUP_S3_URI_STYLE"), optString(block, "s3-uri-style", "s3.", where)));
+        b.profile(env.get("AWS_PROFILE"));
+        return b.build();
+    }
+
+    private static Map<String, Object> readYaml(Path file) {
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(false);
+        options.setMaxAliasesForCollections(20);
+        options.setCodePointLimit(1 << 20);
+        Yaml yaml = new Yaml(new SafeConstructor(options));
+        Object doc;
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            doc = yaml.load(r);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("config file " + file + " does not exist");
+        } catch (IOException e) {
+            throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
+        } catch (YAMLException e) {
+            throw new ConfigException("config file " + file + " is not valid YAML: " + firstLine(e.getMessage()));
+        }
+        if (doc == null) {
+            return Map.of();
+        }
+        if (!(doc instanceof Map<?, ?> m)) {
+            throw new ConfigException("config file " + file + " must be a YAML mapping of keys to values");
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        m.forEach((k, v) -> result.put(String.valueOf(k), v));
+        return result;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        return s.replace('\n', ' ').replaceAll("\\s+", " ").trim();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(Map<String, Object> yaml, String key, String where) {
+        Object v = yaml.get(key);
+        if (v == null) {
+            return Map.of();
+        }
+        if (!(v instanceof Map)) {
+            throw new ConfigException("\"" + key + "\"" + where + " must be a mapping");
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        ((Map<Object, Object>) v).forEach((k, val) -> result.put(String.valueOf(k), val));
+        return result;
+    }
+
+    private static String string(Map<String, Object> yaml, String key, String where) {
+        String s = optString(yaml, key, "", where);
+        if (s == null || s.isBlank()) {
+            throw new ConfigException("\"" + key + "\"" + where + " must not be empty");
+        }
+        return s;
+    }
+
+    private static String optString(Map<String, Object> yaml, String key, String keyPrefix, String where) {
+        Object v = yaml.get(key);
+        if (v == null) {
+            return null;
+        }
+        if (v instanceof Map || v instanceof List) {
+            throw new ConfigException("\"" + keyPrefix + key + "\"" + where + " must be a string");
+        }
+        return String.valueOf(v);
+    }
+
+    private static List<Path> pathList(Object v, String key, String where) {
+        List<Path> result = new ArrayList<>();
+        if (v instanceof List<?> list) {
+            for (Object o : list) {
+                if (o == null || o instanceof Map || o instanceof List) {
+                    throw new ConfigException("\"" + key + "\"" + where + " must be a path or a list of paths");
+                }
+                result.add(Path.of(String.valueOf(o)));
+            }
+        } else if (v instanceof Map) {
+            throw new ConfigException("\"" + key + "\"" + where + " must be a path or a list of paths");
+        } else {
+            result.add(Path.of(String.valueOf(v)));
+        }
+        return result;
+    }
+
+    private static List<String> command(Map<String, Object> service, String key, String where) {
+        Object v = service.get(key);
+        if (v == null) {
+            return List.of();
+        }
+        if (v instanceof List<?> list && !list.isEmpty()) {
+            List<String> result = new ArrayList<>();
+            for (Object o : list) {
+                if (o == null || o instanceof Map || o instanceof List) {
+                    throw new ConfigException("\"service." + key + "\"" + where + " must be a list of strings");
+                }
+                result.add(String.valueOf(o));
+            }
+            return result;
+        }
+        throw new ConfigException("\"service." + key + "\"" + where
+                + " must be a non-empty list of strings, e.g. [systemctl, stop, matrix-synapse.target]");
+    }
+
+    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*([smhdw])");
+
+    /** Parses {@code 7d}, {@code 12h}, {@code 1w2d}, {@code 30m}; the key is named on error. */
+    public static Duration parseDuration(String text, String key) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        Matcher m = DURATION.matcher(t);
+        Duration d = Duration.ZERO;
+        int pos = 0;
+        while (m.find()) {
+            if (m.start() != pos) {
+                break;
+            }
+            long n = Long.parseLong(m.group(1));
+            d = d.plus(switch (m.group(2)) {
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                case "h" -> Duration.ofHours(n);
+                case "d" -> Duration.ofDays(n);
+                default -> Duration.ofDays(7 * n);
+            });
+            pos = m.end();
+        }
+        if (t.isEmpty() || pos != t.length()) {
+            throw new ConfigException("\"" + key + "\" must be a duration such as 7d, 12h or 1w, not \"" + text + "\"");
+        }
+        return d;
+    }
+
+    private static boolean nonEmpty(String s) {
+        return s != null && !s.isBlank();
+    }
+
+    private static String first(String... values) {
+        for (String v : values) {
+            if (v != null && !v.isBlank()) {
+                return v;
+            }
+        }
+        return null;
+    }
+
+    private static List<String> sorted(Set<String> s) {
+        return s.stream().sorted().toList();
+    }
+}

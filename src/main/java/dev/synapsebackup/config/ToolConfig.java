@@ -1,0 +1,47 @@
+package dev.synapsebackup.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The tool's resolved configuration: every source (flags, environment, config file, defaults)
+ * already merged and validated by {@link ConfigLoader}. Exactly one of {@link #repositoryDir()}
+ * and {@link #s3()} is present.
+ *
+ * @param synapseConfigs   Synapse's config files or directories, in the order given
+ * @param repositoryDir    a local directory repository
+ * @param s3               S3 parameters
+ * @param passphrase       where the passphrase comes from, if configured
+ * @param stopCommand      how to stop Synapse around a live restore (empty: not configured)
+ * @param startCommand     how to start Synapse again (empty: not configured)
+ * @param fullEvery        how old the last full backup may get before {@code create} makes a new one
+ * @param configFile       the tool config file that was read, if any
+ */
+public record ToolConfig(
+        List<Path> synapseConfigs,
+        Optional<Path> repositoryDir,
+        Optional<S3Parameters> s3,
+        Optional<PassphraseSource> passphrase,
+        List<String> stopCommand,
+        List<String> startCommand,
+        Duration fullEvery,
+        Optional<Path> configFile) {
+
+    /** Synapse's default config path on Debian and in the packages. */
+    public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
+    /** The tool's default config file. */
+    public static final Path DEFAULT_CONFIG_FILE = Path.of("/etc/synapse-backup/config.yaml");
+
+    public ToolConfig {
+        synapseConfigs = List.copyOf(synapseConfigs);
+        stopCommand = List.copyOf(stopCommand);
+        startCommand = List.copyOf(startCommand);
+    }
+
+    /** Where the repository is, for messages. */
+    public String repositoryLocation() {
+        return s3.map(S3Parameters::location).orElseGet(() -> repositoryDir.map(Path::toString).orElse("?"));
+    }
+}

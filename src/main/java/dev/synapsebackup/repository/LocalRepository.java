@@ -1,0 +1,312 @@
+package dev.synapsebackup.repository;
+
+import dev.synapsebackup.RepositoryAccessException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * A repository in a local directory: the same object names as in S3, as files. Every file is
+ * written under a temporary hidden name, fsynced, and renamed into place, so a crash never
+ * leaves a partial file under a real name. User metadata (the format marker) lives in a hidden
+ * sidecar {@code .<name>.meta}, written before the data file appears.
+ *
+ * <p>Names starting with {@code .} are the repository's own bookkeeping and never listed.
+ */
+public final class LocalRepository extends AbstractRepository {
+    private static final String TEMP_PREFIX = ".tmp-";
+
+    private final Path root;
+
+    /** A repository in {@code root} (which {@link #createIfMissing()} can create). */
+    public LocalRepository(Path root) {
+        this.root = root.toAbsolutePath().normalize();
+    }
+
+    /** The repository directory. */
+    public Path root() {
+        return root;
+    }
+
+    @Override
+    public String location() {
+        return root.toString();
+    }
+
+    /** Creates the repository directory (and parents) if it does not exist yet. */
+    public void createIfMissing() {
+        try {
+            Files.createDirectories(root);
+        } catch (IOException e) {
+            throw new RepositoryAccessException("cannot create repository directory " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void checkAccess() {
+        if (!Files.exists(root)) {
+            throw new RepositoryAccessException("repository directory " + root + " does not exist");
+        }
+        if (!Files.isDirectory(root)) {
+            throw new RepositoryAccessException("repository " + root + " is not a directory");
+        }
+        if (!Files.isReadable(root) || !Files.isWritable(root) || !Files.isExecutable(root)) {
+            throw new RepositoryAccessException("repository directory " + root + " is not readable and writable by this user");
+        }
+    }
+
+    private Path resolve(String key) throws IOException {
+        if (key.isEmpty() || key.startsWith("/") || key.contains("\0")) {
+            throw new IOException("invalid object key \"" + key + "\"");
+        }
+        Path p = root.resolve(key).normalize();
+        if (!p.startsWith(root) || p.equals(root)) {
+            throw new IOException("object key \"" + key + "\" is outside the repository");
+        }
+        for (Path part : root.relativize(p)) {
+            if (part.toString().startsWith(".")) {
+                throw new IOException("object key \"" + key + "\" uses a reserved name");
+            }
+        }
+        return p;
+    }
+
+    private static Path sidecar(Path file) {
+        return file.resolveSibling("." + file.getFileName() + ".meta");
+    }
+
+    @Override
+    public Optional<ObjectInfo> stat(String key) throws IOException {
+        Path p = resolve(key);
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+        if (!a.isRegularFile()) {
+            return Optional.empty();
+        }
+        return Optional.of(new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant(), readMetadata(p)));
+    }
+
+    private static Map<String, String> readMetadata(Path file) throws IOException {
+        Path meta = sidecar(file);
+        if (!Files.isRegularFile(meta)) {
+            return Map.of();
+        }
+        Properties props = new Properties();
+        try (var r = Files.newBufferedReader(meta, StandardCharsets.UTF_8)) {
+            props.load(r);
+        }
+        Map<String, String> result = new LinkedHashMap<>();
+        props.stringPropertyNames().forEach(n -> result.put(n, props.getProperty(n)));
+        return result;
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        Path p = resolve(key);
+        try {
+            return Files.newInputStream(p, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            throw new FileNotFoundException("object " + key + " does not exist in " + root);
+        }
+    }
+
+    @Override
+    public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
+        Path target = resolve(key);
+        Files.createDirectories(target.getParent());
+        return new LocalWriter(key, target, metadata, false);
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, byte[] content, Map<String, String> metadata) throws IOException {
+        Path target = resolve(key);
+        Files.createDirectories(target.getParent());
+        try (LocalWriter w = new LocalWriter(key, target, metadata, true)) {
+            w.write(content);
+            w.commit();
+            return true;
+        } catch (FileAlreadyExistsException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void deleteObject(String key) throws IOException {
+        Path p = resolve(key);
+        Files.deleteIfExists(p);
+        Files.deleteIfExists(sidecar(p));
+        fsyncDirectory(p.getParent());
+    }
+
+    @Override
+    public void listObjects(Consumer<ObjectInfo> consumer) throws IOException {
+        if (!Files.isDirectory(root)) {
+            throw new RepositoryAccessException("repository directory " + root + " does not exist");
+        }
+        walk(root, "", consumer);
+    }
+
+    private void walk(Path dir, String keyPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+        List<Path> children = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path child : ds) {
+                if (!child.getFileName().toString().startsWith(".")) {
+                    children.add(child);
+                }
+            }
+        }
+        children.sort(null);
+        for (Path child : children) {
+            String name = keyPrefix + child.getFileName();
+            BasicFileAttributes a;
+            try {
+                a = Files.readAttributes(child, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            } catch (NoSuchFileException e) {
+                continue; // deleted meanwhile
+            }
+            if (a.isDirectory()) {
+                walk(child, name + "/", consumer);
+            } else if (a.isRegularFile()) {
+                consumer.accept(new ObjectInfo(name, a.size(), a.lastModifiedTime().toInstant()));
+            }
+        }
+    }
+
+    static void fsyncDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException e) {
+            // Not every filesystem lets a directory be opened for fsync; the rename is still atomic.
+        }
+    }
+
+    @Override
+    public void close() {
+        // nothing to release
+    }
+
+    /** Writes to a hidden temporary file beside the target; commit = fsync + rename. */
+    private static final class LocalWriter extends ObjectWriter {
+        private final String key;
+        private final Path target;
+        private final Path temp;
+        private final Map<String, String> metadata;
+        private final boolean exclusive;
+        private final FileChannel channel;
+        private final OutputStream out;
+        private boolean done;
+
+        LocalWriter(String key, Path target, Map<String, String> metadata, boolean exclusive) throws IOException {
+            this.key = key;
+            this.target = target;
+            this.metadata = Map.copyOf(metadata);
+            this.exclusive = exclusive;
+            this.temp = target.resolveSibling(TEMP_PREFIX + target.getFileName() + "-" + UUID.randomUUID());
+            this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            this.out = java.nio.channels.Channels.newOutputStream(channel);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+        }
+
+        @Override
+        public ObjectInfo commit() throws IOException {
+            if (done) {
+                throw new IOException("write of " + key + " already finished");
+            }
+            try {
+                channel.force(true);
+                channel.close();
+                if (!metadata.isEmpty()) {
+                    writeSidecar();
+                }
+                if (exclusive) {
+                    // A hard link fails if the target exists: an atomic create-if-absent.
+                    try {
+                        Files.createLink(target, temp);
+                    } finally {
+                        Files.deleteIfExists(temp);
+                    }
+                } else {
+                    try {
+                        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    } catch (AtomicMoveNotSupportedException e) {
+                        Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+                fsyncDirectory(target.getParent());
+                done = true;
+                BasicFileAttributes a = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                return new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant(), metadata);
+            } finally {
+                if (!done) {
+                    abort();
+                }
+            }
+        }
+
+        private void writeSidecar() throws IOException {
+            Path meta = sidecar(target);
+            Path metaTemp = meta.resolveSibling(TEMP_PREFIX + meta.getFileName() + "-" + UUID.randomUUID());
+            Properties props = new Properties();
+            props.putAll(metadata);
+            try (FileChannel ch = FileChannel.open(metaTemp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                 var w = new java.io.OutputStreamWriter(java.nio.channels.Channels.newOutputStream(ch), StandardCharsets.UTF_8)) {
+                props.store(w, null);
+                w.flush();
+                ch.force(true);
+            }
+            Files.move(metaTemp, meta, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+
+        @Override
+        public void abort() {
+            if (done) {
+                return;
+            }
+            done = true;
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // best effort: the temp file is removed below
+            }
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException ignored) {
+                // a leftover hidden temp file is never listed
+            }
+        }
+    }
+}
