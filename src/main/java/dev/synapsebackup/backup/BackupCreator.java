@@ -1,0 +1,289 @@
+package dev.synapsebackup.backup;
+
+import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.archive.TarWriter;
+import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.io.CountingOutputStream;
+import dev.synapsebackup.io.MeteredOutputStream;
+import dev.synapsebackup.repository.BackupId;
+import dev.synapsebackup.repository.ObjectWriter;
+import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.synapse.DatabaseConfig;
+import dev.synapsebackup.synapse.HomeserverConfig;
+import dev.synapsebackup.synapse.MediaEntry;
+import dev.synapsebackup.synapse.SqliteSnapshot;
+import dev.synapsebackup.synapse.SynapseSources;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes one backup: tar of keys, configuration, database snapshot and media, streamed through
+ * OpenPGP encryption into the repository, then the encrypted manifest as the commit marker.
+ * Nothing is held in memory beyond fixed-size buffers; the manifest is streamed to a temporary
+ * file as files are archived.
+ */
+final class BackupCreator {
+    private static final Logger LOG = LoggerFactory.getLogger(BackupCreator.class);
+    /** Per-entry tar overhead used for the size estimate (header, PAX header, padding). */
+    private static final long ENTRY_OVERHEAD = 2048;
+
+    private final Repository repo;
+    private final HomeserverConfig homeserver;
+    private final CreateOptions options;
+    private final Clock clock;
+    private final List<ManifestSummary.Skipped> skipped = new ArrayList<>();
+    private long sumBytes;
+
+    BackupCreator(Repository repo, HomeserverConfig homeserver, CreateOptions options, Clock clock) {
+        this.repo = repo;
+        this.homeserver = homeserver;
+        this.options = options;
+        this.clock = clock;
+    }
+
+    CreateResult create() throws IOException {
+        long startNanos = System.nanoTime();
+        SynapseSources sources = SynapseSources.of(homeserver, options.includeRemoteMedia());
+        Progress progress = options.progress();
+        Secret passphrase = options.passphrase();
+
+        Path temp = options.tempDir() == null
+                ? Files.createTempDirectory("synapse-backup-")
+                : Files.createTempDirectory(options.tempDir(), "synapse-backup-");
+        try {
+            String id = newId();
+            Instant created = BackupId.timeOf(id).orElseThrow();
+
+            // The database first, so a broken database fails the run before anything is uploaded.
+            Map<String, Object> dbInfo = new LinkedHashMap<>();
+            Path dbSnapshot = null;
+            Path dbLive = null;
+            DatabaseConfig db = sources.database();
+            if (db instanceof DatabaseConfig.Sqlite sqlite) {
+                dbLive = absolute(sqlite.path());
+                progress.start("snapshot of " + dbLive, -1);
+                SqliteSnapshot.Result snap = SqliteSnapshot.snapshot(dbLive, temp.resolve("homeserver.db"));
+                progress.finish();
+                if (!"ok".equals(snap.quickCheck())) {
+                    throw new SynapseBackupException("Backup failed: the SQLite database " + dbLive
+                            + " fails PRAGMA quick_check: " + snap.quickCheck());
+                }
+                dbSnapshot = snap.file();
+                copyOwnership(dbLive, dbSnapshot);
+                dbInfo.put("engine", "sqlite3");
+                dbInfo.put("path", dbLive.toString());
+                dbInfo.put("method", "sqlite-online-backup");
+                dbInfo.put("quick-check", snap.quickCheck());
+                dbInfo.put("schema-version", snap.schemaVersion());
+            } else {
+                throw new SynapseBackupException("Backup failed: PostgreSQL databases are not supported yet");
+            }
+
+            // Keys and configuration first: the smallest and most precious part of a backup.
+            Set<Path> head = new LinkedHashSet<>();
+            sources.signingKeys().forEach(p -> head.add(absolute(p)));
+            sources.configFiles().forEach(p -> head.add(absolute(p)));
+
+            long[] scan = {0, 0};
+            for (Path p : head) {
+                addToScan(scan, p);
+            }
+            addToScan(scan, dbSnapshot);
+            for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
+                MediaEntry m = it.next();
+                scan[0] += m.isDirectory() ? 0 : m.size();
+                scan[1]++;
+            }
+            if (scan[1] == 0) {
+                throw new SynapseBackupException("Backup failed: no paths to back up");
+            }
+            long expectedPlain = scan[0] + (scan[1] + 2) * ENTRY_OVERHEAD + scan[1] * 300 + 10240;
+            // OpenPGP adds a few bytes per 64 KiB partial packet, plus headers and the MDC.
+            long expectedCipher = expectedPlain + expectedPlain / 8192 + 4096;
+
+            Map<String, List<String>> roles = new LinkedHashMap<>(sources.roles());
+            ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
+                    homeserver.serverName(), "full", null, roles, dbInfo, List.of(), 0, 0);
+
+            Path manifestFile = temp.resolve("manifest.json");
+            long stored;
+            long fileCount;
+            long sourceBytes;
+            Thread abortOnExit;
+            try (ObjectWriter writer = repo.create(id, expectedCipher, Map.of(BackupId.FORMAT_METADATA, String.valueOf(Manifest.FORMAT)))) {
+                // Ctrl-C / SIGTERM: the shutdown hook aborts the upload so nothing is left behind.
+                abortOnExit = new Thread(writer::abort, "synapse-backup-abort");
+                Runtime.getRuntime().addShutdownHook(abortOnExit);
+                try {
+                    CountingOutputStream cipherCount = new CountingOutputStream(writer);
+                    progress.start("backup " + id, expectedPlain);
+                    try (OutputStream manifestOut = new BufferedOutputStream(Files.newOutputStream(manifestFile), 1 << 16);
+                         Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
+                        OutputStream encrypted = OpenPgp.encrypt(new BufferedOutputStream(cipherCount, 1 << 20), passphrase);
+                        MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
+                        TarWriter tar = new TarWriter(plain);
+                        for (Path p : head) {
+                            add(tar, manifest, id, p, entryName(p));
+                        }
+                        add(tar, manifest, id, dbSnapshot, entryName(dbLive));
+                        for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
+                            MediaEntry m = it.next();
+                            Path p = absolute(m.path());
+                            if (m.isDirectory()) {
+                                try {
+                                    tar.addDirectory(p, entryName(p));
+                                } catch (NoSuchFileException e) {
+                                    // deleted meanwhile: nothing to keep
+                                }
+                            } else {
+                                add(tar, manifest, id, p, entryName(p));
+                            }
+                        }
+                        manifest.finish(skipped);
+                        manifest.close();
+                        manifestOut.flush();
+                        fileCount = manifest.fileCount();
+                        sourceBytes = sumBytes;
+                        tar.addFile(manifestFile, Manifest.TAR_ENTRY);
+                        tar.finish();
+                        encrypted.close();
+                    }
+                    progress.finish();
+                    stored = writer.commit().size();
+                } finally {
+                    try {
+                        Runtime.getRuntime().removeShutdownHook(abortOnExit);
+                    } catch (IllegalStateException shuttingDown) {
+                        // the hook is running: the upload is being aborted
+                    }
+                }
+            }
+
+            // The manifest is the commit marker: written only once the data object is complete.
+            try (ObjectWriter mw = repo.create(BackupId.manifestKey(id), Files.size(manifestFile) + 4096, Map.of());
+                 InputStream in = Files.newInputStream(manifestFile)) {
+                OutputStream enc = OpenPgp.encrypt(mw, passphrase);
+                in.transferTo(enc);
+                enc.close();
+                mw.commit();
+            }
+            return new CreateResult(id, "full", fileCount, sourceBytes, stored, List.copyOf(skipped),
+                    Duration.ofNanos(System.nanoTime() - startNanos));
+        } finally {
+            deleteTree(temp);
+        }
+    }
+
+
+    /** Archives one file; re-reads it once if it changed while being read, else skips it. */
+    private void add(TarWriter tar, Manifest.Writer manifest, String id, Path file, String entry) throws IOException {
+        TarWriter.AddResult r;
+        try {
+            r = tar.addFile(file, entry);
+            if (r.changedWhileReading()) {
+                LOG.info("{} changed while being read; reading it again", file);
+                r = tar.addFile(file, entry);
+                if (r.changedWhileReading()) {
+                    skip(file, "changed while being read, twice");
+                    return;
+                }
+            }
+        } catch (NoSuchFileException e) {
+            skip(file, "vanished while the backup ran");
+            return;
+        }
+        var rec = r.record();
+        manifest.file(new ManifestFile(rec.path(), rec.size(), rec.mtime(), rec.mode(), rec.uid(), rec.gid(), rec.sha256(), id));
+        sumBytes += rec.size();
+    }
+
+    private void skip(Path file, String reason) {
+        skipped.add(new ManifestSummary.Skipped(file.toString(), reason));
+        options.progress().warn("skipped " + file + ": " + reason);
+    }
+
+    private static void addToScan(long[] scan, Path p) {
+        try {
+            scan[0] += Files.size(p);
+            scan[1]++;
+        } catch (IOException e) {
+            // vanished: the archiving pass will notice and record it
+        }
+    }
+
+    private String newId() {
+        String id = BackupId.forTime(clock.instant());
+        while (repo.exists(id)) {
+            // Two runs in the same microsecond: take the next one.
+            id = BackupId.forTime(BackupId.timeOf(id).orElseThrow().plusNanos(1000));
+        }
+        return id;
+    }
+
+    /** The tar entry name of a file: its absolute path without the leading {@code /}, as GNU tar writes it. */
+    static String entryName(Path absolute) {
+        String s = absolute.toString();
+        while (s.startsWith("/")) {
+            s = s.substring(1);
+        }
+        return s;
+    }
+
+    private static Path absolute(Path p) {
+        return p.toAbsolutePath().normalize();
+    }
+
+    private static void copyOwnership(Path from, Path to) {
+        try {
+            PosixFileAttributes a = Files.readAttributes(from, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            PosixFileAttributeView v = Files.getFileAttributeView(to, PosixFileAttributeView.class);
+            v.setPermissions(a.permissions());
+            try {
+                v.setOwner(a.owner());
+                v.setGroup(a.group());
+            } catch (IOException notRoot) {
+                // Only root can give files away; the snapshot keeps our ownership then.
+            }
+        } catch (IOException e) {
+            LOG.debug("cannot copy ownership of {} to the snapshot: {}", from, e.toString());
+        }
+    }
+
+    static void deleteTree(Path dir) {
+        if (dir == null || !Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    LOG.warn("cannot remove temporary file {}: {}", p, e.toString());
+                }
+            });
+        } catch (IOException e) {
+            LOG.warn("cannot remove temporary directory {}: {}", dir, e.toString());
+        }
+    }
+}

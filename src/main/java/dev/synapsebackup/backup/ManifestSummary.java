@@ -1,0 +1,40 @@
+package dev.synapsebackup.backup;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything a manifest says except the per-file list (which is streamed, never held in memory).
+ *
+ * @param format      manifest format version
+ * @param backupId    the backup's id
+ * @param created     creation time (UTC)
+ * @param toolVersion version of synapse-backup that wrote it
+ * @param serverName  Synapse's {@code server_name}
+ * @param kind        {@code full} or {@code incremental}
+ * @param parent      the parent backup of an incremental, else null
+ * @param roots       source roots by role: config, signing-key, database, media (absolute paths)
+ * @param database    how the database was captured (engine, method, checks, schema version)
+ * @param skipped     files left out, with the reason
+ * @param fileCount   number of files in the backup
+ * @param totalBytes  their total size
+ */
+public record ManifestSummary(
+        int format,
+        String backupId,
+        Instant created,
+        String toolVersion,
+        String serverName,
+        String kind,
+        String parent,
+        Map<String, List<String>> roots,
+        Map<String, Object> database,
+        List<Skipped> skipped,
+        long fileCount,
+        long totalBytes) {
+
+    /** A file that was not backed up, and why. */
+    public record Skipped(String path, String reason) {
+    }
+}

@@ -1,0 +1,108 @@
+package dev.synapsebackup.backup;
+
+import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.repository.BackupEntry;
+import dev.synapsebackup.repository.LocalRepository;
+import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.synapse.HomeserverConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+
+/**
+ * The public facade: everything the CLI does, callable from another JVM program. Each operation
+ * returns a result object that the caller prints as it likes; failures are
+ * {@link dev.synapsebackup.SynapseBackupException}s whose exit codes follow SPEC §2.
+ */
+public final class SynapseBackup implements AutoCloseable {
+    private final ToolConfig config;
+    private final Repository repo;
+    private final Clock clock;
+
+    /** A facade over {@code repo}, configured by {@code config}. */
+    public SynapseBackup(ToolConfig config, Repository repo, Clock clock) {
+        this.config = config;
+        this.repo = repo;
+        this.clock = clock;
+    }
+
+    /** Opens the repository {@code config} names. */
+    public static SynapseBackup open(ToolConfig config) {
+        return new SynapseBackup(config, RepositoryFactory.open(config), Clock.systemUTC());
+    }
+
+    /** The underlying repository. */
+    public Repository repository() {
+        return repo;
+    }
+
+    /** Makes a backup of the homeserver the configuration names. */
+    public CreateResult create(CreateOptions options) {
+        HomeserverConfig hs = HomeserverConfig.load(config.synapseConfigs());
+        if (repo instanceof LocalRepository local) {
+            local.createIfMissing();
+        }
+        repo.checkAccess();
+        try {
+            return new BackupCreator(repo, hs, options, clock).create();
+        } catch (IOException e) {
+            throw new UncheckedIOException("Backup failed", e);
+        }
+    }
+
+    /** All backups, oldest first. */
+    public List<BackupEntry> list() {
+        return repo.list();
+    }
+
+    /** Decrypts and summarises a backup's manifest. */
+    public ManifestSummary show(String id, Secret passphrase) {
+        try {
+            BackupReader.dataObject(repo, id);
+            if (!BackupReader.hasManifest(repo, id)) {
+                throw new dev.synapsebackup.SynapseBackupException("backup " + id
+                        + " has no manifest (made by another tool, or unfinished): only verify and restore can read it");
+            }
+            Path temp = BackupReader.tempDir(null);
+            try {
+                return Manifest.readSummary(BackupReader.fetchManifest(repo, id, passphrase, temp));
+            } finally {
+                BackupCreator.deleteTree(temp);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the manifest of " + id, e);
+        }
+    }
+
+    /** Reads a whole backup back and checks it against its manifest. */
+    public VerifyResult verify(String id, Secret passphrase, Progress progress) {
+        try {
+            return new BackupVerifier(repo).verify(id, passphrase, null, progress == null ? Progress.NONE : progress);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot verify " + id, e);
+        }
+    }
+
+    /** The stock-tools procedure that restores {@code id} into {@code target}. */
+    public List<String> restoreCommand(String id, Path target) {
+        try {
+            BackupReader.dataObject(repo, id);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot look up " + id, e);
+        }
+        return StockPipeline.restoreCommand(config, id, target);
+    }
+
+    /** Deletes a backup. */
+    public void delete(String id) {
+        repo.delete(id);
+    }
+
+    @Override
+    public void close() {
+        repo.close();
+    }
+}

@@ -1,0 +1,66 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.backup.CreateOptions;
+import dev.synapsebackup.backup.CreateResult;
+import dev.synapsebackup.backup.ManifestSummary;
+import dev.synapsebackup.backup.SynapseBackup;
+import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.config.ToolConfig;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "create", mixinStandardHelpOptions = true,
+        description = {
+            "Make an encrypted backup of the homeserver: signing keys, configuration, the database",
+            "(SQLite through its online backup API) and local media (local_content, local_thumbnails).",
+            "The last line on stdout is the new backup id."})
+final class CreateCommand extends BaseCommand {
+    @Option(names = "--include-remote-media",
+            description = "Also back up remote_content and remote_thumbnail (cached copies of other servers' media).")
+    boolean includeRemoteMedia;
+
+    @Option(names = "--temp-dir", paramLabel = "DIR",
+            description = "Where the database snapshot is made (needs room for one copy of the database; default: TMPDIR).")
+    Path tempDir;
+
+    @Override
+    public Integer call() {
+        Output out = output();
+        ToolConfig config = loadConfig();
+        Secret passphrase = passphrase(config, true);
+        try (SynapseBackup sb = SynapseBackup.open(config)) {
+            out.info("Backup: creating a backup in " + sb.repository().location());
+            CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir, ConsoleProgress.forCommand(out)));
+            if (out.json) {
+                out.json(json(r));
+            } else {
+                out.info(String.format(Locale.ROOT, "Backup: %d files, %s read, %s stored in %.1f s (%.1f MB/s)%s",
+                        r.fileCount(), Sizes.human(r.sourceBytes()), Sizes.human(r.storedBytes()),
+                        r.duration().toMillis() / 1000.0, r.throughputMBps(),
+                        r.skipped().isEmpty() ? "" : ", " + r.skipped().size() + " skipped"));
+                out.result(r.backupId());
+            }
+            return 0;
+        }
+    }
+
+    static Map<String, Object> json(CreateResult r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("backup-id", r.backupId());
+        m.put("kind", r.kind());
+        m.put("files", r.fileCount());
+        m.put("source-bytes", r.sourceBytes());
+        m.put("stored-bytes", r.storedBytes());
+        m.put("duration-seconds", r.duration().toMillis() / 1000.0);
+        m.put("throughput-mb-per-second", Math.round(r.throughputMBps() * 10) / 10.0);
+        List<Map<String, String>> skipped = r.skipped().stream()
+                .map((ManifestSummary.Skipped s) -> Map.of("path", s.path(), "reason", s.reason())).toList();
+        m.put("skipped", skipped);
+        return m;
+    }
+}

@@ -1,0 +1,57 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.backup.ManifestSummary;
+import dev.synapsebackup.backup.SynapseBackup;
+import dev.synapsebackup.config.ToolConfig;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "show", mixinStandardHelpOptions = true,
+        description = "Decrypt a backup's manifest and summarise it: server, kind, roots, database capture, files.")
+final class ShowCommand extends BaseCommand {
+    @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
+    String id;
+
+    @Override
+    public Integer call() {
+        Output out = output();
+        ToolConfig config = loadConfig();
+        try (SynapseBackup sb = SynapseBackup.open(config)) {
+            ManifestSummary s = sb.show(id, passphrase(config, false));
+            if (out.json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("backup-id", s.backupId());
+                m.put("format", s.format());
+                m.put("created", s.created().toString());
+                m.put("tool-version", s.toolVersion());
+                m.put("server-name", s.serverName());
+                m.put("kind", s.kind());
+                m.put("parent", s.parent());
+                m.put("roots", s.roots());
+                m.put("database", s.database());
+                m.put("files", s.fileCount());
+                m.put("total-bytes", s.totalBytes());
+                m.put("skipped", s.skipped().stream().map(k -> Map.of("path", k.path(), "reason", k.reason())).toList());
+                out.json(m);
+                return 0;
+            }
+            out.result("backup-id:    " + s.backupId());
+            out.result("created:      " + s.created());
+            out.result("server-name:  " + s.serverName());
+            out.result("kind:         " + s.kind() + (s.parent() == null ? "" : " (parent " + s.parent() + ")"));
+            out.result("tool-version: " + s.toolVersion() + " (format " + s.format() + ")");
+            out.result("files:        " + s.fileCount() + " (" + Sizes.human(s.totalBytes()) + ")");
+            out.result("database:     " + s.database());
+            for (Map.Entry<String, List<String>> e : s.roots().entrySet()) {
+                out.result("roots." + e.getKey() + ": " + String.join(", ", e.getValue()));
+            }
+            for (ManifestSummary.Skipped k : s.skipped()) {
+                out.result("skipped:      " + k.path() + " (" + k.reason() + ")");
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.IntegrityException;
+import dev.synapsebackup.backup.SynapseBackup;
+import dev.synapsebackup.backup.VerifyResult;
+import dev.synapsebackup.config.ToolConfig;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = {
+            "Read a whole backup back: decrypt it, check its OpenPGP integrity code (MDC), and check every",
+            "file's size and SHA-256 against the manifest. Prints \"ok\" and figures; exit 5 on any mismatch,",
+            "a wrong passphrase or corruption. Backups without a manifest (the charm's) are checked as a whole."})
+final class VerifyCommand extends BaseCommand {
+    @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
+    String id;
+
+    @Override
+    public Integer call() {
+        Output out = output();
+        ToolConfig config = loadConfig();
+        try (SynapseBackup sb = SynapseBackup.open(config)) {
+            VerifyResult r = sb.verify(id, passphrase(config, false), ConsoleProgress.forCommand(out));
+            if (out.json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("backup-id", r.backupId());
+                m.put("status", r.ok() ? "ok" : "failed");
+                m.put("mode", r.mode());
+                m.put("files", r.fileCount());
+                m.put("file-bytes", r.fileBytes());
+                m.put("stored-bytes", r.storedBytes());
+                m.put("duration-seconds", r.duration().toMillis() / 1000.0);
+                m.put("throughput-mb-per-second", Math.round(r.throughputMBps() * 10) / 10.0);
+                m.put("problems", r.problems());
+                m.put("problem-count", r.problemCount());
+                out.json(m);
+            }
+            if (!r.ok()) {
+                for (String p : r.problems()) {
+                    out.error("  " + p);
+                }
+                if (r.problemCount() > r.problems().size()) {
+                    out.error("  ... and " + (r.problemCount() - r.problems().size()) + " more");
+                }
+                throw new IntegrityException("verify failed: " + r.problemCount() + " problem(s) in " + id);
+            }
+            if (!out.json) {
+                out.result(String.format(Locale.ROOT, "ok: %s, %d files, %s checked%s, %s read in %.1f s (%.1f MB/s)",
+                        r.backupId(), r.fileCount(), Sizes.human(r.fileBytes()),
+                        r.mode().equals("whole") ? " (no manifest: checked as a whole)" : " against the manifest",
+                        Sizes.human(r.storedBytes()), r.duration().toMillis() / 1000.0, r.throughputMBps()));
+            }
+            return 0;
+        }
+    }
+}
