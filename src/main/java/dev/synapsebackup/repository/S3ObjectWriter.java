@@ -30,15 +30,16 @@ import software.amazon.awssdk.services.s3.model.UploadPartResponse;
  *
  * <p>Part sizes: every part has the size chosen from the expected size until the stream has
  * outgrown that estimate (or from the start, when the size was unknown); from then on the part
- * size doubles every 1,000 parts, up to {@link S3Repository#MAX_BUFFER_SIZE}, so that 10,000 parts
- * hold far more than the estimate (about 5 TB starting from 16 MiB).
+ * size doubles every 800 parts, up to {@link S3Repository#MAX_BUFFER_SIZE}, so that 10,000 parts
+ * hold far more than the estimate (S3's 5 TiB maximum starting from 16 MiB). The price is memory:
+ * late parts of a huge stream of unknown size use buffers of up to 1 GiB each.
  *
  * <p>Not thread-safe: one thread writes, commits or aborts.
  */
 final class S3ObjectWriter extends ObjectWriter {
     private static final Logger LOG = LoggerFactory.getLogger(S3ObjectWriter.class);
     private static final String OCTET_STREAM = "application/octet-stream";
-    private static final int PARTS_PER_DOUBLING = 1_000;
+    private static final int PARTS_PER_DOUBLING = 800;
 
     private enum State { OPEN, COMMITTED, ABORTED }
 
@@ -60,6 +61,7 @@ final class S3ObjectWriter extends ObjectWriter {
     private int nextPartNumber = 1;
     private String uploadId;
     private int allocatedBuffers;
+    private int peakBuffers = 1;
 
     /** Guards the fields below, shared with upload threads. */
     private final Object lock = new Object();
@@ -169,12 +171,28 @@ final class S3ObjectWriter extends ObjectWriter {
         if (expectedSize >= 0 && overrunStartPart == 0 && written > expectedSize) {
             overrunStartPart = nextPartNumber;
         }
-        if (overrunStartPart > 0) {
-            int doublings = (nextPartNumber - overrunStartPart) / PARTS_PER_DOUBLING;
-            long grown = basePartSize << Math.min(doublings, 20);
-            currentPartSize = Math.max(currentPartSize, Math.min(grown, S3Repository.MAX_BUFFER_SIZE));
-        }
+        currentPartSize = Math.max(currentPartSize, partSize(basePartSize, nextPartNumber, overrunStartPart));
         current = takeBuffer();
+    }
+
+    /**
+     * The size of part {@code partNumber}: {@code base} until the estimate was exceeded (at part
+     * {@code overrunStartPart}, 0 if it never was), then doubling every 800 parts up to
+     * {@link S3Repository#MAX_BUFFER_SIZE}.
+     */
+    static long partSize(long base, int partNumber, int overrunStartPart) {
+        if (overrunStartPart <= 0 || partNumber < overrunStartPart) {
+            return base;
+        }
+        int doublings = (partNumber - overrunStartPart) / PARTS_PER_DOUBLING;
+        return Math.min(base << Math.min(doublings, 20), Math.max(base, S3Repository.MAX_BUFFER_SIZE));
+    }
+
+    /** The most part buffers this writer has held at once (for tests). */
+    int peakBuffers() {
+        synchronized (lock) {
+            return peakBuffers;
+        }
     }
 
     private void uploadPart(int partNumber, byte[] buffer, int size) {
@@ -223,6 +241,7 @@ final class S3ObjectWriter extends ObjectWriter {
             if (b == null) {
                 allocatedBuffers++;
             }
+            peakBuffers = Math.max(peakBuffers, allocatedBuffers);
             // A free buffer of an outgrown part size is dropped and replaced, keeping the count.
         }
         checkHealthy();
@@ -335,14 +354,7 @@ final class S3ObjectWriter extends ObjectWriter {
             }
             wasInterrupted |= Thread.interrupted(); // the SDK refuses to start requests on an interrupted thread
             if (uploadId != null) {
-                try {
-                    repo.client().abortMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey).uploadId(uploadId));
-                } catch (SdkException e) {
-                    if (!S3Repository.isNotFound(e)) {
-                        LOG.warn("could not abort the multipart upload of {} (upload id {}): {}", fullKey, uploadId,
-                                e.getMessage());
-                    }
-                }
+                abortUpload();
             }
         } finally {
             releaseBuffers();
@@ -350,6 +362,44 @@ final class S3ObjectWriter extends ObjectWriter {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /**
+     * Aborts the multipart upload. A part whose request was cut off by the abort may still be
+     * stored by the server afterwards (S3 documents this), so check that the upload is gone and
+     * abort again if it is not.
+     */
+    private void abortUpload() {
+        for (int attempt = 1; attempt <= 3; attempt++) {
+            try {
+                repo.client().abortMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey).uploadId(uploadId));
+            } catch (SdkException e) {
+                if (!S3Repository.isNotFound(e)) {
+                    LOG.warn("could not abort the multipart upload of {} (upload id {}): {}", fullKey, uploadId,
+                            e.getMessage());
+                    return;
+                }
+            }
+            try {
+                // ListParts of an aborted upload is 404 on AWS but an empty 200 on some stores;
+                // the list of uploads is the same everywhere.
+                boolean stillThere = repo.client().listMultipartUploads(r -> r.bucket(repo.bucket()).prefix(fullKey))
+                        .uploads().stream().anyMatch(u -> uploadId.equals(u.uploadId()));
+                if (!stillThere) {
+                    return;
+                }
+            } catch (SdkException e) {
+                LOG.debug("cannot check the abort of {}: {}", fullKey, e.getMessage());
+                return;
+            }
+            try {
+                Thread.sleep(100L * attempt);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        LOG.warn("multipart upload of {} (upload id {}) still exists after aborting it", fullKey, uploadId);
     }
 
     private void releaseBuffers() {

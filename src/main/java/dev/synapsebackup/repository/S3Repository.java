@@ -201,6 +201,10 @@ public final class S3Repository extends AbstractRepository {
     /** A connection-level failure in words: refused, unknown host, timeout. */
     private String connectionReason(Throwable e) {
         String endpoint = endpointForMessages();
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        if (message.startsWith("Unable to load credentials") || message.startsWith("Profile file contained no credentials")) {
+            return "no usable AWS credentials: " + firstLine(message, "");
+        }
         for (Throwable c = e; c != null; c = c.getCause()) {
             if (c instanceof UnknownHostException) {
                 return "unknown host " + c.getMessage() + " (endpoint " + endpoint + ")";

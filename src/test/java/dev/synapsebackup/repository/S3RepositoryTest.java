@@ -269,6 +269,48 @@ class S3RepositoryTest {
     }
 
     @Test
+    void putIfAbsentHasExactlyOneWinnerInARace() throws Exception {
+        String bucket = newBucket(MEMORY);
+        int racers = 8;
+        try (S3Repository repo = repo(MEMORY.parameters(bucket).build())) {
+            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<Boolean>> results = new ArrayList<>();
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(racers);
+            try {
+                for (int i = 0; i < racers; i++) {
+                    byte[] content = ("racer " + i).getBytes(StandardCharsets.UTF_8);
+                    results.add(pool.submit(() -> {
+                        start.await();
+                        return repo.putIfAbsent("locks/race", content, Map.of());
+                    }));
+                }
+                start.countDown();
+                int winner = -1;
+                for (int i = 0; i < racers; i++) {
+                    if (results.get(i).get()) {
+                        assertThat(winner).as("second winner %d", i).isEqualTo(-1);
+                        winner = i;
+                    }
+                }
+                assertThat(winner).isNotEqualTo(-1);
+                try (InputStream in = repo.open("locks/race")) {
+                    assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("racer " + winner);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void sessionTokenIsSentAlong() {
+        String bucket = newBucket(MEMORY);
+        try (S3Repository repo = repo(MEMORY.parameters(bucket).sessionToken(Secret.of("token-value")).build())) {
+            repo.checkAccess();
+        }
+    }
+
+    @Test
     void putIfAbsentCreatesOnlyOnce() throws IOException {
         String bucket = newBucket(MEMORY);
         try (S3Repository repo = repo(MEMORY.parameters(bucket).path("x").build())) {
@@ -300,6 +342,28 @@ class S3RepositoryTest {
     }
 
     @Test
+    void partsGrowOnlyAfterTheEstimateIsExceeded() {
+        long base = 8 * MIB;
+        assertThat(S3ObjectWriter.partSize(base, 9_999, 0)).isEqualTo(base);
+        assertThat(S3ObjectWriter.partSize(base, 4_000, 5_001)).isEqualTo(base);
+        assertThat(S3ObjectWriter.partSize(base, 5_001, 5_001)).isEqualTo(base);
+        assertThat(S3ObjectWriter.partSize(base, 5_800, 5_001)).isEqualTo(base);
+        assertThat(S3ObjectWriter.partSize(base, 5_801, 5_001)).isEqualTo(2 * base);
+        assertThat(S3ObjectWriter.partSize(base, 10_000, 5_001)).isEqualTo(64 * base);
+        // Unknown size (overrun from part 1) at 16 MiB: 10,000 parts hold S3's 5 TiB maximum,
+        // and no part buffer exceeds 1 GiB.
+        long total = 0;
+        long previous = 0;
+        for (int part = 1; part <= S3Repository.MAX_PARTS; part++) {
+            long size = S3ObjectWriter.partSize(16 * MIB, part, 1);
+            assertThat(size).isGreaterThanOrEqualTo(previous).isLessThanOrEqualTo(1024 * MIB);
+            previous = size;
+            total += size;
+        }
+        assertThat(total).isGreaterThanOrEqualTo(5L * 1024 * 1024 * MIB);
+    }
+
+    @Test
     void multipartUploadRoundTripsInMemory() throws Exception {
         multipartRoundTrip(MEMORY, 40 * MIB + 12345, 40 * MIB + 12345);
     }
@@ -316,6 +380,7 @@ class S3RepositoryTest {
                 .partSize(8 * MIB).parallelism(3).build()) {
             MessageDigest written = sha256();
             ObjectInfo info;
+            int peakBuffers;
             try (ObjectWriter w = repo.create("big", expected, MARKER)) {
                 Random random = new Random(size);
                 byte[] chunk = new byte[1 << 20];
@@ -329,7 +394,10 @@ class S3RepositoryTest {
                     remaining -= n;
                 }
                 info = w.commit();
+                peakBuffers = ((S3ObjectWriter) w).peakBuffers();
             }
+            // At most three parts in flight plus the one being filled (fewer if uploads keep up).
+            assertThat(peakBuffers).isBetween(2, 4);
             assertThat(info.size()).isEqualTo(size);
             assertThat(repo.incompleteUploads()).isEmpty();
             assertThat(server.incompleteUploads(bucket)).isEmpty();
