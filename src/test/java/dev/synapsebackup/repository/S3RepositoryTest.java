@@ -121,6 +121,21 @@ class S3RepositoryTest {
     }
 
     @Test
+    void withoutKeysTheDefaultChainAndProfileAreUsed() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("AWS_ACCESS_KEY_ID") == null
+                && System.getProperty("aws.accessKeyId") == null, "AWS credentials in the environment");
+        // Keep the chain from probing the EC2 instance metadata service (slow off EC2).
+        System.setProperty("aws.disableEc2Metadata", "true");
+        S3Parameters p = S3Parameters.builder().endpoint(MEMORY.endpoint().toString()).bucket("b").uriStyle("path")
+                .profile("synapse-backup-test-no-such-profile").build();
+        try (S3Repository repo = S3Repository.builder(p).maxAttempts(1).build()) {
+            assertThatThrownBy(repo::checkAccess).isInstanceOf(RepositoryAccessException.class)
+                    .hasMessageStartingWith("no usable AWS credentials")
+                    .hasMessageContaining("synapse-backup-test-no-such-profile");
+        }
+    }
+
+    @Test
     void missingBucketIsReported() {
         try (S3Repository repo = repo(MEMORY.parameters("does-not-exist").build())) {
             assertThatThrownBy(repo::checkAccess).isInstanceOf(RepositoryAccessException.class)
@@ -191,7 +206,7 @@ class S3RepositoryTest {
         try (S3Repository repo = S3Repository.builder(MEMORY.parameters(bucket).path("many").build())
                 .listPageSize(100).build()) {
             for (int i = 0; i < count; i++) {
-                repo.put(String.format("obj-%05d", i), new byte[] {(byte) i}, Map.of());
+                MEMORY.putObject(bucket, String.format("many/obj-%05d", i), new byte[] {(byte) i}, Map.of());
             }
             List<String> keys = new ArrayList<>();
             AtomicLong bytes = new AtomicLong();
@@ -211,8 +226,7 @@ class S3RepositoryTest {
         for (var c : cases.entrySet()) {
             String bucket = newBucket(MEMORY);
             // A stray object outside the prefix must not show up.
-            MEMORY.blobStore().putBlob(software.amazon.awssdk.services.s3.model.PutObjectRequest.builder()
-                    .bucket(bucket).key("elsewhere/x").build(), new java.io.ByteArrayInputStream(new byte[1]));
+            MEMORY.putObject(bucket, "elsewhere/x", new byte[1], Map.of());
             try (S3Repository repo = repo(MEMORY.parameters(bucket).path(c.getKey()).build())) {
                 String id = "backup-20250102030405060708";
                 repo.put(id, new byte[] {1}, MARKER);
@@ -490,9 +504,10 @@ class S3RepositoryTest {
                 }
             });
             writer.start();
-            while (writerBytes(writtenBytes) < 12 * MIB && writer.isAlive()) {
+            while (writtenBytes.get() < 12 * MIB && writer.isAlive()) {
                 Thread.sleep(5);
             }
+            assertThat(MEMORY.incompleteUploads(bucket)).containsExactly("interrupted");
             writer.interrupt();
             writer.join(20_000);
             assertThat(writer.isAlive()).isFalse();
@@ -501,10 +516,6 @@ class S3RepositoryTest {
             assertThat(repo.incompleteUploads()).isEmpty();
             assertThat(MEMORY.incompleteUploads(bucket)).isEmpty();
         }
-    }
-
-    private static long writerBytes(AtomicLong a) {
-        return a.get();
     }
 
     @Test

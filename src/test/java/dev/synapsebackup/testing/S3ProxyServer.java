@@ -2,6 +2,7 @@ package dev.synapsebackup.testing;
 
 import dev.synapsebackup.config.S3Parameters;
 import dev.synapsebackup.config.Secret;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.stream.Stream;
 import org.apache.http.conn.DnsResolver;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 
 /**
  * A real S3 server for tests: S3Proxy running in-process on a free loopback port, with AWS
@@ -228,6 +231,15 @@ public final class S3ProxyServer implements AutoCloseable, BeforeAllCallback, Af
         if (!blobStore().containerExists(bucket)) {
             blobStore().createContainer(bucket);
         }
+    }
+
+    /**
+     * Stores an object directly in the store (no HTTP, no signing): fast set-up of many objects,
+     * or of objects "made by another tool".
+     */
+    public void putObject(String bucket, String fullKey, byte[] content, Map<String, String> metadata) {
+        blobStore().putBlob(PutObjectRequest.builder().bucket(bucket).key(fullKey).metadata(metadata)
+                .contentLength((long) content.length).build(), new ByteArrayInputStream(content));
     }
 
     /** The full keys of all objects in a bucket (at most 1,000; for assertions). */
