@@ -1,6 +1,603 @@
 package dev.synapsebackup.repository;
-// TEMPORARY STUB - replaced by helper-a's implementation on merge
-public abstract class S3Repository extends AbstractRepository {
-    public static Builder builder(dev.synapsebackup.config.S3Parameters p) { return new Builder(); }
-    public static final class Builder { public S3Repository build() { throw new UnsupportedOperationException(); } }
+
+import dev.synapsebackup.RepositoryAccessException;
+import dev.synapsebackup.config.S3Parameters;
+import java.io.ByteArrayInputStream;
+import java.io.FileNotFoundException;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.apache.http.conn.DnsResolver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.core.exception.AbortedException;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * A repository in an S3 bucket (AWS or any S3-compatible store), under the normalised prefix of
+ * SPEC §3. Built on the AWS SDK v2 with the Apache HTTP client.
+ *
+ * <p>Large objects are written as streaming multipart uploads with several parts in flight (see
+ * {@link #create(String, long, Map)}); memory stays bounded by {@code (parallelism + 1) x partSize}.
+ *
+ * <p>Instances are thread-safe. {@link #close()} releases connections and upload threads.
+ */
+public final class S3Repository extends AbstractRepository {
+    private static final Logger LOG = LoggerFactory.getLogger(S3Repository.class);
+    /** Smallest part S3 accepts (except for the last one). */
+    static final long MIN_PART_SIZE = 5L * 1024 * 1024;
+    /** Largest part S3 accepts. */
+    static final long MAX_PART_SIZE = 5L * 1024 * 1024 * 1024;
+    /** S3's limit on the number of parts of one object. */
+    static final int MAX_PARTS = 10_000;
+    /** Default smallest part size chosen for a known size. */
+    static final long DEFAULT_MIN_PART_SIZE = 8L * 1024 * 1024;
+    /**
+     * Largest part buffer: Java arrays stop short of 2 GiB, and {@code parallelism + 1} of them
+     * must fit in the heap.
+     */
+    static final long MAX_BUFFER_SIZE = 1024L * 1024 * 1024;
+    /** Parts that an object of the expected size is planned for, leaving room for overruns. */
+    static final int PLANNED_PARTS = 5_000;
+    /** Part size when the object's size is not known in advance. */
+    static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
+
+    private final S3Parameters parameters;
+    private final S3Client s3;
+    private final String bucket;
+    private final String prefix;
+    private final long partSizeOverride;
+    private final int parallelism;
+    private final int listPageSize;
+    private final ExecutorService uploadExecutor;
+
+    private S3Repository(Builder b) {
+        this.parameters = b.parameters;
+        this.bucket = b.parameters.bucket();
+        this.prefix = b.parameters.prefix();
+        this.partSizeOverride = b.partSize;
+        this.parallelism = b.parallelism;
+        this.listPageSize = b.listPageSize;
+        this.s3 = buildClient(b);
+        AtomicInteger threadNumber = new AtomicInteger();
+        ThreadFactory threads = r -> {
+            Thread t = new Thread(r, "s3-upload-" + threadNumber.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+        this.uploadExecutor = Executors.newCachedThreadPool(threads);
+    }
+
+    private static S3Client buildClient(Builder b) {
+        S3Parameters p = b.parameters;
+        ApacheHttpClient.Builder http = ApacheHttpClient.builder()
+                // Every part upload in flight holds a connection; leave room for other requests.
+                .maxConnections(Math.max(8, b.parallelism * 2 + 2))
+                .connectionTimeout(Duration.ofSeconds(10))
+                .socketTimeout(Duration.ofSeconds(60));
+        if (b.dnsResolver != null) {
+            http.dnsResolver(b.dnsResolver);
+        }
+        var client = S3Client.builder()
+                .httpClientBuilder(http)
+                .region(Region.of(p.effectiveRegion()))
+                .credentialsProvider(credentials(p))
+                .forcePathStyle(p.addressingStyle() == S3Parameters.AddressingStyle.PATH)
+                // SDK >= 2.30 sends CRC32 checksums by default, which many S3-compatible stores reject.
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .overrideConfiguration(o -> o.retryStrategy(
+                        AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(b.maxAttempts).build()));
+        p.endpoint().ifPresent(e -> client.endpointOverride(URI.create(e)));
+        return client.build();
+    }
+
+    private static AwsCredentialsProvider credentials(S3Parameters p) {
+        if (p.accessKey().isPresent() && p.secretKey().isPresent()) {
+            String access = p.accessKey().get();
+            String secret = p.secretKey().get().revealString();
+            return StaticCredentialsProvider.create(p.sessionToken().isPresent()
+                    ? AwsSessionCredentials.create(access, secret, p.sessionToken().get().revealString())
+                    : AwsBasicCredentials.create(access, secret));
+        }
+        DefaultCredentialsProvider.Builder chain = DefaultCredentialsProvider.builder();
+        p.profile().ifPresent(chain::profileName);
+        return chain.build();
+    }
+
+    /** A builder for a repository described by {@code parameters}. */
+    public static Builder builder(S3Parameters parameters) {
+        return new Builder(parameters);
+    }
+
+    /** The parameters this repository was built from. */
+    public S3Parameters parameters() {
+        return parameters;
+    }
+
+    /** The normalised key prefix ({@code ""} for the bucket's root). */
+    public String prefix() {
+        return prefix;
+    }
+
+    @Override
+    public String location() {
+        return parameters.location();
+    }
+
+    /** The full S3 key of a repository-relative key. */
+    String fullKey(String key) {
+        return prefix.isEmpty() ? key : prefix + "/" + key;
+    }
+
+    // ---- access check ----
+
+    @Override
+    public void checkAccess() {
+        try {
+            s3.headBucket(r -> r.bucket(bucket));
+        } catch (SdkException e) {
+            throw new RepositoryAccessException(bucketReason(e), e);
+        }
+    }
+
+    /** The reason a bucket request failed, for {@code ... cannot be accessed (<reason>)}. Never a secret. */
+    private String bucketReason(SdkException e) {
+        if (e instanceof AwsServiceException se) {
+            int status = se.statusCode();
+            String code = se.awsErrorDetails() == null ? null : se.awsErrorDetails().errorCode();
+            return switch (status) {
+                case 404 -> "bucket \"" + bucket + "\" does not exist";
+                case 403 -> "access to bucket \"" + bucket + "\" denied (403"
+                        + (code == null || code.isBlank() || code.equals("403") ? "" : " " + code) + ")";
+                case 301 -> "bucket \"" + bucket + "\" is in another region than " + parameters.effectiveRegion();
+                default -> "bucket \"" + bucket + "\": HTTP " + status + (code == null ? "" : " " + code);
+            };
+        }
+        return connectionReason(e);
+    }
+
+    /** A connection-level failure in words: refused, unknown host, timeout. */
+    private String connectionReason(Throwable e) {
+        String endpoint = endpointForMessages();
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        if (message.startsWith("Unable to load credentials") || message.startsWith("Profile file contained no credentials")) {
+            return "no usable AWS credentials: " + firstLine(message, "");
+        }
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof UnknownHostException) {
+                return "unknown host " + c.getMessage() + " (endpoint " + endpoint + ")";
+            }
+            if (c instanceof ConnectException || c instanceof NoRouteToHostException) {
+                return "cannot connect to " + endpoint + ": " + firstLine(c.getMessage(), "connection failed");
+            }
+            if (c instanceof SocketTimeoutException) {
+                return "timed out talking to " + endpoint;
+            }
+        }
+        return "cannot reach bucket \"" + bucket + "\" at " + endpoint + ": " + firstLine(e.getMessage(), e.toString());
+    }
+
+    private static String firstLine(String s, String fallback) {
+        if (s == null || s.isBlank()) {
+            return fallback;
+        }
+        int nl = s.indexOf('\n');
+        String line = nl < 0 ? s : s.substring(0, nl);
+        // Apache reports "Connect to 127.0.0.1:1 [/127.0.0.1] failed: Connection refused"; keep the cause.
+        int failed = line.lastIndexOf("failed: ");
+        return failed >= 0 ? line.substring(failed + "failed: ".length()) : line;
+    }
+
+    /** The endpoint without any user-info part (which could hold a secret). */
+    private String endpointForMessages() {
+        Optional<String> e = parameters.endpoint();
+        if (e.isEmpty()) {
+            return "s3." + parameters.effectiveRegion() + ".amazonaws.com";
+        }
+        URI uri = URI.create(e.get());
+        return uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort());
+    }
+
+    /** Maps an SDK failure on an object to an IOException naming the object. */
+    IOException failure(String action, String key, SdkException e) {
+        String what = action + " s3://" + bucket + "/" + fullKey(key);
+        if (e instanceof AbortedException || Thread.currentThread().isInterrupted()) {
+            InterruptedIOException ie = new InterruptedIOException(what + ": interrupted");
+            ie.initCause(e);
+            return ie;
+        }
+        String reason;
+        if (e instanceof AwsServiceException se) {
+            String code = se.awsErrorDetails() == null ? null : se.awsErrorDetails().errorCode();
+            reason = "HTTP " + se.statusCode() + (code == null ? "" : " " + code);
+        } else {
+            reason = connectionReason(e);
+        }
+        return new IOException("cannot " + what + ": " + reason, e);
+    }
+
+    static boolean isNotFound(SdkException e) {
+        return e instanceof AwsServiceException se && se.statusCode() == 404;
+    }
+
+    // ---- object level ----
+
+    @Override
+    public Optional<ObjectInfo> stat(String key) throws IOException {
+        HeadObjectResponse r;
+        try {
+            r = s3.headObject(b -> b.bucket(bucket).key(fullKey(key)));
+        } catch (SdkException e) {
+            if (isNotFound(e)) {
+                return Optional.empty();
+            }
+            throw failure("stat", key, e);
+        }
+        return Optional.of(new ObjectInfo(key, r.contentLength() == null ? 0 : r.contentLength(),
+                r.lastModified(), lowerCase(r.metadata())));
+    }
+
+    private static Map<String, String> lowerCase(Map<String, String> metadata) {
+        Map<String, String> result = new HashMap<>();
+        if (metadata != null) {
+            metadata.forEach((k, v) -> result.put(k.toLowerCase(Locale.ROOT), v));
+        }
+        return result;
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        ResponseInputStream<GetObjectResponse> in;
+        try {
+            in = s3.getObject(b -> b.bucket(bucket).key(fullKey(key)));
+        } catch (SdkException e) {
+            if (isNotFound(e)) {
+                FileNotFoundException fnf = new FileNotFoundException(
+                        "object " + key + " does not exist in " + location());
+                fnf.initCause(e);
+                throw fnf;
+            }
+            throw failure("read", key, e);
+        }
+        return new AbortOnEarlyClose(in);
+    }
+
+    /**
+     * Closing a partly read response would make Apache drain the rest of the object to reuse the
+     * connection; abort the connection instead.
+     */
+    private static final class AbortOnEarlyClose extends FilterInputStream {
+        private final ResponseInputStream<GetObjectResponse> response;
+        private boolean eof;
+
+        AbortOnEarlyClose(ResponseInputStream<GetObjectResponse> response) {
+            super(response);
+            this.response = response;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            eof |= b < 0;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] buf, int off, int len) throws IOException {
+            int n = super.read(buf, off, len);
+            eof |= n < 0;
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!eof) {
+                response.abort();
+            }
+            super.close();
+        }
+    }
+
+    @Override
+    public void deleteObject(String key) throws IOException {
+        try {
+            s3.deleteObject(b -> b.bucket(bucket).key(fullKey(key)));
+        } catch (SdkException e) {
+            if (!isNotFound(e)) {
+                throw failure("delete", key, e);
+            }
+        }
+    }
+
+    @Override
+    public void listObjects(Consumer<ObjectInfo> consumer) throws IOException {
+        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
+        ListObjectsV2Request.Builder request = ListObjectsV2Request.builder().bucket(bucket).maxKeys(listPageSize);
+        if (!keyPrefix.isEmpty()) {
+            request.prefix(keyPrefix);
+        }
+        try {
+            // The paginator fetches the next page only when the previous one has been consumed.
+            for (ListObjectsV2Response page : s3.listObjectsV2Paginator(request.build())) {
+                for (S3Object o : page.contents()) {
+                    String key = o.key();
+                    if (!key.startsWith(keyPrefix) || key.length() == keyPrefix.length()) {
+                        continue;
+                    }
+                    consumer.accept(new ObjectInfo(key.substring(keyPrefix.length()),
+                            o.size() == null ? 0 : o.size(), o.lastModified()));
+                }
+            }
+        } catch (SdkException e) {
+            throw failure("list", "", e);
+        }
+    }
+
+    /**
+     * The keys (relative to the prefix) of multipart uploads under the prefix that were started
+     * but neither completed nor aborted. A clean repository has none.
+     */
+    public List<String> incompleteUploads() throws IOException {
+        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
+        List<String> keys = new ArrayList<>();
+        try {
+            for (var page : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(keyPrefix))) {
+                for (MultipartUpload u : page.uploads()) {
+                    if (u.key().startsWith(keyPrefix)) {
+                        keys.add(u.key().substring(keyPrefix.length()));
+                    }
+                }
+            }
+        } catch (SdkException e) {
+            throw failure("list multipart uploads of", "", e);
+        }
+        return keys;
+    }
+
+    /**
+     * Aborts every incomplete multipart upload under the prefix: the leftovers of a run whose
+     * abort could not reach the store (a network cut, a killed process). Call it only while
+     * holding the repository lock, since it also ends uploads that are still in progress.
+     *
+     * @return how many uploads were aborted
+     */
+    public int abortIncompleteUploads() throws IOException {
+        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
+        int aborted = 0;
+        try {
+            for (var page : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(keyPrefix))) {
+                for (MultipartUpload u : page.uploads()) {
+                    if (u.key().startsWith(keyPrefix)) {
+                        s3.abortMultipartUpload(b -> b.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
+                        aborted++;
+                    }
+                }
+            }
+        } catch (SdkException e) {
+            throw failure("abort multipart uploads of", "", e);
+        }
+        return aborted;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Uses {@code If-None-Match: *}. Because some S3-compatible stores answer it with 501 or
+     * silently ignore it, the object is first checked for (an existing object is never
+     * overwritten by this call), and after a write that the store may not have made conditional
+     * the object is read back: only if it holds {@code content} does this call count as the
+     * creator. On such stores two racing callers can in rare cases both see their own content, so
+     * callers must put something unique in {@code content} (host, pid, time) and treat the result
+     * as best effort there; on AWS S3 and stores that implement conditional writes it is atomic.
+     */
+    @Override
+    public boolean putIfAbsent(String key, byte[] content, Map<String, String> metadata) throws IOException {
+        if (stat(key).isPresent()) {
+            return false;
+        }
+        String full = fullKey(key);
+        boolean conditional = true;
+        try {
+            s3.putObject(b -> b.bucket(bucket).key(full).metadata(metadata).ifNoneMatch("*"),
+                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length,
+                            "application/octet-stream"));
+        } catch (SdkException e) {
+            if (e instanceof AwsServiceException se && (se.statusCode() == 412 || se.statusCode() == 409)) {
+                return false; // PreconditionFailed or ConditionalRequestConflict: someone else was first
+            }
+            if (!isNotImplemented(e)) {
+                throw failure("write", key, e);
+            }
+            conditional = false;
+            try {
+                s3.putObject(b -> b.bucket(bucket).key(full).metadata(metadata),
+                        RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length,
+                                "application/octet-stream"));
+            } catch (SdkException e2) {
+                throw failure("write", key, e2);
+            }
+        }
+        // A store that silently ignores If-None-Match (or, with !conditional, does not implement
+        // it) answers 200 even if another writer won the race since our check: read back to see
+        // whose content is there.
+        LOG.debug("putIfAbsent {}: conditional write {}", key, conditional ? "accepted" : "not implemented");
+        try (InputStream in = open(key)) {
+            return Arrays.equals(in.readNBytes(content.length + 1), content);
+        } catch (FileNotFoundException e) {
+            return false;
+        }
+    }
+
+    private static boolean isNotImplemented(SdkException e) {
+        if (!(e instanceof AwsServiceException se)) {
+            return false;
+        }
+        String code = se.awsErrorDetails() == null ? null : se.awsErrorDetails().errorCode();
+        return se.statusCode() == 501 || "NotImplemented".equals(code);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The part size is {@link #partSizeFor(long)}; up to {@code parallelism} parts upload at
+     * once while the next one is being filled, and {@code write} blocks while all buffers are
+     * in use. An object smaller than one part is sent as a single PutObject on commit. A failure,
+     * {@link ObjectWriter#abort()}, close without commit, or interruption of the writing thread
+     * aborts the multipart upload so that no object and no stored parts remain.
+     */
+    @Override
+    public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
+        return new S3ObjectWriter(this, key, fullKey(key), partSizeFor(expectedSize), expectedSize,
+                metadata == null ? Map.of() : Map.copyOf(metadata), parallelism);
+    }
+
+    /**
+     * The first part size for an object of {@code expectedSize} bytes (-1: unknown): the
+     * configured part size, or 8 MiB, or 16 MiB for an unknown size, raised so that the expected
+     * size fits in {@value #PLANNED_PARTS} parts (leaving room for the estimate to be exceeded).
+     */
+    long partSizeFor(long expectedSize) {
+        long base = partSizeOverride > 0 ? partSizeOverride
+                : expectedSize < 0 ? UNKNOWN_SIZE_PART_SIZE : DEFAULT_MIN_PART_SIZE;
+        if (expectedSize > 0) {
+            long needed = (expectedSize + PLANNED_PARTS - 1) / PLANNED_PARTS;
+            long mib = 1024 * 1024;
+            needed = (needed + mib - 1) / mib * mib;
+            base = Math.max(base, needed);
+        }
+        return Math.min(base, MAX_BUFFER_SIZE);
+    }
+
+    S3Client client() {
+        return s3;
+    }
+
+    String bucket() {
+        return bucket;
+    }
+
+    ExecutorService uploadExecutor() {
+        return uploadExecutor;
+    }
+
+    @Override
+    public void close() {
+        uploadExecutor.shutdownNow();
+        try {
+            uploadExecutor.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        s3.close();
+    }
+
+    @Override
+    public String toString() {
+        return "S3Repository{" + location() + "}";
+    }
+
+    /** Options for {@link S3Repository}; only the parameters are required. */
+    public static final class Builder {
+        private final S3Parameters parameters;
+        private DnsResolver dnsResolver;
+        private long partSize;
+        private int parallelism = 4;
+        private int listPageSize = 1000;
+        private int maxAttempts = 3;
+
+        private Builder(S3Parameters parameters) {
+            this.parameters = java.util.Objects.requireNonNull(parameters, "parameters");
+        }
+
+        /** Resolves host names for the HTTP client (tests map {@code *.localhost} to loopback). */
+        public Builder dnsResolver(DnsResolver resolver) {
+            this.dnsResolver = resolver;
+            return this;
+        }
+
+        /**
+         * A fixed smallest part size for multipart uploads (at least 5 MiB); by default it is
+         * derived from the expected size. It is still raised when needed to stay under 10,000 parts.
+         */
+        public Builder partSize(long bytes) {
+            if (bytes < MIN_PART_SIZE || bytes > MAX_PART_SIZE) {
+                throw new IllegalArgumentException("part size must be between 5 MiB and 5 GiB, not " + bytes);
+            }
+            this.partSize = bytes;
+            return this;
+        }
+
+        /** How many parts of one object upload at once (default 4). */
+        public Builder parallelism(int parts) {
+            if (parts < 1) {
+                throw new IllegalArgumentException("parallelism must be at least 1, not " + parts);
+            }
+            this.parallelism = parts;
+            return this;
+        }
+
+        /** Keys per ListObjectsV2 page (default 1000, the S3 maximum). */
+        public Builder listPageSize(int keys) {
+            if (keys < 1 || keys > 1000) {
+                throw new IllegalArgumentException("list page size must be between 1 and 1000, not " + keys);
+            }
+            this.listPageSize = keys;
+            return this;
+        }
+
+        /** Attempts per request with the SDK's standard retry strategy and backoff (default 3). */
+        public Builder maxAttempts(int attempts) {
+            if (attempts < 1) {
+                throw new IllegalArgumentException("max attempts must be at least 1, not " + attempts);
+            }
+            this.maxAttempts = attempts;
+            return this;
+        }
+
+        /** Builds the repository; does not contact the store (see {@link S3Repository#checkAccess()}). */
+        public S3Repository build() {
+            return new S3Repository(this);
+        }
+    }
 }

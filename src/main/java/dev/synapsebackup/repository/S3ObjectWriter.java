@@ -1,0 +1,411 @@
+package dev.synapsebackup.repository;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
+
+/**
+ * A streaming write to S3: a single PutObject for objects smaller than one part, else a
+ * multipart upload with up to {@code parallelism} parts in flight.
+ *
+ * <p>Memory: at most {@code parallelism + 1} part buffers exist (the one being filled plus those
+ * uploading); buffers are reused, and {@link #write} blocks until one is free. The list of
+ * completed parts (at most 10,000 part numbers and ETags) is the only state that grows.
+ *
+ * <p>Part sizes: every part has the size chosen from the expected size until the stream has
+ * outgrown that estimate (or from the start, when the size was unknown); from then on the part
+ * size doubles every 800 parts, up to {@link S3Repository#MAX_BUFFER_SIZE}, so that 10,000 parts
+ * hold far more than the estimate (S3's 5 TiB maximum starting from 16 MiB). The price is memory:
+ * late parts of a huge stream of unknown size use buffers of up to 1 GiB each.
+ *
+ * <p>Not thread-safe: one thread writes, commits or aborts.
+ */
+final class S3ObjectWriter extends ObjectWriter {
+    private static final Logger LOG = LoggerFactory.getLogger(S3ObjectWriter.class);
+    private static final String OCTET_STREAM = "application/octet-stream";
+    private static final int PARTS_PER_DOUBLING = 800;
+
+    private enum State { OPEN, COMMITTED, ABORTED }
+
+    private final S3Repository repo;
+    private final String key;
+    private final String fullKey;
+    private final long basePartSize;
+    private final long expectedSize;
+    private final Map<String, String> metadata;
+    private final int maxBuffers;
+
+    private State state = State.OPEN;
+    private byte[] current;
+    private int length;
+    private long currentPartSize;
+    private long written;
+    /** First part number written after the estimate was exceeded; 1 if the size was unknown. */
+    private int overrunStartPart;
+    private int nextPartNumber = 1;
+    private String uploadId;
+    private int allocatedBuffers;
+    private int peakBuffers = 1;
+
+    /** Guards the fields below, shared with upload threads. */
+    private final Object lock = new Object();
+    private final ArrayDeque<byte[]> freeBuffers = new ArrayDeque<>();
+    private final List<CompletedPart> completedParts = new ArrayList<>();
+    private final Set<Thread> uploadThreads = new HashSet<>();
+    private int running;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+    S3ObjectWriter(S3Repository repo, String key, String fullKey, long partSize, long expectedSize,
+            Map<String, String> metadata, int parallelism) {
+        this.repo = repo;
+        this.key = key;
+        this.fullKey = fullKey;
+        this.basePartSize = partSize;
+        this.currentPartSize = partSize;
+        this.expectedSize = expectedSize;
+        this.metadata = metadata;
+        this.maxBuffers = parallelism + 1;
+        this.overrunStartPart = expectedSize < 0 ? 1 : 0;
+        // Small objects (manifests, locks) should not cost a whole part buffer: the first buffer
+        // starts at the expected size and grows up to a part.
+        long initial = expectedSize < 0 ? 64 * 1024 : Math.max(1024, expectedSize + 1);
+        this.current = new byte[(int) Math.min(partSize, initial)];
+        this.allocatedBuffers = 1;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+        write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+        java.util.Objects.checkFromIndexSize(off, len, b.length);
+        ensureOpen();
+        try {
+            while (len > 0) {
+                if (length == current.length) {
+                    if (current.length < currentPartSize) {
+                        current = Arrays.copyOf(current, (int) Math.min(currentPartSize, 2L * current.length));
+                    } else {
+                        dispatchCurrentPart();
+                    }
+                }
+                int n = Math.min(len, current.length - length);
+                System.arraycopy(b, off, current, length, n);
+                length += n;
+                written += n;
+                off += n;
+                len -= n;
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            abort();
+            throw e;
+        }
+    }
+
+    private void ensureOpen() throws IOException {
+        if (state != State.OPEN) {
+            throw new IOException("write to s3 object " + key + " already " + state.name().toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
+    private void checkHealthy() throws IOException {
+        if (Thread.currentThread().isInterrupted()) {
+            throw new InterruptedIOException("upload of " + key + " interrupted");
+        }
+        Throwable t = failure.get();
+        if (t != null) {
+            if (t instanceof SdkException se) {
+                throw repo.failure("upload", key, se);
+            }
+            throw new IOException("cannot upload " + key + ": " + t, t);
+        }
+    }
+
+    /** Sends the full current buffer as the next part and gets a buffer for the one after. */
+    private void dispatchCurrentPart() throws IOException {
+        checkHealthy();
+        if (uploadId == null) {
+            try {
+                uploadId = repo.client().createMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey)
+                        .metadata(metadata).contentType(OCTET_STREAM)).uploadId();
+            } catch (SdkException e) {
+                throw repo.failure("start upload of", key, e);
+            }
+        }
+        int partNumber = nextPartNumber++;
+        if (partNumber > S3Repository.MAX_PARTS) {
+            throw new IOException("cannot upload " + key + ": more than " + S3Repository.MAX_PARTS + " parts of up to "
+                    + currentPartSize + " bytes");
+        }
+        byte[] buffer = current;
+        int size = length;
+        current = null;
+        length = 0;
+        synchronized (lock) {
+            running++;
+            try {
+                repo.uploadExecutor().execute(() -> uploadPart(partNumber, buffer, size));
+            } catch (RuntimeException e) {
+                running--;
+                throw e;
+            }
+        }
+        if (expectedSize >= 0 && overrunStartPart == 0 && written > expectedSize) {
+            overrunStartPart = nextPartNumber;
+        }
+        currentPartSize = Math.max(currentPartSize, partSize(basePartSize, nextPartNumber, overrunStartPart));
+        current = takeBuffer();
+    }
+
+    /**
+     * The size of part {@code partNumber}: {@code base} until the estimate was exceeded (at part
+     * {@code overrunStartPart}, 0 if it never was), then doubling every 800 parts up to
+     * {@link S3Repository#MAX_BUFFER_SIZE}.
+     */
+    static long partSize(long base, int partNumber, int overrunStartPart) {
+        if (overrunStartPart <= 0 || partNumber < overrunStartPart) {
+            return base;
+        }
+        int doublings = (partNumber - overrunStartPart) / PARTS_PER_DOUBLING;
+        return Math.min(base << Math.min(doublings, 20), Math.max(base, S3Repository.MAX_BUFFER_SIZE));
+    }
+
+    /** The most part buffers this writer has held at once (for tests). */
+    int peakBuffers() {
+        synchronized (lock) {
+            return peakBuffers;
+        }
+    }
+
+    private void uploadPart(int partNumber, byte[] buffer, int size) {
+        try {
+            synchronized (lock) {
+                // Registered under the lock, so that abort() either sees this thread or this
+                // thread sees abort()'s failure.
+                uploadThreads.add(Thread.currentThread());
+                if (failure.get() != null) {
+                    return;
+                }
+            }
+            UploadPartResponse r = repo.client().uploadPart(p -> p.bucket(repo.bucket()).key(fullKey)
+                    .uploadId(uploadId).partNumber(partNumber).contentLength((long) size),
+                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(buffer, 0, size), size, OCTET_STREAM));
+            synchronized (lock) {
+                completedParts.add(CompletedPart.builder().partNumber(partNumber).eTag(r.eTag()).build());
+            }
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+        } finally {
+            synchronized (lock) {
+                uploadThreads.remove(Thread.currentThread());
+                freeBuffers.add(buffer);
+                running--;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** A buffer of the current part size; blocks while {@code parallelism} parts are uploading. */
+    private byte[] takeBuffer() throws IOException {
+        synchronized (lock) {
+            while (freeBuffers.isEmpty() && allocatedBuffers >= maxBuffers) {
+                try {
+                    lock.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("upload of " + key + " interrupted");
+                }
+            }
+            byte[] b = freeBuffers.poll();
+            if (b != null && b.length >= currentPartSize) {
+                return b;
+            }
+            if (b == null) {
+                allocatedBuffers++;
+            }
+            peakBuffers = Math.max(peakBuffers, allocatedBuffers);
+            // A free buffer of an outgrown part size is dropped and replaced, keeping the count.
+        }
+        checkHealthy();
+        return new byte[(int) currentPartSize];
+    }
+
+    /** Waits until no part upload is running; with {@code interruptible} false, ignores interrupts. */
+    private void awaitUploads(boolean interruptible) throws InterruptedIOException {
+        boolean interrupted = false;
+        synchronized (lock) {
+            while (running > 0) {
+                try {
+                    lock.wait();
+                } catch (InterruptedException e) {
+                    if (interruptible) {
+                        Thread.currentThread().interrupt();
+                        throw new InterruptedIOException("upload of " + key + " interrupted");
+                    }
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public ObjectInfo commit() throws IOException {
+        ensureOpen();
+        try {
+            if (uploadId == null) {
+                checkHealthy();
+                byte[] body = current;
+                int size = length;
+                try {
+                    repo.client().putObject(r -> r.bucket(repo.bucket()).key(fullKey).metadata(metadata)
+                            .contentType(OCTET_STREAM).contentLength((long) size),
+                            RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, size), size,
+                                    OCTET_STREAM));
+                } catch (SdkException e) {
+                    throw repo.failure("write", key, e);
+                }
+            } else {
+                dispatchLastPart();
+                awaitUploads(true);
+                checkHealthy();
+                List<CompletedPart> parts;
+                synchronized (lock) {
+                    parts = new ArrayList<>(completedParts);
+                }
+                parts.sort(Comparator.comparing(CompletedPart::partNumber));
+                if (parts.size() != nextPartNumber - 1) {
+                    throw new IOException("cannot upload " + key + ": " + parts.size() + " of "
+                            + (nextPartNumber - 1) + " parts stored");
+                }
+                try {
+                    repo.client().completeMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey)
+                            .uploadId(uploadId).multipartUpload(m -> m.parts(parts)));
+                } catch (SdkException e) {
+                    throw repo.failure("complete upload of", key, e);
+                }
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            abort();
+            throw e;
+        }
+        state = State.COMMITTED;
+        releaseBuffers();
+        return new ObjectInfo(key, written, Instant.now(), metadata);
+    }
+
+    private void dispatchLastPart() throws IOException {
+        checkHealthy();
+        int partNumber = nextPartNumber++;
+        if (partNumber > S3Repository.MAX_PARTS) {
+            throw new IOException("cannot upload " + key + ": more than " + S3Repository.MAX_PARTS + " parts");
+        }
+        byte[] buffer = current;
+        int size = length;
+        current = null;
+        synchronized (lock) {
+            running++;
+        }
+        // The committing thread uploads the last part itself; nothing else is left to do.
+        uploadPart(partNumber, buffer, size);
+    }
+
+    @Override
+    public void abort() {
+        if (state != State.OPEN) {
+            return;
+        }
+        state = State.ABORTED;
+        failure.compareAndSet(null, new IOException("upload of " + key + " aborted"));
+        synchronized (lock) {
+            for (Thread t : uploadThreads) {
+                if (t != Thread.currentThread()) {
+                    t.interrupt(); // the SDK aborts the part's request
+                }
+            }
+        }
+        // Parts still uploading could otherwise be stored after the abort and linger as orphans.
+        boolean wasInterrupted = Thread.interrupted();
+        try {
+            try {
+                awaitUploads(false);
+            } catch (InterruptedIOException e) {
+                throw new AssertionError(e); // not interruptible
+            }
+            wasInterrupted |= Thread.interrupted(); // the SDK refuses to start requests on an interrupted thread
+            if (uploadId != null) {
+                abortUpload();
+            }
+        } finally {
+            releaseBuffers();
+            if (wasInterrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Aborts the multipart upload. A part whose request was cut off by the abort may still be
+     * stored by the server afterwards (S3 documents this), so check that the upload is gone and
+     * abort again if it is not.
+     */
+    private void abortUpload() {
+        for (int attempt = 1; attempt <= 3; attempt++) {
+            try {
+                repo.client().abortMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey).uploadId(uploadId));
+            } catch (SdkException e) {
+                if (!S3Repository.isNotFound(e)) {
+                    LOG.warn("could not abort the multipart upload of {} (upload id {}): {}", fullKey, uploadId,
+                            e.getMessage());
+                    return;
+                }
+            }
+            try {
+                // ListParts of an aborted upload is 404 on AWS but an empty 200 on some stores;
+                // the list of uploads is the same everywhere.
+                boolean stillThere = repo.client().listMultipartUploads(r -> r.bucket(repo.bucket()).prefix(fullKey))
+                        .uploads().stream().anyMatch(u -> uploadId.equals(u.uploadId()));
+                if (!stillThere) {
+                    return;
+                }
+            } catch (SdkException e) {
+                LOG.debug("cannot check the abort of {}: {}", fullKey, e.getMessage());
+                return;
+            }
+            try {
+                Thread.sleep(100L * attempt);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        LOG.warn("multipart upload of {} (upload id {}) still exists after aborting it", fullKey, uploadId);
+    }
+
+    private void releaseBuffers() {
+        current = null;
+        synchronized (lock) {
+            freeBuffers.clear();
+        }
+    }
+}
