@@ -72,6 +72,14 @@ final class BackupCreator {
                 ? Files.createTempDirectory("synapse-backup-")
                 : Files.createTempDirectory(options.tempDir(), "synapse-backup-");
         try {
+            try {
+                int removed = repo.removeStaleUploads(Duration.ofDays(1));
+                if (removed > 0) {
+                    LOG.info("removed {} leftover upload(s) of interrupted runs from {}", removed, repo.location());
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("cannot clean up leftover uploads in {}: {}", repo.location(), e.getMessage());
+            }
             String id = newId();
             Instant created = BackupId.timeOf(id).orElseThrow();
 

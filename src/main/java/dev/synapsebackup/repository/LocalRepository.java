@@ -197,6 +197,28 @@ public final class LocalRepository extends AbstractRepository {
         }
     }
 
+    @Override
+    public int removeStaleUploads(java.time.Duration olderThan) throws IOException {
+        java.time.Instant cutoff = java.time.Instant.now().minus(olderThan);
+        int[] removed = {0};
+        if (!Files.isDirectory(root)) {
+            return 0;
+        }
+        try (var walk = Files.walk(root)) {
+            walk.filter(p -> p.getFileName().toString().startsWith(TEMP_PREFIX)).forEach(p -> {
+                try {
+                    if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(cutoff)
+                            && Files.deleteIfExists(p)) {
+                        removed[0]++;
+                    }
+                } catch (IOException e) {
+                    // vanished or not ours to remove: leave it
+                }
+            });
+        }
+        return removed[0];
+    }
+
     static void fsyncDirectory(Path dir) {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);

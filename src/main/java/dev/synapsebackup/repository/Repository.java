@@ -96,6 +96,14 @@ public interface Repository extends AutoCloseable {
      */
     void listObjects(Consumer<ObjectInfo> consumer) throws IOException;
 
+    /**
+     * Removes what interrupted writes left behind and nobody can still be writing: incomplete
+     * multipart uploads (S3) or hidden temporary files (local) older than {@code olderThan}.
+     *
+     * @return how many leftovers were removed
+     */
+    int removeStaleUploads(java.time.Duration olderThan) throws IOException;
+
     /** Releases connections and threads. */
     @Override
     void close();

@@ -330,6 +330,9 @@ final class S3ObjectWriter extends ObjectWriter {
         uploadPart(partNumber, buffer, size);
     }
 
+    /** How long an abort keeps trying to reach the store. */
+    static final java.time.Duration ABORT_PATIENCE = java.time.Duration.ofSeconds(60);
+
     @Override
     public void abort() {
         if (state != State.OPEN) {
@@ -367,39 +370,48 @@ final class S3ObjectWriter extends ObjectWriter {
     /**
      * Aborts the multipart upload. A part whose request was cut off by the abort may still be
      * stored by the server afterwards (S3 documents this), so check that the upload is gone and
-     * abort again if it is not.
+     * abort again if it is not. When the store cannot be reached (the very failure that ended
+     * the upload, often), keep trying with growing pauses for {@link #ABORT_PATIENCE}: a short
+     * outage must not leave orphaned parts behind.
      */
     private void abortUpload() {
-        for (int attempt = 1; attempt <= 3; attempt++) {
+        long deadline = System.nanoTime() + ABORT_PATIENCE.toNanos();
+        long pauseMillis = 200;
+        while (true) {
+            boolean reached = true;
             try {
                 repo.client().abortMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey).uploadId(uploadId));
             } catch (SdkException e) {
-                if (!S3Repository.isNotFound(e)) {
-                    LOG.warn("could not abort the multipart upload of {} (upload id {}): {}", fullKey, uploadId,
-                            e.getMessage());
-                    return;
+                reached = S3Repository.isNotFound(e);
+                if (!reached) {
+                    LOG.debug("abort of the multipart upload of {} failed, will retry: {}", fullKey, e.getMessage());
                 }
             }
-            try {
-                // ListParts of an aborted upload is 404 on AWS but an empty 200 on some stores;
-                // the list of uploads is the same everywhere.
-                boolean stillThere = repo.client().listMultipartUploads(r -> r.bucket(repo.bucket()).prefix(fullKey))
-                        .uploads().stream().anyMatch(u -> uploadId.equals(u.uploadId()));
-                if (!stillThere) {
-                    return;
+            if (reached) {
+                try {
+                    // ListParts of an aborted upload is 404 on AWS but an empty 200 on some stores;
+                    // the list of uploads is the same everywhere.
+                    boolean stillThere = repo.client().listMultipartUploads(r -> r.bucket(repo.bucket()).prefix(fullKey))
+                            .uploads().stream().anyMatch(u -> uploadId.equals(u.uploadId()));
+                    if (!stillThere) {
+                        return;
+                    }
+                } catch (SdkException e) {
+                    LOG.debug("cannot check the abort of {}: {}", fullKey, e.getMessage());
                 }
-            } catch (SdkException e) {
-                LOG.debug("cannot check the abort of {}: {}", fullKey, e.getMessage());
-                return;
+            }
+            if (System.nanoTime() + pauseMillis * 1_000_000L > deadline) {
+                break;
             }
             try {
-                Thread.sleep(100L * attempt);
+                Thread.sleep(pauseMillis);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return;
+                break;
             }
+            pauseMillis = Math.min(pauseMillis * 2, 5000);
         }
-        LOG.warn("multipart upload of {} (upload id {}) still exists after aborting it", fullKey, uploadId);
+        LOG.warn("multipart upload of {} (upload id {}) could not be aborted; the next create removes it", fullKey, uploadId);
     }
 
     private void releaseBuffers() {

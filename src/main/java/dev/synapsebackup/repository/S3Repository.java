@@ -395,6 +395,26 @@ public final class S3Repository extends AbstractRepository {
         return keys;
     }
 
+    @Override
+    public int removeStaleUploads(java.time.Duration olderThan) throws IOException {
+        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
+        java.time.Instant cutoff = java.time.Instant.now().minus(olderThan);
+        int aborted = 0;
+        try {
+            for (var page : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(keyPrefix))) {
+                for (MultipartUpload u : page.uploads()) {
+                    if (u.key().startsWith(keyPrefix) && u.initiated() != null && u.initiated().isBefore(cutoff)) {
+                        s3.abortMultipartUpload(b -> b.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
+                        aborted++;
+                    }
+                }
+            }
+        } catch (SdkException e) {
+            throw failure("abort stale multipart uploads of", "", e);
+        }
+        return aborted;
+    }
+
     /**
      * Aborts every incomplete multipart upload under the prefix: the leftovers of a run whose
      * abort could not reach the store (a network cut, a killed process). Call it only while
