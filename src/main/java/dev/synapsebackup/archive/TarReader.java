@@ -24,6 +24,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * normalisation is refused with {@link UnsafeEntryException}. The archive root itself ("./" or
  * "/" as a directory entry, which {@code tar -C dir -cf x .} writes) is skipped.
  *
+ * <p>When {@link #next()} reports the end of the archive, the source has been read to its end,
+ * so an integrity check that runs at EOF (the OpenPGP MDC) has passed.
+ *
  * <p>Malformed headers and truncated content raise {@link IntegrityException} naming the entry
  * and offset; an IOException of the underlying stream itself is passed on unchanged.
  */
@@ -110,6 +113,7 @@ public final class TarReader implements Closeable {
     private final TarArchiveInputStream tar;
     private long generation;
     private Entry current;
+    private boolean drained;
 
     /** Reads the archive from {@code in}; {@link #close()} closes it. */
     public TarReader(InputStream in) {
@@ -141,6 +145,7 @@ public final class TarReader implements Closeable {
             }
             if (raw == null) {
                 current = null;
+                drain();
                 return null;
             }
             Type type = typeOf(raw);
@@ -154,6 +159,25 @@ public final class TarReader implements Closeable {
             current = new Entry(raw, name, type, generation);
             return current;
         }
+    }
+
+    /**
+     * Reads the source to its end after the end-of-archive blocks, so that a check that only
+     * happens at EOF below (the OpenPGP MDC) always runs before the caller sees "end of archive".
+     */
+    private void drain() throws IOException {
+        if (drained) {
+            return;
+        }
+        byte[] skip = new byte[1 << 16];
+        try {
+            while (counted.read(skip) >= 0) {
+                // discard record padding and anything after it
+            }
+        } catch (IOException e) {
+            throw translate(e, "cannot read the end of the archive at offset " + counted.count());
+        }
+        drained = true;
     }
 
     /** The bytes consumed from the underlying stream so far. */
