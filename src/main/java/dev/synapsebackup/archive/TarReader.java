@@ -132,16 +132,12 @@ public final class TarReader implements Closeable {
         generation++;
         while (true) {
             TarArchiveEntry raw;
-            long offset = counted.count();
             try {
                 raw = tar.getNextEntry();
             } catch (IOException e) {
-                throw translate(e, "corrupt tar header at offset " + offset
-                        + (current == null ? "" : " (after entry \"" + current.name + "\")"));
+                throw translate(e, headerFailure());
             } catch (IllegalArgumentException e) {
-                throw new IntegrityException("corrupt tar header at offset " + offset
-                        + (current == null ? "" : " (after entry \"" + current.name + "\")")
-                        + ": " + e.getMessage(), e);
+                throw new IntegrityException(headerFailure() + ": " + e.getMessage(), e);
             }
             if (raw == null) {
                 current = null;
@@ -159,6 +155,13 @@ public final class TarReader implements Closeable {
             current = new Entry(raw, name, type, generation);
             return current;
         }
+    }
+
+    /** Names the header that failed: it is the 512-byte block read last. */
+    private String headerFailure() {
+        long offset = Math.max(0, counted.count() - 512);
+        return "corrupt tar header at offset " + offset
+                + (current == null ? "" : " (after entry \"" + current.name + "\")");
     }
 
     /**
