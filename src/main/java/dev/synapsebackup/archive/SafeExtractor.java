@@ -40,8 +40,12 @@ import java.util.function.Predicate;
  * {@link #finish()}, deepest first, so read-only directories cannot block their own contents.
  */
 public final class SafeExtractor {
+    /** Directory entries stay private until finish() applies their recorded mode. */
     private static final Set<PosixFilePermission> DIR_WORKING_PERMS =
             PosixFilePermissions.fromString("rwx------");
+    /** Parents the archive has no entry for: what GNU tar gives them under umask 022. */
+    private static final Set<PosixFilePermission> IMPLICIT_DIR_PERMS =
+            PosixFilePermissions.fromString("rwxr-xr-x");
     private static final int COPY_BUFFER = 1 << 20;
 
     private record PendingDir(Path path, int mode, Instant mtime, int uid, int gid) {
@@ -141,7 +145,7 @@ public final class SafeExtractor {
             BasicFileAttributes a = attrs(dir);
             if (a == null) {
                 try {
-                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(DIR_WORKING_PERMS));
+                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(IMPLICIT_DIR_PERMS));
                 } catch (FileAlreadyExistsException raced) {
                     a = attrs(dir);
                 }

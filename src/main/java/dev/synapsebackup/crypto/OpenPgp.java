@@ -173,6 +173,8 @@ public final class OpenPgp {
 
     private static InputStream open(SourceTrackingInputStream source, Secret passphrase)
             throws IOException {
+        // until the encrypted packet is found, malformed data means "not OpenPGP"
+        String failure = NOT_OPENPGP;
         try {
             InputStream decoded = PGPUtil.getDecoderStream(
                     new BufferedInputStream(source, PACKET_BUFFER));
@@ -184,6 +186,7 @@ public final class OpenPgp {
             if (!(obj instanceof PGPEncryptedDataList list)) {
                 throw new IntegrityException(NOT_OPENPGP);
             }
+            failure = WRONG_PASSPHRASE;
             PGPPBEEncryptedData pbe = null;
             InputStream clear = null;
             PGPException lastFailure = null;
@@ -215,9 +218,9 @@ public final class OpenPgp {
             InputStream literal = literalStream(new BcPGPObjectFactory(clear));
             return new PlaintextInputStream(literal, pbe, source);
         } catch (IOException e) {
-            throw translate(e, source, WRONG_PASSPHRASE);
+            throw translate(e, source, failure);
         } catch (PGPException e) {
-            throw new IntegrityException(WRONG_PASSPHRASE, e);
+            throw new IntegrityException(failure, e);
         } catch (IntegrityException e) {
             throw e;
         } catch (RuntimeException e) {
@@ -225,7 +228,7 @@ public final class OpenPgp {
                 throw e;
             }
             // bcpg throws unchecked exceptions on some malformed packets
-            throw new IntegrityException(NOT_OPENPGP + ": " + e.getMessage(), e);
+            throw new IntegrityException(failure + " (" + e.getMessage() + ")", e);
         }
     }
 

@@ -220,6 +220,11 @@ class OpenPgpTest {
             assertThatThrownBy(() -> OpenPgp.decrypt(junk, SECRET))
                     .isInstanceOf(IntegrityException.class);
         }
+        byte[] junk = randomBytes(4096, 1);
+        junk[0] = (byte) 0x3f; // not a packet tag at all
+        assertThatThrownBy(() -> OpenPgp.decrypt(junk, SECRET))
+                .isInstanceOf(IntegrityException.class)
+                .hasMessageContaining("not an OpenPGP");
         assertThatThrownBy(() -> OpenPgp.decrypt(new byte[0], SECRET))
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("not an OpenPGP");
