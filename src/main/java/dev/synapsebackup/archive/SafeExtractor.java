@@ -1,0 +1,246 @@
+package dev.synapsebackup.archive;
+
+import dev.synapsebackup.IntegrityException;
+import dev.synapsebackup.UnsafeEntryException;
+import dev.synapsebackup.io.Sha256;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/**
+ * Extracts tar entries below a destination root that it never leaves.
+ *
+ * <p>Only regular files and directories are written. Refused, with {@link UnsafeEntryException}
+ * naming the entry and nothing written for it: symlinks, hard links, devices, FIFOs, names with
+ * "..", names the {@code allowedPath} predicate rejects, and any entry whose parent resolves
+ * through a symlink (or a non-directory) inside the destination. Leading "/" is stripped first,
+ * so "/etc/passwd" lands at {@code root/etc/passwd}, as with {@code tar -x -C root}.
+ *
+ * <p>Files get their exact permission bits (as {@code tar -xp}; no umask), then their mtime;
+ * uid/gid only when running as root. An existing file at the target is unlinked first (as GNU
+ * tar does) and the new one created with CREATE_NEW, so nothing is ever written through a link.
+ * Directories are created owner-writable; their recorded mode and mtime are applied by
+ * {@link #finish()}, deepest first, so read-only directories cannot block their own contents.
+ */
+public final class SafeExtractor {
+    /** Directory entries stay private until finish() applies their recorded mode. */
+    private static final Set<PosixFilePermission> DIR_WORKING_PERMS =
+            PosixFilePermissions.fromString("rwx------");
+    /** Parents the archive has no entry for: what GNU tar gives them under umask 022. */
+    private static final Set<PosixFilePermission> IMPLICIT_DIR_PERMS =
+            PosixFilePermissions.fromString("rwxr-xr-x");
+    private static final int COPY_BUFFER = 1 << 20;
+
+    private record PendingDir(Path path, int mode, Instant mtime, int uid, int gid) {
+    }
+
+    private final Path root;
+    private final Predicate<String> allowedPath;
+    private final boolean asRoot;
+    private final List<PendingDir> pendingDirs = new ArrayList<>();
+    private final byte[] buffer = new byte[COPY_BUFFER];
+
+    /** Extracts below {@code root} (created if missing), allowing every safe path. */
+    public SafeExtractor(Path root) throws IOException {
+        this(root, p -> true);
+    }
+
+    /**
+     * Extracts below {@code root} (created if missing); entries whose normalised name
+     * {@code allowedPath} rejects are refused.
+     */
+    public SafeExtractor(Path root, Predicate<String> allowedPath) throws IOException {
+        Files.createDirectories(root);
+        this.root = root.toRealPath();
+        this.allowedPath = allowedPath;
+        this.asRoot = currentUid() == 0;
+    }
+
+    /** The (real) destination root. */
+    public Path root() {
+        return root;
+    }
+
+    /**
+     * Extracts one entry: writes a regular file (content hashed as it is written) or creates a
+     * directory.
+     *
+     * @return the record of what was written (sha256 null for a directory)
+     * @throws UnsafeEntryException the entry is refused; nothing was written for it
+     * @throws IntegrityException the entry's content is truncated (the partial file is removed)
+     */
+    public FileRecord extract(TarReader.Entry e) throws IOException {
+        String name = TarReader.normalise(e.rawName());
+        if (name.isEmpty()) {
+            throw new UnsafeEntryException(e.rawName(), "empty name");
+        }
+        switch (e.type()) {
+            case FILE, DIRECTORY -> {
+                // the only kinds we write
+            }
+            case SYMLINK -> throw new UnsafeEntryException(e.rawName(),
+                    "symbolic links are not restored (target \"" + e.linkName() + "\")");
+            case HARDLINK -> throw new UnsafeEntryException(e.rawName(),
+                    "hard links are not restored (target \"" + e.linkName() + "\")");
+            case CHAR_DEVICE, BLOCK_DEVICE -> throw new UnsafeEntryException(e.rawName(),
+                    "device files are not restored");
+            case FIFO -> throw new UnsafeEntryException(e.rawName(), "FIFOs are not restored");
+            default -> throw new UnsafeEntryException(e.rawName(),
+                    "unsupported entry type (only regular files and directories are restored)");
+        }
+        if (!allowedPath.test(name)) {
+            throw new UnsafeEntryException(e.rawName(), "outside the paths this restore may write");
+        }
+        String[] parts = name.split("/");
+        Path parent = ensureParents(e.rawName(), parts);
+        Path target = parent.resolve(parts[parts.length - 1]);
+        if (!target.normalize().startsWith(root)) {
+            throw new UnsafeEntryException(e.rawName(), "resolves outside the destination");
+        }
+        return e.type() == TarReader.Type.DIRECTORY
+                ? extractDirectory(e, name, target)
+                : extractFile(e, name, target);
+    }
+
+    /** Applies the recorded directory modes and mtimes, deepest first. Call once at the end. */
+    public void finish() throws IOException {
+        pendingDirs.sort(Comparator.comparingInt((PendingDir d) -> d.path.getNameCount()).reversed());
+        for (PendingDir d : pendingDirs) {
+            BasicFileAttributes a = Files.readAttributes(d.path, BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS);
+            if (!a.isDirectory()) {
+                continue; // replaced meanwhile: never follow a link to apply attributes
+            }
+            if (asRoot) {
+                chown(d.path, d.uid, d.gid);
+            }
+            Files.setAttribute(d.path, "unix:mode", d.mode, LinkOption.NOFOLLOW_LINKS);
+            Files.setLastModifiedTime(d.path, FileTime.from(d.mtime));
+        }
+        pendingDirs.clear();
+    }
+
+    /** Creates missing parent directories, refusing any that is a symlink or not a directory. */
+    private Path ensureParents(String rawName, String[] parts) throws IOException {
+        Path dir = root;
+        for (int i = 0; i < parts.length - 1; i++) {
+            dir = dir.resolve(parts[i]);
+            BasicFileAttributes a = attrs(dir);
+            if (a == null) {
+                try {
+                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(IMPLICIT_DIR_PERMS));
+                } catch (FileAlreadyExistsException raced) {
+                    a = attrs(dir);
+                }
+            }
+            if (a != null && a.isSymbolicLink()) {
+                throw new UnsafeEntryException(rawName, "parent \"" + root.relativize(dir)
+                        + "\" is a symbolic link in the destination");
+            }
+            if (a != null && !a.isDirectory()) {
+                throw new UnsafeEntryException(rawName, "parent \"" + root.relativize(dir)
+                        + "\" exists in the destination and is not a directory");
+            }
+        }
+        return dir;
+    }
+
+    private FileRecord extractDirectory(TarReader.Entry e, String name, Path target)
+            throws IOException {
+        BasicFileAttributes a = attrs(target);
+        if (a == null) {
+            Files.createDirectory(target, PosixFilePermissions.asFileAttribute(DIR_WORKING_PERMS));
+        } else if (a.isSymbolicLink() || !a.isDirectory()) {
+            throw new UnsafeEntryException(e.rawName(),
+                    "exists in the destination and is not a directory");
+        } else {
+            // make sure we can still write its contents; the real mode comes in finish()
+            Files.setAttribute(target, "unix:mode",
+                    ((Integer) Files.getAttribute(target, "unix:mode", LinkOption.NOFOLLOW_LINKS)
+                            & 07777) | 0700, LinkOption.NOFOLLOW_LINKS);
+        }
+        pendingDirs.add(new PendingDir(target, e.mode(), e.mtime(), e.uid(), e.gid()));
+        return new FileRecord(name, 0, e.mtime(), e.mode(), e.uid(), e.gid(), null);
+    }
+
+    private FileRecord extractFile(TarReader.Entry e, String name, Path target)
+            throws IOException {
+        BasicFileAttributes a = attrs(target);
+        if (a != null) {
+            if (a.isDirectory()) {
+                throw new UnsafeEntryException(e.rawName(),
+                        "a directory of that name exists in the destination");
+            }
+            Files.delete(target); // unlinks a file or a link itself, never its target
+        }
+        MessageDigest sha = Sha256.newDigest();
+        long size = e.size();
+        boolean done = false;
+        try {
+            try (InputStream in = e.content();
+                    OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
+                            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+                long remaining = size;
+                while (remaining > 0) {
+                    int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
+                    if (n < 0) {
+                        throw new IntegrityException("content of \"" + e.rawName() + "\" is truncated");
+                    }
+                    sha.update(buffer, 0, n);
+                    out.write(buffer, 0, n);
+                    remaining -= n;
+                }
+            }
+            if (asRoot) {
+                chown(target, e.uid(), e.gid());
+            }
+            Files.setAttribute(target, "unix:mode", e.mode(), LinkOption.NOFOLLOW_LINKS);
+            Files.setLastModifiedTime(target, FileTime.from(e.mtime()));
+            done = true;
+        } finally {
+            if (!done) {
+                Files.deleteIfExists(target);
+            }
+        }
+        return new FileRecord(name, size, e.mtime(), e.mode(), e.uid(), e.gid(),
+                Sha256.hex(sha.digest()));
+    }
+
+    private static void chown(Path p, int uid, int gid) throws IOException {
+        Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    private static BasicFileAttributes attrs(Path p) throws IOException {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    private static int currentUid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return -1;
+        }
+    }
+}
