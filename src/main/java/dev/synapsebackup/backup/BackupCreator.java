@@ -169,7 +169,6 @@ final class BackupCreator {
                             }
                         }
                         manifest.finish(skipped);
-                        manifest.close();
                         manifestOut.flush();
                         fileCount = manifest.fileCount();
                         sourceBytes = sumBytes;

@@ -107,7 +107,7 @@ public final class Main implements Runnable {
             }
         }
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
-        System.setProperty("org.slf4j.simpleLogger.log.org.apache.http", level.equals("debug") ? "info" : "warn");
+        System.setProperty("org.slf4j.simpleLogger.log.org.apache.hc", level.equals("debug") ? "info" : "warn");
         System.setProperty("org.slf4j.simpleLogger.log.software.amazon.awssdk", level.equals("debug") ? "info" : "warn");
         System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
         System.setProperty("org.slf4j.simpleLogger.showLogName", "false");

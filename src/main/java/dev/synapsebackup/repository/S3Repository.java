@@ -27,7 +27,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import org.apache.http.conn.DnsResolver;
+import org.apache.hc.client5.http.DnsResolver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -43,7 +43,7 @@ import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
@@ -110,7 +110,7 @@ public final class S3Repository extends AbstractRepository {
 
     private static S3Client buildClient(Builder b) {
         S3Parameters p = b.parameters;
-        ApacheHttpClient.Builder http = ApacheHttpClient.builder()
+        Apache5HttpClient.Builder http = Apache5HttpClient.builder()
                 // Every part upload in flight holds a connection; leave room for other requests.
                 .maxConnections(Math.max(8, b.parallelism * 2 + 2))
                 .connectionTimeout(Duration.ofSeconds(10))

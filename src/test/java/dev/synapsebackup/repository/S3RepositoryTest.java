@@ -69,10 +69,7 @@ class S3RepositoryTest {
         Set<String> resolved = ConcurrentHashMap.newKeySet();
         S3Parameters p = MEMORY.virtualHostParameters(bucket).path("vh").build();
         assertThat(p.addressingStyle()).isEqualTo(S3Parameters.AddressingStyle.VIRTUAL);
-        try (S3Repository repo = S3Repository.builder(p).dnsResolver(host -> {
-            resolved.add(host);
-            return S3ProxyServer.LOCALHOST_RESOLVER.resolve(host);
-        }).build()) {
+        try (S3Repository repo = S3Repository.builder(p).dnsResolver(S3ProxyServer.recordingResolver(resolved)).build()) {
             repo.checkAccess();
             repo.put("obj", new byte[] {1, 2, 3}, Map.of());
             try (InputStream in = repo.open("obj")) {
@@ -87,10 +84,7 @@ class S3RepositoryTest {
     void virtualHostedMissingBucketIsReported() {
         Set<String> resolved = ConcurrentHashMap.newKeySet();
         S3Parameters p = MEMORY.virtualHostParameters("no-such-vbucket").build();
-        try (S3Repository repo = S3Repository.builder(p).dnsResolver(host -> {
-            resolved.add(host);
-            return S3ProxyServer.LOCALHOST_RESOLVER.resolve(host);
-        }).build()) {
+        try (S3Repository repo = S3Repository.builder(p).dnsResolver(S3ProxyServer.recordingResolver(resolved)).build()) {
             assertThatThrownBy(repo::checkAccess).isInstanceOf(RepositoryAccessException.class)
                     .hasMessage("bucket \"no-such-vbucket\" does not exist");
         }

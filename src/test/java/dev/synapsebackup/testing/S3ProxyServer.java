@@ -15,8 +15,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.stream.Stream;
-import org.apache.http.conn.DnsResolver;
-import org.apache.http.impl.conn.SystemDefaultDnsResolver;
+import java.net.UnknownHostException;
+import org.apache.hc.client5.http.DnsResolver;
+import org.apache.hc.client5.http.SystemDefaultDnsResolver;
 import org.gaul.s3proxy.BlobStores;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
@@ -68,13 +69,27 @@ public final class S3ProxyServer implements AutoCloseable, BeforeAllCallback, Af
      * Resolves {@code localhost} and every {@code *.localhost} name to 127.0.0.1, everything
      * else as the system does. For {@code S3Repository.builder(..).dnsResolver(..)}.
      */
-    public static final DnsResolver LOCALHOST_RESOLVER = host -> {
-        String h = host.toLowerCase(Locale.ROOT);
-        if (h.equals("localhost") || h.endsWith(".localhost")) {
-            return new InetAddress[] {InetAddress.getByAddress(host, new byte[] {127, 0, 0, 1})};
+    public static final DnsResolver LOCALHOST_RESOLVER = new SystemDefaultDnsResolver() {
+        @Override
+        public InetAddress[] resolve(String host) throws UnknownHostException {
+            String h = host.toLowerCase(Locale.ROOT);
+            if (h.equals("localhost") || h.endsWith(".localhost")) {
+                return new InetAddress[] {InetAddress.getByAddress(host, new byte[] {127, 0, 0, 1})};
+            }
+            return super.resolve(host);
         }
-        return SystemDefaultDnsResolver.INSTANCE.resolve(host);
     };
+
+    /** {@link #LOCALHOST_RESOLVER} that also records every host name it is asked for. */
+    public static DnsResolver recordingResolver(java.util.Set<String> resolved) {
+        return new SystemDefaultDnsResolver() {
+            @Override
+            public InetAddress[] resolve(String host) throws UnknownHostException {
+                resolved.add(host);
+                return LOCALHOST_RESOLVER.resolve(host);
+            }
+        };
+    }
 
     private final String provider;
     private final Path basedir;
