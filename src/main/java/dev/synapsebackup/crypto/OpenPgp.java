@@ -56,7 +56,7 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * <p>The cipher runs through the JDK's own provider (SunJCE, "AES/CFB/NoPadding", which uses
  * AES-NI): measured about 4x faster than Bouncy Castle's lightweight AES for encryption (roughly
  * 240 MB/s against 60 MB/s on the 2-core build machine). Decryption computes the CFB keystream
- * with bulk AES/ECB ({@link AesCfbDecryptorFactory}), about 740 MB/s against 280 MB/s with
+ * with bulk AES/ECB ({@code AesCfbDecryptorFactory}), about 740 MB/s against 280 MB/s with
  * SunJCE's block-at-a-time CFB. Bouncy Castle's engines are only used for algorithms the JDK
  * lacks when decrypting (e.g. CAST5 from old GnuPG versions). Digests come from the JDK too.
  *
