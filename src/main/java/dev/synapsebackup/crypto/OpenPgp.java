@@ -48,13 +48,17 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * <p>{@link #encrypt(OutputStream, Secret) encrypt} writes exactly one message: a v4 SKESK with
  * iterated+salted S2K (SHA-256, coded count {@value #S2K_COUNT}, i.e. 65,011,712 bytes hashed —
  * the strongest RFC 4880 allows and gpg's own calibrated value on fast machines; it costs about a
- * tenth of a second here), AES-256, a SEIPD v1 packet with MDC, and an uncompressed binary
+ * tenth of a second here) carrying a random AES-256 session key (gpg shows "seskey 256 bits"),
+ * a SEIPD v1 packet with MDC, and an uncompressed binary
  * literal data packet written in 64 KiB partial-length chunks, so sizes need not be known in
  * advance. v6/SEIPD v2 is deliberately not used: GnuPG 2.2 and 2.4 cannot open it.
  *
  * <p>The cipher runs through the JDK's own provider (SunJCE, "AES/CFB/NoPadding", which uses
- * AES-NI); Bouncy Castle's lightweight engine is only used for algorithms the JDK lacks when
- * decrypting (e.g. CAST5 from old GnuPG versions). Digests come from the JDK as well.
+ * AES-NI): measured about 4x faster than Bouncy Castle's lightweight AES for encryption (roughly
+ * 240 MB/s against 60 MB/s on the 2-core build machine). Decryption computes the CFB keystream
+ * with bulk AES/ECB ({@code AesCfbDecryptorFactory}), about 740 MB/s against 280 MB/s with
+ * SunJCE's block-at-a-time CFB. Bouncy Castle's engines are only used for algorithms the JDK
+ * lacks when decrypting (e.g. CAST5 from old GnuPG versions). Digests come from the JDK too.
  *
  * <p>{@link #decrypt(InputStream, Secret) decrypt} hands out plaintext <em>before</em> the MDC is
  * checked (that is inherent to streaming); the check happens when the caller reads to EOF. Never
@@ -267,7 +271,9 @@ public final class OpenPgp {
         int alg = data.getAlgorithm();
         if (alg == SymmetricKeyAlgorithmTags.AES_128 || alg == SymmetricKeyAlgorithmTags.AES_192
                 || alg == SymmetricKeyAlgorithmTags.AES_256) {
-            return new JcePBEDataDecryptorFactoryBuilder(jcaDigests()).build(pass);
+            PGPDigestCalculatorProvider digests = jcaDigests();
+            return new AesCfbDecryptorFactory(pass, digests,
+                    new JcePBEDataDecryptorFactoryBuilder(digests).build(pass));
         }
         // ciphers the JDK lacks (CAST5, Twofish, Camellia, ...): Bouncy Castle's own engines
         return new BcPBEDataDecryptorFactory(pass, new BcPGPDigestCalculatorProvider());

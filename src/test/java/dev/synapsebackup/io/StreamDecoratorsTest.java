@@ -1,0 +1,118 @@
+package dev.synapsebackup.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class StreamDecoratorsTest {
+    // sha256("abc") from FIPS 180-2
+    private static final String ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    @Test
+    void countingStreamsCountBulkAndSingleBytesAndSkips() throws IOException {
+        byte[] data = new byte[100_000];
+        new Random(1).nextBytes(data);
+        CountingInputStream in = new CountingInputStream(new ByteArrayInputStream(data));
+        assertThat(in.read()).isEqualTo(data[0] & 0xff);
+        assertThat(in.skip(999)).isEqualTo(999);
+        in.mark(100);
+        assertThat(in.read(new byte[50])).isEqualTo(50);
+        in.reset();
+        assertThat(in.count()).isEqualTo(1000);
+        in.transferTo(OutputStream.nullOutputStream());
+        assertThat(in.count()).isEqualTo(100_000);
+
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        CountingOutputStream out = new CountingOutputStream(sink);
+        out.write(7);
+        out.write(data, 10, 5000);
+        assertThat(out.count()).isEqualTo(5001).isEqualTo(sink.size());
+    }
+
+    @Test
+    void hashingStreamsComputeSha256() throws IOException {
+        HashingInputStream in = new HashingInputStream(
+                new ByteArrayInputStream("abc".getBytes(StandardCharsets.US_ASCII)));
+        assertThat(in.read()).isEqualTo('a');
+        assertThat(in.readAllBytes()).hasSize(2);
+        assertThat(in.hexDigest()).isEqualTo(ABC);
+        assertThat(in.hexDigest()).isEqualTo(ABC); // stable
+        assertThat(in.markSupported()).isFalse();
+
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        HashingOutputStream out = new HashingOutputStream(sink);
+        out.write('a');
+        out.write("xbcx".getBytes(StandardCharsets.US_ASCII), 1, 2);
+        assertThat(out.hexDigest()).isEqualTo(ABC);
+        assertThat(sink.toString(StandardCharsets.US_ASCII)).isEqualTo("abc");
+        assertThatThrownBy(() -> out.write('d')).isInstanceOf(IllegalStateException.class);
+        assertThat(Sha256.hexOf("abc".getBytes(StandardCharsets.US_ASCII))).isEqualTo(ABC);
+    }
+
+    @Test
+    void hashingInputSkipHashesTheSkippedBytes() throws IOException {
+        byte[] data = new byte[20_000];
+        new Random(2).nextBytes(data);
+        HashingInputStream in = new HashingInputStream(new ByteArrayInputStream(data));
+        assertThat(in.skip(15_000)).isEqualTo(15_000);
+        in.transferTo(OutputStream.nullOutputStream());
+        assertThat(in.hexDigest()).isEqualTo(Sha256.hexOf(data));
+    }
+
+    @Test
+    void nonClosingStreamsLeaveTheDelegateOpen() throws IOException {
+        boolean[] closed = {false, false};
+        int[] flushes = {0};
+        OutputStream target = new ByteArrayOutputStream() {
+            @Override
+            public void flush() {
+                flushes[0]++;
+            }
+
+            @Override
+            public void close() {
+                closed[0] = true;
+            }
+        };
+        NonClosingOutputStream out = new NonClosingOutputStream(target);
+        out.write(new byte[] {1, 2, 3});
+        out.close();
+        out.close();
+        assertThat(closed[0]).isFalse();
+        assertThat(flushes[0]).isEqualTo(1);
+        assertThatThrownBy(() -> out.write(4)).isInstanceOf(IOException.class);
+
+        InputStream source = new ByteArrayInputStream(new byte[3]) {
+            @Override
+            public void close() {
+                closed[1] = true;
+            }
+        };
+        new NonClosingInputStream(source).close();
+        assertThat(closed[1]).isFalse();
+    }
+
+    @Test
+    void sourceTrackingTellsSourceFailuresApart() throws IOException {
+        SourceTrackingInputStream ok = new SourceTrackingInputStream(new ByteArrayInputStream(new byte[10]));
+        ok.readAllBytes();
+        assertThat(ok.failure()).isNull();
+        IOException boom = new IOException("boom");
+        SourceTrackingInputStream bad = new SourceTrackingInputStream(new InputStream() {
+            @Override
+            public int read() throws IOException {
+                throw boom;
+            }
+        });
+        assertThatThrownBy(bad::read).isSameAs(boom);
+        assertThat(bad.failure()).isSameAs(boom);
+    }
+}
