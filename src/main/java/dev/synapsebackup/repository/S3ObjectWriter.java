@@ -330,9 +330,6 @@ final class S3ObjectWriter extends ObjectWriter {
         uploadPart(partNumber, buffer, size);
     }
 
-    /** How long an abort keeps trying to reach the store. */
-    static final java.time.Duration ABORT_PATIENCE = java.time.Duration.ofSeconds(60);
-
     @Override
     public void abort() {
         if (state != State.OPEN) {
@@ -371,11 +368,11 @@ final class S3ObjectWriter extends ObjectWriter {
      * Aborts the multipart upload. A part whose request was cut off by the abort may still be
      * stored by the server afterwards (S3 documents this), so check that the upload is gone and
      * abort again if it is not. When the store cannot be reached (the very failure that ended
-     * the upload, often), keep trying with growing pauses for {@link #ABORT_PATIENCE}: a short
+     * the upload, often), keep trying with growing pauses for {@link S3Repository.Builder#abortPatience}: a short
      * outage must not leave orphaned parts behind.
      */
     private void abortUpload() {
-        long deadline = System.nanoTime() + ABORT_PATIENCE.toNanos();
+        long deadline = System.nanoTime() + repo.abortPatience().toNanos();
         long pauseMillis = 200;
         while (true) {
             boolean reached = true;

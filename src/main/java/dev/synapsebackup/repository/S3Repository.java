@@ -89,6 +89,7 @@ public final class S3Repository extends AbstractRepository {
     private final long partSizeOverride;
     private final int parallelism;
     private final int listPageSize;
+    private final java.time.Duration abortPatience;
     private final ExecutorService uploadExecutor;
 
     private S3Repository(Builder b) {
@@ -98,6 +99,7 @@ public final class S3Repository extends AbstractRepository {
         this.partSizeOverride = b.partSize;
         this.parallelism = b.parallelism;
         this.listPageSize = b.listPageSize;
+        this.abortPatience = b.abortPatience;
         this.s3 = buildClient(b);
         AtomicInteger threadNumber = new AtomicInteger();
         ThreadFactory threads = r -> {
@@ -106,6 +108,11 @@ public final class S3Repository extends AbstractRepository {
             return t;
         };
         this.uploadExecutor = Executors.newCachedThreadPool(threads);
+    }
+
+    /** How long an abort keeps trying to reach the store. */
+    java.time.Duration abortPatience() {
+        return abortPatience;
     }
 
     private static S3Client buildClient(Builder b) {
@@ -565,6 +572,7 @@ public final class S3Repository extends AbstractRepository {
         private int parallelism = 4;
         private int listPageSize = 1000;
         private int maxAttempts = 3;
+        private java.time.Duration abortPatience = java.time.Duration.ofSeconds(60);
 
         private Builder(S3Parameters parameters) {
             this.parameters = java.util.Objects.requireNonNull(parameters, "parameters");
@@ -607,6 +615,15 @@ public final class S3Repository extends AbstractRepository {
         }
 
         /** Attempts per request with the SDK's standard retry strategy and backoff (default 3). */
+        /**
+         * How long an aborted multipart upload keeps trying to reach the store to abort the upload
+         * (default 60 s), so a short outage leaves no orphaned parts.
+         */
+        public Builder abortPatience(java.time.Duration patience) {
+            this.abortPatience = patience;
+            return this;
+        }
+
         public Builder maxAttempts(int attempts) {
             if (attempts < 1) {
                 throw new IllegalArgumentException("max attempts must be at least 1, not " + attempts);

@@ -450,7 +450,7 @@ class S3RepositoryTest {
     void serverCutMidUploadFailsAndLeavesNoObject() throws Exception {
         String bucket = newBucket(DISK);
         try (S3Repository repo = S3Repository.builder(DISK.parameters(bucket).build())
-                .partSize(5 * MIB).parallelism(2).maxAttempts(2).build()) {
+                .partSize(5 * MIB).parallelism(2).maxAttempts(2).abortPatience(java.time.Duration.ofSeconds(1)).build()) {
             ObjectWriter w = repo.create("cut", -1, MARKER);
             byte[] mib = new byte[(int) MIB];
             for (int i = 0; i < 17; i++) {
@@ -471,6 +471,9 @@ class S3RepositoryTest {
             assertThat(repo.stat("cut")).isEmpty();
             // The abort could not reach the stopped server: the upload is an orphan until the
             // next run cleans up.
+            assertThat(repo.incompleteUploads()).containsExactly("cut");
+            // What create does at its start: only day-old leftovers go, not this fresh one.
+            assertThat(repo.removeStaleUploads(java.time.Duration.ofDays(1))).isZero();
             assertThat(repo.incompleteUploads()).containsExactly("cut");
             assertThat(repo.abortIncompleteUploads()).isEqualTo(1);
             assertThat(repo.incompleteUploads()).isEmpty();
