@@ -6,6 +6,7 @@ import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.synapse.HomeserverConfig;
+import dev.synapsebackup.synapse.ServiceControl;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -84,6 +85,39 @@ public final class SynapseBackup implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot verify " + id, e);
         }
+    }
+
+    /**
+     * Restores a backup into the live Synapse (stop, staged and verified restore, swap, start) or,
+     * with {@link RestoreOptions#target()}, into a directory.
+     */
+    public RestoreResult restore(String id, RestoreOptions options) {
+        try {
+            return restorer().restore(id, options);
+        } catch (IOException e) {
+            throw new UncheckedIOException("restore of " + id + " failed; the live data was not changed", e);
+        }
+    }
+
+    /** A restorer wired to this configuration (package-private for tests that inject faults). */
+    BackupRestorer restorer() {
+        HomeserverConfig[] loaded = {null};
+        java.util.function.Supplier<HomeserverConfig> hs = () -> {
+            if (loaded[0] == null) {
+                loaded[0] = HomeserverConfig.load(config.synapseConfigs());
+            }
+            return loaded[0];
+        };
+        java.util.Optional<Path> pidFile;
+        try {
+            pidFile = hs.get().pidFile();
+        } catch (dev.synapsebackup.SynapseBackupException e) {
+            // In a disaster the configuration may be gone too; a backup with a manifest does not need it.
+            pidFile = java.util.Optional.empty();
+        }
+        ServiceControl service = new ServiceControl(config.stopCommand(), config.startCommand(), pidFile,
+                java.time.Duration.ofMinutes(3));
+        return new BackupRestorer(repo, hs, service);
     }
 
     /** The stock-tools procedure that restores {@code id} into {@code target}. */

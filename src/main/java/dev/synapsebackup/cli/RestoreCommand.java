@@ -1,40 +1,90 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.backup.RestoreOptions;
+import dev.synapsebackup.backup.RestoreResult;
 import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.config.ToolConfig;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "restore", mixinStandardHelpOptions = true,
         description = {
-            "Restore a backup. --print-command prints the stock-tools pipeline",
-            "(aws s3 cp … - | gpg --decrypt … | tar -x -C …) and the AWS_* variables it needs, then exits."})
+            "Restore a backup into the live Synapse. Nothing live is touched until the whole backup has been",
+            "downloaded, decrypted, its integrity code (MDC) checked and every file matched against the manifest,",
+            "in staging directories beside the live paths. Then Synapse is stopped (service.stop-command, else",
+            "SIGTERM to the pid in homeserver.yaml's pid_file), each live path is renamed aside and the restored",
+            "one renamed into place, and Synapse is started (service.start-command). Any failure rolls back.",
+            "",
+            "--target DIR restores into an empty directory as `tar -x -C DIR` would, with no service control.",
+            "--print-command prints the stock-tools pipeline (aws s3 cp … - | gpg --decrypt … | tar -x -C …)."})
 final class RestoreCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
     String id;
 
-    @Option(names = "--target", paramLabel = "DIR", description = "Restore into DIR, as tar -x -C DIR would; no service control.")
+    @Option(names = "--target", paramLabel = "DIR", description = "Restore into DIR (empty or absent), as tar -x -C DIR would; no service control.")
     Path target;
 
-    @Option(names = "--print-command", description = "Print the stock-tools restore procedure and exit.")
+    @Option(names = "--dry-run", description = "Download, decrypt and verify fully; print what would change; touch nothing.")
+    boolean dryRun;
+
+    @Option(names = "--no-service", description = "Synapse is already stopped: do not stop or start it (refused if its pid file names a live process).")
+    boolean noService;
+
+    @Option(names = "--keep-previous", description = "Keep the replaced live data beside it as <name>.pre-restore-<id>.")
+    boolean keepPrevious;
+
+    @Option(names = "--print-command", description = "Print the stock-tools restore procedure and the AWS_* variables it needs, then exit.")
     boolean printCommand;
 
     @Override
     public Integer call() {
         Output out = output();
         ToolConfig config = loadConfig();
-        if (!printCommand) {
-            throw new SynapseBackupException("restore without --print-command is not available yet in this version;"
-                    + " use --print-command for the stock-tools procedure");
-        }
         try (SynapseBackup sb = SynapseBackup.open(config)) {
-            Path dir = target != null ? target.toAbsolutePath() : Path.of("/tmp/synapse-restore-" + id);
-            for (String line : sb.restoreCommand(id, dir)) {
-                out.result(line);
+            if (printCommand) {
+                Path dir = target != null ? target.toAbsolutePath() : Path.of("/tmp/synapse-restore-" + id);
+                for (String line : sb.restoreCommand(id, dir)) {
+                    out.result(line);
+                }
+                return 0;
             }
+            out.info("Restore: " + (dryRun ? "checking " : "restoring ") + id + " from " + sb.repository().location()
+                    + (target != null ? " into " + target.toAbsolutePath() : ""));
+            RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(config, false), target, dryRun, noService,
+                    keepPrevious, ConsoleProgress.forCommand(out)));
+            if (out.json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("backup-id", r.backupId());
+                m.put("mode", r.mode());
+                m.put("files", r.fileCount());
+                m.put("file-bytes", r.fileBytes());
+                m.put("stored-bytes", r.storedBytes());
+                m.put("duration-seconds", r.duration().toMillis() / 1000.0);
+                m.put("throughput-mb-per-second", Math.round(r.throughputMBps() * 10) / 10.0);
+                m.put("changes", r.changes());
+                m.put("kept", r.kept());
+                m.put("notes", r.notes());
+                out.json(m);
+                return 0;
+            }
+            for (String c : r.changes()) {
+                out.result((dryRun ? "would " : "") + c);
+            }
+            for (String k : r.kept()) {
+                out.info("kept " + k);
+            }
+            for (String n : r.notes()) {
+                out.warn(n);
+            }
+            out.result(String.format(Locale.ROOT, "%s: %s, %d files, %s%s in %.1f s (%.1f MB/s)",
+                    dryRun ? "ok (dry run, nothing changed)" : "restored", r.backupId(), r.fileCount(),
+                    Sizes.human(r.fileBytes()), dryRun ? " verified" : "", r.duration().toMillis() / 1000.0,
+                    r.throughputMBps()));
             return 0;
         }
     }

@@ -1,0 +1,666 @@
+package dev.synapsebackup.backup;
+
+import dev.synapsebackup.IntegrityException;
+import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.UnsafeEntryException;
+import dev.synapsebackup.archive.FileRecord;
+import dev.synapsebackup.archive.SafeExtractor;
+import dev.synapsebackup.archive.TarReader;
+import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.io.CountingInputStream;
+import dev.synapsebackup.io.HashingInputStream;
+import dev.synapsebackup.io.MeteredInputStream;
+import dev.synapsebackup.repository.BackupId;
+import dev.synapsebackup.repository.ObjectInfo;
+import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.synapse.DatabaseConfig;
+import dev.synapsebackup.synapse.HomeserverConfig;
+import dev.synapsebackup.synapse.ServiceControl;
+import dev.synapsebackup.synapse.SynapseSources;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Restores a backup (SPEC §5). Nothing live is touched until the whole backup has been
+ * downloaded, decrypted, its MDC checked and every file matched against the manifest, in staging
+ * directories beside the live paths (so the swap is a rename on one filesystem). Only then is
+ * Synapse stopped, each live path renamed aside and the staged one renamed into place, and
+ * Synapse started. Any failure before or during the swap leaves the live data as it was.
+ */
+final class BackupRestorer {
+    private static final Logger LOG = LoggerFactory.getLogger(BackupRestorer.class);
+    /** Free space kept in reserve on each destination filesystem. */
+    private static final long SPACE_MARGIN = 64L << 20;
+
+    private final Repository repo;
+    private final Supplier<HomeserverConfig> homeserver;
+    private final ServiceControl service;
+    /** Test hook: called before each swap step with its number; may throw to inject a failure. */
+    interface SwapHook {
+        void beforeStep(int step, Path from, Path to) throws IOException;
+    }
+
+    private SwapHook swapHook = (step, from, to) -> { };
+
+    BackupRestorer(Repository repo, Supplier<HomeserverConfig> homeserver, ServiceControl service) {
+        this.repo = repo;
+        this.homeserver = homeserver;
+        this.service = service;
+    }
+
+    void swapHook(SwapHook hook) {
+        this.swapHook = hook;
+    }
+
+    RestoreResult restore(String id, RestoreOptions options) throws IOException {
+        long start = System.nanoTime();
+        ObjectInfo data = BackupReader.dataObject(repo, id);
+        boolean hasManifest = BackupReader.hasManifest(repo, id);
+        if (!hasManifest && data.metadata().containsKey(BackupId.FORMAT_METADATA)) {
+            throw BackupReader.unfinished(id);
+        }
+        Path temp = BackupReader.tempDir(null);
+        try {
+            Path manifestFile = hasManifest ? BackupReader.fetchManifest(repo, id, options.passphrase(), temp) : null;
+            ManifestSummary summary = hasManifest ? Manifest.readSummary(manifestFile) : null;
+            if (summary != null && !"full".equals(summary.kind())) {
+                throw new SynapseBackupException("backup " + id + " is of kind \"" + summary.kind()
+                        + "\", which this version cannot restore");
+            }
+            Layout layout = options.target() != null
+                    ? Layout.target(options.target().toAbsolutePath().normalize(), options.dryRun())
+                    : hasManifest ? Layout.fromManifest(summary, id) : Layout.fromHomeserver(homeserver.get(), id);
+            long needed = hasManifest ? summary.totalBytes() : data.size();
+            if (!options.dryRun()) {
+                checkSpace(layout, manifestFile, needed);
+            }
+            Staged staged = stage(id, data, manifestFile, summary, layout, options);
+            try {
+                List<String> notes = new ArrayList<>(staged.notes);
+                if (options.dryRun()) {
+                    return new RestoreResult(id, "dry-run", staged.files, staged.bytes, staged.downloaded,
+                            Duration.ofNanos(System.nanoTime() - start), layout.describeChanges(), List.of(), notes);
+                }
+                if (layout.target != null) {
+                    return new RestoreResult(id, "target", staged.files, staged.bytes, staged.downloaded,
+                            Duration.ofNanos(System.nanoTime() - start), List.of("restored into " + layout.target),
+                            List.of(), notes);
+                }
+                List<String> changes = layout.describeChanges();
+                List<String> kept = swapLive(id, layout, options, notes);
+                return new RestoreResult(id, "live", staged.files, staged.bytes, staged.downloaded,
+                        Duration.ofNanos(System.nanoTime() - start), changes, kept, notes);
+            } finally {
+                layout.removeStaging();
+            }
+        } finally {
+            BackupCreator.deleteTree(temp);
+        }
+    }
+
+    private record Staged(long files, long bytes, long downloaded, List<String> notes) {
+    }
+
+    /** Downloads, decrypts and extracts into staging, checking everything; live data untouched. */
+    private Staged stage(String id, ObjectInfo data, Path manifestFile, ManifestSummary summary, Layout layout,
+                         RestoreOptions options) throws IOException {
+        Progress progress = options.progress();
+        ManifestMatcher matcher = null;
+        Manifest.FileIterator files = null;
+        Set<String> skippedAtBackup = Set.of();
+        if (manifestFile != null) {
+            files = Manifest.files(manifestFile);
+            skippedAtBackup = BackupReader.skippedEntries(summary);
+            matcher = new ManifestMatcher(new BackupVerifier.FilteredIterator(files, id), skippedAtBackup);
+        }
+        long fileCount = 0;
+        long fileBytes = 0;
+        CountingInputStream downloaded;
+        boolean ok = false;
+        progress.start((options.dryRun() ? "verify " : "restore ") + id, data.size());
+        try (InputStream raw = repo.open(id)) {
+            downloaded = new CountingInputStream(new MeteredInputStream(raw, progress::advance));
+            InputStream plain = OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), options.passphrase());
+            TarReader tar = new TarReader(plain);
+            TarReader.Entry e;
+            while ((e = tar.next()) != null) {
+                String name = e.name();
+                if (!layout.accept(e)) {
+                    continue; // a reserved or ancestor entry this restore does not write
+                }
+                SafeExtractor extractor = options.dryRun() ? null : layout.extractorFor(e);
+                if (e.type() == TarReader.Type.DIRECTORY) {
+                    if (!options.dryRun()) {
+                        extractor.extract(e);
+                    }
+                    continue;
+                }
+                long size;
+                String sha;
+                if (options.dryRun()) {
+                    if (e.type() != TarReader.Type.FILE) {
+                        throw new UnsafeEntryException(e.rawName(), "only regular files and directories are restored");
+                    }
+                    HashingInputStream h = new HashingInputStream(e.content());
+                    size = h.transferTo(OutputStream.nullOutputStream());
+                    sha = h.hexDigest();
+                } else {
+                    FileRecord rec = extractor.extract(e);
+                    size = rec.size();
+                    sha = rec.sha256();
+                }
+                if (name.startsWith(Manifest.RESERVED_DIR)) {
+                    continue;
+                }
+                layout.count(name);
+                fileCount++;
+                fileBytes += size;
+                if (matcher != null) {
+                    matcher.entry(name, size, sha);
+                }
+            }
+            // The MDC is checked at the end of the message: read it all before trusting anything.
+            plain.transferTo(OutputStream.nullOutputStream());
+            plain.close();
+            if (matcher != null) {
+                matcher.end();
+                if (matcher.problemCount() > 0) {
+                    throw new IntegrityException("backup " + id + " does not match its manifest (" + matcher.problemCount()
+                            + " problem(s), first: " + matcher.problems().get(0) + "); nothing was restored");
+                }
+                fileCount = matcher.matched();
+                fileBytes = matcher.matchedBytes();
+            }
+            if (!options.dryRun()) {
+                layout.finishExtraction();
+            }
+            List<String> notes = new ArrayList<>();
+            for (String skipped : skippedAtBackup) {
+                notes.add("/" + skipped + " was skipped when the backup was made (it changed or vanished): not restored");
+                if (!options.dryRun()) {
+                    layout.discardStaged(skipped);
+                }
+            }
+            if (manifestFile == null) {
+                notes.add("backup " + id + " has no manifest (made by another tool): checked by its OpenPGP integrity"
+                        + " code only");
+            }
+            ok = true;
+            return new Staged(fileCount, fileBytes, downloaded.count(), notes);
+        } finally {
+            progress.finish();
+            if (files != null) {
+                files.close();
+            }
+            if (!ok) {
+                layout.abandon();
+            }
+        }
+    }
+
+    private void checkSpace(Layout layout, Path manifestFile, long total) throws IOException {
+        Map<FileStore, Long> need = new HashMap<>();
+        Map<FileStore, Path> example = new HashMap<>();
+        if (manifestFile != null && layout.target == null) {
+            Map<Path, FileStore> storeOfStaging = new HashMap<>();
+            try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
+                while (it.hasNext()) {
+                    ManifestFile f = it.next();
+                    Unit u = layout.unitOf(f.path());
+                    if (u == null) {
+                        continue; // refused later, with the entry's name
+                    }
+                    Path staging = layout.stagingDirFor(u.live);
+                    FileStore fs = storeOfStaging.get(staging);
+                    if (fs == null) {
+                        fs = store(staging);
+                        storeOfStaging.put(staging, fs);
+                    }
+                    need.merge(fs, f.size(), Long::sum);
+                    example.putIfAbsent(fs, staging);
+                }
+            }
+        } else {
+            Path where = layout.target != null ? layout.target : layout.anyStagingDir();
+            FileStore fs = store(where);
+            need.put(fs, total);
+            example.put(fs, where);
+        }
+        for (Map.Entry<FileStore, Long> n : need.entrySet()) {
+            long free = n.getKey().getUsableSpace();
+            long required = n.getValue() + SPACE_MARGIN;
+            if (free < required) {
+                throw new SynapseBackupException("not enough free space for the restore on the filesystem of "
+                        + existingAncestor(example.get(n.getKey())) + ": " + required + " bytes needed (with a "
+                        + (SPACE_MARGIN >> 20) + " MiB margin), " + free + " available; nothing was changed");
+            }
+        }
+    }
+
+    private static FileStore store(Path p) throws IOException {
+        return Files.getFileStore(existingAncestor(p));
+    }
+
+    static Path existingAncestor(Path p) {
+        Path a = p.toAbsolutePath();
+        while (a != null && !Files.exists(a, LinkOption.NOFOLLOW_LINKS)) {
+            a = a.getParent();
+        }
+        return a == null ? Path.of("/") : a;
+    }
+
+    /** Stops Synapse, swaps every staged unit into place (rolling back on failure), starts Synapse. */
+    private List<String> swapLive(String id, Layout layout, RestoreOptions options, List<String> notes) throws IOException {
+        if (options.noService()) {
+            service.ensureNotRunning();
+        } else {
+            service.stop(false);
+        }
+        List<Path[]> done = new ArrayList<>();
+        List<Path> asides = new ArrayList<>();
+        List<Path> createdDirs = new ArrayList<>();
+        int step = 0;
+        try {
+            for (Unit u : layout.unitsInOrder()) {
+                Path staged = layout.stagedPath(u);
+                if (!Files.exists(staged, LinkOption.NOFOLLOW_LINKS)) {
+                    continue;
+                }
+                List<Path> moveAside = new ArrayList<>();
+                moveAside.add(u.live);
+                if (u.sqlite) {
+                    // A stale WAL or journal would be replayed into the restored database.
+                    for (String suffix : new String[] {"-wal", "-shm", "-journal"}) {
+                        moveAside.add(u.live.resolveSibling(u.live.getFileName() + suffix));
+                    }
+                }
+                for (Path live : moveAside) {
+                    if (Files.exists(live, LinkOption.NOFOLLOW_LINKS)) {
+                        Path aside = live.resolveSibling(live.getFileName() + ".pre-restore-" + id);
+                        if (Files.exists(aside, LinkOption.NOFOLLOW_LINKS)) {
+                            throw new SynapseBackupException(aside + " already exists (left by an earlier restore of " + id
+                                    + "?): move it away first; nothing was changed");
+                        }
+                        swapHook.beforeStep(++step, live, aside);
+                        move(live, aside);
+                        done.add(new Path[] {live, aside});
+                        asides.add(aside);
+                    }
+                }
+                Path parent = u.live.getParent();
+                if (!Files.isDirectory(parent)) {
+                    Path top = parent;
+                    while (top.getParent() != null && !Files.exists(top.getParent())) {
+                        top = top.getParent();
+                    }
+                    Files.createDirectories(parent);
+                    createdDirs.add(top);
+                }
+                swapHook.beforeStep(++step, staged, u.live);
+                move(staged, u.live);
+                done.add(new Path[] {staged, u.live});
+            }
+        } catch (IOException | RuntimeException e) {
+            rollback(done, createdDirs);
+            String restart = "";
+            if (!options.noService()) {
+                try {
+                    if (!service.start()) {
+                        restart = "; Synapse was stopped and must be started again by hand";
+                    }
+                } catch (SynapseBackupException startFailure) {
+                    restart = "; starting Synapse again failed too: " + startFailure.getMessage();
+                }
+            }
+            throw new SynapseBackupException("restore of " + id + " failed while swapping in the restored data ("
+                    + e.getMessage() + "); every change was rolled back and the live data is as it was" + restart, e);
+        }
+        List<String> kept = new ArrayList<>();
+        if (options.keepPrevious()) {
+            asides.forEach(a -> kept.add(a.toString()));
+        } else {
+            for (Path a : asides) {
+                BackupCreator.deleteTree(a);
+            }
+        }
+        if (!options.noService()) {
+            boolean started;
+            try {
+                started = service.start();
+            } catch (SynapseBackupException e) {
+                throw new SynapseBackupException("the backup was restored, but starting Synapse failed: " + e.getMessage(), e);
+            }
+            if (!started) {
+                notes.add("Synapse was stopped" + (service.stoppedByPid() ? " (SIGTERM to its pid)" : "")
+                        + " and there is no \"service.start-command\": start it yourself");
+            }
+        }
+        return kept;
+    }
+
+    private static void rollback(List<Path[]> done, List<Path> createdDirs) {
+        for (int i = done.size() - 1; i >= 0; i--) {
+            Path[] d = done.get(i);
+            try {
+                move(d[1], d[0]);
+            } catch (IOException e) {
+                LOG.error("ROLLBACK FAILED: could not move {} back to {}: {}", d[1], d[0], e.toString());
+            }
+        }
+        for (Path dir : createdDirs) {
+            BackupCreator.deleteTree(dir);
+        }
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("cannot rename " + from + " to " + to + " atomically (different filesystems?)", e);
+        }
+    }
+
+    /** One live path that a restore replaces as a whole: a file, or a media directory. */
+    private record Unit(Path live, boolean directory, boolean sqlite) {
+        String entryName() {
+            return BackupCreator.entryName(live);
+        }
+    }
+
+    /**
+     * Where entries go: into {@code --target}, or into a staging directory beside each live unit
+     * ({@code <parent>/.synapse-restore-<id>/}, holding the full path below it).
+     */
+    private static final class Layout {
+        final Path target;
+        final String id;
+        final boolean dryRun;
+        /** Units by entry name; for backups of other tools, discovered as entries arrive. */
+        final Map<String, Unit> units = new TreeMap<>();
+        /** Directories entries may be in (charm backups): config dir, database dir, media store. */
+        final List<String> allowedDirs = new ArrayList<>();
+        String mediaStore;
+        final Map<Path, SafeExtractor> extractors = new LinkedHashMap<>();
+        final Set<Path> stagingDirs = new HashSet<>();
+        final Map<String, Integer> counts = new HashMap<>();
+        boolean dynamic;
+
+        private Layout(Path target, String id, boolean dryRun) {
+            this.target = target;
+            this.id = id;
+            this.dryRun = dryRun;
+        }
+
+        static Layout target(Path target, boolean dryRun) throws IOException {
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+                    throw new SynapseBackupException("--target " + target + " exists and is not a directory");
+                }
+                try (DirectoryStream<Path> ds = Files.newDirectoryStream(target)) {
+                    if (ds.iterator().hasNext()) {
+                        throw new SynapseBackupException("--target " + target + " is not empty: restore into an empty or new"
+                                + " directory");
+                    }
+                }
+            }
+            return new Layout(target, null, dryRun);
+        }
+
+        static Layout fromManifest(ManifestSummary s, String id) {
+            Layout l = new Layout(null, id, false);
+            String db = null;
+            for (Map.Entry<String, List<String>> role : s.roots().entrySet()) {
+                for (String p : role.getValue()) {
+                    Path live = Path.of(p).toAbsolutePath().normalize();
+                    boolean sqlite = role.getKey().equals(SynapseSources.ROLE_DATABASE);
+                    boolean dir = role.getKey().equals(SynapseSources.ROLE_MEDIA);
+                    l.units.put(BackupCreator.entryName(live), new Unit(live, dir, sqlite));
+                    if (sqlite) {
+                        db = p;
+                    }
+                }
+            }
+            if (db == null && s.database().get("path") instanceof String p) {
+                Path live = Path.of(p);
+                l.units.put(BackupCreator.entryName(live), new Unit(live, false, true));
+            }
+            return l;
+        }
+
+        static Layout fromHomeserver(HomeserverConfig hs, String id) {
+            Layout l = new Layout(null, id, false);
+            l.dynamic = true;
+            l.allowedDirs.add(BackupCreator.entryName(hs.configDir().toAbsolutePath().normalize()));
+            if (hs.database() instanceof DatabaseConfig.Sqlite s) {
+                Path db = s.path().toAbsolutePath().normalize();
+                l.allowedDirs.add(BackupCreator.entryName(db.getParent()));
+                l.units.put(BackupCreator.entryName(db), new Unit(db, false, true));
+            }
+            l.mediaStore = BackupCreator.entryName(hs.mediaStorePath().toAbsolutePath().normalize());
+            l.allowedDirs.add(l.mediaStore);
+            return l;
+        }
+
+        /**
+         * Whether an entry is restored; false for entries this restore skips (the reserved
+         * directory in a live restore, directories above the restored paths).
+         *
+         * @throws UnsafeEntryException for an entry outside the paths this backup may restore
+         */
+        boolean accept(TarReader.Entry e) {
+            String name = e.name();
+            if (target != null) {
+                return true;
+            }
+            if (name.equals(".synapse-backup") || name.startsWith(Manifest.RESERVED_DIR)) {
+                return false; // never written into the live filesystem
+            }
+            Unit u = unitOf(name);
+            if (u == null && dynamic) {
+                u = discover(name, e.type() == TarReader.Type.DIRECTORY);
+            }
+            if (u == null) {
+                if (e.type() == TarReader.Type.DIRECTORY && isAncestorOfUnitOrAllowed(name)) {
+                    return false; // e.g. /var/lib/matrix-synapse itself: exists already, not ours to replace
+                }
+                throw new UnsafeEntryException(e.rawName(), "outside the Synapse paths this backup may restore");
+            }
+            return true;
+        }
+
+        /** The extractor for an accepted entry. */
+        SafeExtractor extractorFor(TarReader.Entry e) throws IOException {
+            if (target != null) {
+                return extractor(target);
+            }
+            return extractor(stagingDirFor(unitOf(e.name()).live));
+        }
+
+        private SafeExtractor extractor(Path root) throws IOException {
+            SafeExtractor x = extractors.get(root);
+            if (x == null) {
+                if (target == null) {
+                    if (Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+                        throw new SynapseBackupException("staging directory " + root + " already exists (an interrupted"
+                                + " restore?): remove it and try again");
+                    }
+                    Files.createDirectories(root.getParent());
+                    stagingDirs.add(root);
+                }
+                x = new SafeExtractor(root);
+                extractors.put(root, x);
+            }
+            return x;
+        }
+
+        Unit unitOf(String name) {
+            for (Map.Entry<String, Unit> u : units.entrySet()) {
+                String k = u.getKey();
+                if (name.equals(k) || (u.getValue().directory && name.startsWith(k + "/"))) {
+                    return u.getValue();
+                }
+            }
+            return null;
+        }
+
+        private Unit discover(String name, boolean isDirectory) {
+            if (mediaStore != null && name.startsWith(mediaStore + "/")) {
+                String rest = name.substring(mediaStore.length() + 1);
+                String first = rest.contains("/") ? rest.substring(0, rest.indexOf('/')) : rest;
+                if (!rest.contains("/") && !isDirectory) {
+                    return null; // a file directly in the media store: not Synapse's layout
+                }
+                Unit u = new Unit(Path.of("/" + mediaStore, first), true, false);
+                units.put(BackupCreator.entryName(u.live), u);
+                return u;
+            }
+            if (isDirectory) {
+                return null;
+            }
+            for (String dir : allowedDirs) {
+                if (name.startsWith(dir + "/") && !dir.equals(mediaStore)) {
+                    Unit u = new Unit(Path.of("/" + name), false, false);
+                    units.put(name, u);
+                    return u;
+                }
+            }
+            return null;
+        }
+
+        private boolean isAncestorOfUnitOrAllowed(String name) {
+            for (String k : units.keySet()) {
+                if (k.startsWith(name + "/")) {
+                    return true;
+                }
+            }
+            for (String d : allowedDirs) {
+                if (d.equals(name) || d.startsWith(name + "/") || name.startsWith(d + "/")) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        Path stagingDirFor(Path live) {
+            return live.getParent().resolve(".synapse-restore-" + id);
+        }
+
+        Path anyStagingDir() {
+            return units.isEmpty() ? Path.of("/") : stagingDirFor(units.values().iterator().next().live);
+        }
+
+        Path stagedPath(Unit u) {
+            return stagingDirFor(u.live).resolve(u.entryName());
+        }
+
+        void count(String name) {
+            if (target == null) {
+                Unit u = unitOf(name);
+                if (u != null) {
+                    counts.merge(u.entryName(), 1, Integer::sum);
+                }
+            }
+        }
+
+        List<Unit> unitsInOrder() {
+            List<Unit> list = new ArrayList<>(units.values());
+            list.sort(Comparator.comparing(Unit::entryName));
+            return list;
+        }
+
+        List<String> describeChanges() {
+            List<String> lines = new ArrayList<>();
+            if (target != null) {
+                lines.add("restore into " + target);
+                return lines;
+            }
+            for (Unit u : unitsInOrder()) {
+                int n = counts.getOrDefault(u.entryName(), 0);
+                if (n == 0 && !u.directory) {
+                    continue;
+                }
+                boolean exists = Files.exists(u.live, LinkOption.NOFOLLOW_LINKS);
+                lines.add((exists ? "replace " : "create ") + u.live + (u.directory ? " (" + n + " files)" : ""));
+            }
+            return lines;
+        }
+
+        void finishExtraction() throws IOException {
+            for (SafeExtractor x : extractors.values()) {
+                x.finish();
+            }
+        }
+
+        void discardStaged(String entryName) throws IOException {
+            if (target != null) {
+                return;
+            }
+            Unit u = unitOf(entryName);
+            if (u != null) {
+                Files.deleteIfExists(stagingDirFor(u.live).resolve(entryName));
+            }
+        }
+
+        /** Staging failed: remove what was extracted (into --target, only what we wrote). */
+        void abandon() {
+            if (target != null) {
+                if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+                    try (DirectoryStream<Path> ds = Files.newDirectoryStream(target)) {
+                        for (Path p : ds) {
+                            BackupCreator.deleteTree(p);
+                        }
+                    } catch (IOException e) {
+                        LOG.warn("cannot clean up {}: {}", target, e.toString());
+                    }
+                }
+                return;
+            }
+            removeStaging();
+        }
+
+        void removeStaging() {
+            for (Path s : stagingDirs) {
+                makeWritable(s);
+                BackupCreator.deleteTree(s);
+            }
+            stagingDirs.clear();
+        }
+
+        private static void makeWritable(Path root) {
+            // finish() may have applied read-only directory modes; root can delete anyway, others cannot.
+            try (var walk = Files.walk(root)) {
+                walk.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).forEach(p -> {
+                    try {
+                        Files.setAttribute(p, "unix:mode", 0700, LinkOption.NOFOLLOW_LINKS);
+                    } catch (IOException | UnsupportedOperationException ignored) {
+                        // best effort
+                    }
+                });
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+        }
+    }
+}
