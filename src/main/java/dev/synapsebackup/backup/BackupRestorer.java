@@ -85,10 +85,6 @@ final class BackupRestorer {
         try {
             Path manifestFile = hasManifest ? BackupReader.fetchManifest(repo, id, options.passphrase(), temp) : null;
             ManifestSummary summary = hasManifest ? Manifest.readSummary(manifestFile) : null;
-            if (summary != null && !"full".equals(summary.kind())) {
-                throw new SynapseBackupException("backup " + id + " is of kind \"" + summary.kind()
-                        + "\", which this version cannot restore");
-            }
             Layout layout = options.target() != null
                     ? Layout.target(options.target().toAbsolutePath().normalize(), options.dryRun())
                     : hasManifest ? Layout.fromManifest(summary, id) : Layout.fromHomeserver(homeserver.get(), id);
@@ -126,94 +122,73 @@ final class BackupRestorer {
     /** Downloads, decrypts and extracts into staging, checking everything; live data untouched. */
     private Staged stage(String id, ObjectInfo data, Path manifestFile, ManifestSummary summary, Layout layout,
                          RestoreOptions options) throws IOException {
-        Progress progress = options.progress();
-        ManifestMatcher matcher = null;
-        Manifest.FileIterator files = null;
-        Set<String> skippedAtBackup = Set.of();
-        if (manifestFile != null) {
-            files = Manifest.files(manifestFile);
-            skippedAtBackup = BackupReader.skippedEntries(summary);
-            matcher = new ManifestMatcher(new BackupVerifier.FilteredIterator(files, id), skippedAtBackup);
-        }
-        long fileCount = 0;
-        long fileBytes = 0;
-        CountingInputStream downloaded;
-        boolean ok = false;
-        progress.start((options.dryRun() ? "verify " : "restore ") + id, data.size());
-        try (InputStream raw = repo.open(id)) {
-            downloaded = new CountingInputStream(new MeteredInputStream(raw, progress::advance));
-            InputStream plain = OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), options.passphrase());
-            TarReader tar = new TarReader(plain);
-            TarReader.Entry e;
-            while ((e = tar.next()) != null) {
-                String name = e.name();
+        boolean dryRun = options.dryRun();
+        ChainReader.Handler handler = new ChainReader.Handler() {
+            @Override
+            public void directory(TarReader.Entry e) throws IOException {
+                if (layout.accept(e) && !dryRun) {
+                    layout.extractorFor(e).extract(e);
+                }
+            }
+
+            @Override
+            public ChainReader.Read file(TarReader.Entry e) throws IOException {
                 if (!layout.accept(e)) {
-                    continue; // a reserved or ancestor entry this restore does not write
+                    throw new UnsafeEntryException(e.rawName(), "not a file this restore writes");
                 }
-                SafeExtractor extractor = options.dryRun() ? null : layout.extractorFor(e);
-                if (e.type() == TarReader.Type.DIRECTORY) {
-                    if (!options.dryRun()) {
-                        extractor.extract(e);
-                    }
-                    continue;
-                }
-                long size;
-                String sha;
-                if (options.dryRun()) {
-                    if (e.type() != TarReader.Type.FILE) {
-                        throw new UnsafeEntryException(e.rawName(), "only regular files and directories are restored");
-                    }
+                layout.count(e.name());
+                if (dryRun) {
                     HashingInputStream h = new HashingInputStream(e.content());
-                    size = h.transferTo(OutputStream.nullOutputStream());
-                    sha = h.hexDigest();
+                    long n = h.transferTo(OutputStream.nullOutputStream());
+                    return new ChainReader.Read(n, h.hexDigest());
+                }
+                FileRecord rec = layout.extractorFor(e).extract(e);
+                return new ChainReader.Read(rec.size(), rec.sha256());
+            }
+
+            @Override
+            public void reserved(TarReader.Entry e) throws IOException {
+                if (layout.target != null && !dryRun) {
+                    layout.extractorFor(e).extract(e); // --target gets the whole archive, as tar -x would
                 } else {
-                    FileRecord rec = extractor.extract(e);
-                    size = rec.size();
-                    sha = rec.sha256();
-                }
-                if (name.startsWith(Manifest.RESERVED_DIR)) {
-                    continue;
-                }
-                layout.count(name);
-                fileCount++;
-                fileBytes += size;
-                if (matcher != null) {
-                    matcher.entry(name, size, sha);
+                    e.content().transferTo(OutputStream.nullOutputStream());
                 }
             }
-            // The MDC is checked at the end of the message: read it all before trusting anything.
-            plain.transferTo(OutputStream.nullOutputStream());
-            plain.close();
-            if (matcher != null) {
-                matcher.end();
-                if (matcher.problemCount() > 0) {
-                    throw new IntegrityException("backup " + id + " does not match its manifest (" + matcher.problemCount()
-                            + " problem(s), first: " + matcher.problems().get(0) + "); nothing was restored");
-                }
-                fileCount = matcher.matched();
-                fileBytes = matcher.matchedBytes();
+
+            @Override
+            public void other(TarReader.Entry e) throws IOException {
+                throw new UnsafeEntryException(e.rawName(), "only regular files and directories are restored ("
+                        + e.type().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ') + ")");
             }
-            if (!options.dryRun()) {
+        };
+        ChainReader reader = new ChainReader(repo, options.passphrase(), options.progress());
+        boolean ok = false;
+        try {
+            ChainReader.Result r = manifestFile != null
+                    ? reader.read(id, manifestFile, summary, handler)
+                    : reader.readWhole(id, data.size(), handler);
+            if (r.problemCount() > 0) {
+                throw new IntegrityException("backup " + id + " does not match its manifest (" + r.problemCount()
+                        + " problem(s), first: " + r.problems().get(0) + "); nothing was restored");
+            }
+            if (!dryRun) {
                 layout.finishExtraction();
             }
             List<String> notes = new ArrayList<>();
-            for (String skipped : skippedAtBackup) {
-                notes.add("/" + skipped + " was skipped when the backup was made (it changed or vanished): not restored");
-                if (!options.dryRun()) {
-                    layout.discardStaged(skipped);
+            if (summary != null) {
+                for (String skipped : BackupReader.skippedEntries(summary)) {
+                    notes.add("/" + skipped + " was skipped when the backup was made (it changed or vanished): not restored");
+                    if (!dryRun) {
+                        layout.discardStaged(skipped);
+                    }
                 }
-            }
-            if (manifestFile == null) {
+            } else {
                 notes.add("backup " + id + " has no manifest (made by another tool): checked by its OpenPGP integrity"
                         + " code only");
             }
             ok = true;
-            return new Staged(fileCount, fileBytes, downloaded.count(), notes);
+            return new Staged(r.files(), r.bytes(), r.downloaded(), notes);
         } finally {
-            progress.finish();
-            if (files != null) {
-                files.close();
-            }
             if (!ok) {
                 layout.abandon();
             }

@@ -2,26 +2,23 @@ package dev.synapsebackup.backup;
 
 import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.config.Secret;
-import dev.synapsebackup.crypto.OpenPgp;
-import dev.synapsebackup.io.CountingInputStream;
 import dev.synapsebackup.io.HashingInputStream;
-import dev.synapsebackup.io.MeteredInputStream;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
-import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
-import java.util.Set;
+import java.util.NoSuchElementException;
 
 /**
- * Reads a whole backup back: decrypts it (checking the MDC at the end), reads every tar entry,
- * and checks each file's size and SHA-256 against the manifest. Writes nothing but a temporary
- * copy of the manifest.
+ * Reads a whole backup back: decrypts every data object it needs (checking each MDC), reads
+ * every tar entry, and checks each file's size and SHA-256 against the manifest. Writes nothing
+ * but a temporary copy of the manifest.
  */
 final class BackupVerifier {
     private final Repository repo;
@@ -39,79 +36,75 @@ final class BackupVerifier {
         }
         Path temp = BackupReader.tempDir(tempBase);
         try {
-            ManifestMatcher matcher = null;
-            Manifest.FileIterator files = null;
-            if (hasManifest) {
-                Path manifestFile = BackupReader.fetchManifest(repo, id, passphrase, temp);
-                ManifestSummary summary = Manifest.readSummary(manifestFile);
-                files = Manifest.files(manifestFile);
-                matcher = new ManifestMatcher(new FilteredIterator(files, id), BackupReader.skippedEntries(summary));
-            }
-            long fileCount = 0;
-            long fileBytes = 0;
-            CountingInputStream downloaded;
-            progress.start("verify " + id, data.size());
-            try (InputStream raw = repo.open(id)) {
-                downloaded = new CountingInputStream(new MeteredInputStream(raw, progress::advance));
-                InputStream plain = OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), passphrase);
-                TarReader tar = new TarReader(plain);
-                TarReader.Entry e;
-                while ((e = tar.next()) != null) {
-                    if (e.type() != TarReader.Type.FILE) {
-                        continue;
-                    }
+            List<String> problems = new ArrayList<>();
+            long[] otherProblems = {0};
+            ChainReader.Handler hashOnly = new ChainReader.Handler() {
+                @Override
+                public void directory(TarReader.Entry e) {
+                    // nothing to check: directories carry no content
+                }
+
+                @Override
+                public ChainReader.Read file(TarReader.Entry e) throws IOException {
                     HashingInputStream h = new HashingInputStream(e.content());
                     long n = h.transferTo(OutputStream.nullOutputStream());
-                    if (e.name().startsWith(Manifest.RESERVED_DIR)) {
-                        continue;
-                    }
-                    fileCount++;
-                    fileBytes += n;
-                    if (matcher != null) {
-                        matcher.entry(e.name(), n, h.hexDigest());
+                    return new ChainReader.Read(n, h.hexDigest());
+                }
+
+                @Override
+                public void reserved(TarReader.Entry e) throws IOException {
+                    e.content().transferTo(OutputStream.nullOutputStream());
+                }
+
+                @Override
+                public void other(TarReader.Entry e) {
+                    otherProblems[0]++;
+                    if (problems.size() < 20) {
+                        problems.add(e.name() + ": a " + e.type() + " entry, which a restore refuses");
                     }
                 }
-                // Read to the very end: only there does OpenPGP's MDC say whether it was all intact.
-                plain.transferTo(OutputStream.nullOutputStream());
-                plain.close();
-            } finally {
-                if (files != null) {
-                    files.close();
-                }
-                progress.finish();
+            };
+            ChainReader reader = new ChainReader(repo, passphrase, progress);
+            ChainReader.Result r;
+            String mode;
+            if (hasManifest) {
+                Path manifestFile = BackupReader.fetchManifest(repo, id, passphrase, temp);
+                r = reader.read(id, manifestFile, Manifest.readSummary(manifestFile), hashOnly);
+                mode = "manifest";
+            } else {
+                r = reader.readWhole(id, data.size(), hashOnly);
+                mode = "whole";
             }
-            List<String> problems = List.of();
-            long problemCount = 0;
-            if (matcher != null) {
-                matcher.end();
-                problems = List.copyOf(matcher.problems());
-                problemCount = matcher.problemCount();
-                fileCount = matcher.matched();
-                fileBytes = matcher.matchedBytes();
-            }
-            return new VerifyResult(id, hasManifest ? "manifest" : "whole", fileCount, fileBytes, downloaded.count(),
-                    Duration.ofNanos(System.nanoTime() - start), problems, problemCount);
+            problems.addAll(0, r.problems());
+            return new VerifyResult(id, mode, r.files(), r.bytes(), r.downloaded(),
+                    Duration.ofNanos(System.nanoTime() - start), List.copyOf(problems.subList(0, Math.min(20, problems.size()))),
+                    r.problemCount() + otherProblems[0]);
         } finally {
             BackupCreator.deleteTree(temp);
         }
     }
 
-    /** The manifest records whose bytes live in one data object (all of them, for a full backup). */
-    static final class FilteredIterator implements java.util.Iterator<ManifestFile> {
-        private final java.util.Iterator<ManifestFile> in;
-        private final String id;
+    /**
+     * The manifest records whose bytes live in one data object: those naming it, and for the
+     * backup's own object also records naming none (all of them, for a full backup).
+     */
+    static final class FilteredIterator implements Iterator<ManifestFile> {
+        private final Iterator<ManifestFile> in;
+        private final String object;
+        private final boolean own;
         private ManifestFile next;
 
-        FilteredIterator(java.util.Iterator<ManifestFile> in, String id) {
+        FilteredIterator(Iterator<ManifestFile> in, String object, String backupId) {
             this.in = in;
-            this.id = id;
+            this.object = object;
+            this.own = object.equals(backupId);
         }
 
         @Override
         public boolean hasNext() {
             while (next == null && in.hasNext()) {
                 ManifestFile f = in.next();
-                if (f.backup() == null || f.backup().equals(id)) {
+                if (f.backup() == null ? own : f.backup().equals(object)) {
                     next = f;
                 }
             }
@@ -121,12 +114,11 @@ final class BackupVerifier {
         @Override
         public ManifestFile next() {
             if (!hasNext()) {
-                throw new java.util.NoSuchElementException();
+                throw new NoSuchElementException();
             }
             ManifestFile r = next;
             next = null;
             return r;
         }
     }
-
 }

@@ -6,16 +6,22 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Checks a data object's tar entries against its manifest in one pass. Both are in the same
- * order (the manifest is written as the tar is), so only the current record is in memory. An
- * entry repeated right after itself supersedes the earlier copy (a file re-read because it
- * changed while being archived), as GNU tar's extraction does.
+ * Checks a data object's tar entries against the manifest records assigned to it, in one pass.
+ * The records are a subsequence of the entries, in the same order (a manifest is written as its
+ * tar is), so only the current record is in memory. An entry repeated right after itself
+ * supersedes the earlier copy (a file re-read because it changed while being archived), as GNU
+ * tar's extraction does.
+ *
+ * <p>In strict mode (the backup's own data object) an entry the manifest does not expect is a
+ * problem; otherwise (an older object of an incremental chain) such entries are simply not
+ * wanted: they hold files that a later backup superseded or that were deleted.
  */
 final class ManifestMatcher {
     private static final int MAX_REPORTED = 20;
 
     private final Iterator<ManifestFile> expected;
     private final Set<String> skipped;
+    private final boolean strict;
     private ManifestFile next;
     private ManifestFile pending;
     private boolean pendingOk;
@@ -29,45 +35,43 @@ final class ManifestMatcher {
      * @param expected the manifest's records for this data object, in archive order
      * @param skipped  entry names of files the manifest lists as skipped (their entries are ignored)
      */
-    ManifestMatcher(Iterator<ManifestFile> expected, Set<String> skipped) {
+    ManifestMatcher(Iterator<ManifestFile> expected, Set<String> skipped, boolean strict) {
         this.expected = expected;
         this.skipped = skipped;
+        this.strict = strict;
         this.next = expected.hasNext() ? expected.next() : null;
     }
 
-    /** Whether {@code name} is a file entry the manifest expects (now or as a repeat). */
-    boolean isExpected(String name) {
-        return (pending != null && pending.path().equals(name)) || (next != null && next.path().equals(name));
+    /**
+     * Whether the file entry {@code name} is wanted: the next expected record, or a repeat of the
+     * last one. An unwanted entry is reported in strict mode (unless the manifest lists it as
+     * skipped) and must not be extracted.
+     */
+    boolean wants(String name) {
+        if ((pending != null && pending.path().equals(name)) || (next != null && next.path().equals(name))) {
+            return true;
+        }
+        if (strict && !skipped.contains(name)) {
+            settlePending();
+            problem("unexpected archive entry " + name + (next == null ? "" : " (the manifest expects " + next.path() + " next)"));
+        }
+        return false;
     }
 
-    /** The record an entry named {@code name} would be checked against, or null. */
-    ManifestFile recordFor(String name) {
-        if (pending != null && pending.path().equals(name)) {
-            return pending;
-        }
-        if (next != null && next.path().equals(name)) {
-            return next;
-        }
-        return null;
-    }
-
-    /** Reports one regular-file entry of the archive, with what was read of it. */
+    /** Reports one wanted regular-file entry of the archive, with what was read of it. */
     void entry(String name, long size, String sha256) {
         if (pending != null && pending.path().equals(name)) {
             check(pending, size, sha256);
             return;
         }
         settlePending();
-        if (skipped.contains(name)) {
-            return;
-        }
         if (next != null && next.path().equals(name)) {
             pending = next;
             next = expected.hasNext() ? expected.next() : null;
             check(pending, size, sha256);
             return;
         }
-        problem("unexpected archive entry " + name + (next == null ? "" : " (the manifest expects " + next.path() + " next)"));
+        throw new IllegalStateException("entry " + name + " reported without wants()");
     }
 
     private void check(ManifestFile rec, long size, String sha256) {

@@ -1,0 +1,197 @@
+package dev.synapsebackup.backup;
+
+import dev.synapsebackup.IntegrityException;
+import dev.synapsebackup.archive.TarReader;
+import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.io.CountingInputStream;
+import dev.synapsebackup.io.MeteredInputStream;
+import dev.synapsebackup.repository.ObjectInfo;
+import dev.synapsebackup.repository.Repository;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Reads the data objects a backup needs — its own and, for an incremental backup, the older
+ * ones its manifest assigns files to — and hands each wanted entry to a handler, checking every
+ * file against the manifest and every object's OpenPGP integrity code. Shared by verify and
+ * restore so that both apply exactly the same rules.
+ */
+final class ChainReader {
+    /** What to do with the entries; implementations write (restore) or only hash (verify). */
+    interface Handler {
+        /** A directory entry of the backup's own object. */
+        void directory(TarReader.Entry e) throws IOException;
+
+        /** A wanted regular file; returns its size and SHA-256 as read. */
+        Read file(TarReader.Entry e) throws IOException;
+
+        /** An entry under the reserved {@code .synapse-backup/} directory of the own object. */
+        void reserved(TarReader.Entry e) throws IOException;
+
+        /** A link, device or other entry in the own object (restore refuses it). */
+        void other(TarReader.Entry e) throws IOException;
+    }
+
+    /** Size and hash of a file as it was read. */
+    record Read(long size, String sha256) {
+    }
+
+    /** Totals of a read. */
+    record Result(long files, long bytes, long downloaded, List<String> objects, List<String> problems, long problemCount) {
+    }
+
+    private final Repository repo;
+    private final Secret passphrase;
+    private final Progress progress;
+
+    ChainReader(Repository repo, Secret passphrase, Progress progress) {
+        this.repo = repo;
+        this.passphrase = passphrase;
+        this.progress = progress;
+    }
+
+    /**
+     * The data objects a manifest refers to, with how many files each holds: the backup's own
+     * first, then the others newest first.
+     */
+    static Map<String, long[]> objectsOf(Path manifestFile, String id) {
+        Map<String, long[]> counts = new java.util.TreeMap<>(java.util.Comparator.reverseOrder());
+        try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
+            while (it.hasNext()) {
+                ManifestFile f = it.next();
+                String holder = f.backup() == null ? id : f.backup();
+                long[] c = counts.computeIfAbsent(holder, k -> new long[2]);
+                c[0]++;
+                c[1] += f.size();
+            }
+        } catch (IOException e) {
+            throw new IntegrityException("cannot read the manifest of " + id + ": " + e.getMessage(), e);
+        }
+        Map<String, long[]> ordered = new LinkedHashMap<>();
+        ordered.put(id, counts.getOrDefault(id, new long[2]));
+        counts.forEach((k, v) -> ordered.putIfAbsent(k, v));
+        return ordered;
+    }
+
+    /** Reads a backup that has a manifest. */
+    Result read(String id, Path manifestFile, ManifestSummary summary, Handler handler) throws IOException {
+        Map<String, long[]> objects = objectsOf(manifestFile, id);
+        Map<String, ObjectInfo> infos = new LinkedHashMap<>();
+        long total = 0;
+        for (Map.Entry<String, long[]> o : objects.entrySet()) {
+            Optional<ObjectInfo> info = repo.stat(o.getKey());
+            if (info.isEmpty()) {
+                throw new IntegrityException("data object " + o.getKey() + ", which holds " + o.getValue()[0]
+                        + " files of " + id + ", is missing from " + repo.location());
+            }
+            infos.put(o.getKey(), info.get());
+            total += info.get().size();
+        }
+        long files = 0;
+        long bytes = 0;
+        long downloaded = 0;
+        List<String> problems = new ArrayList<>();
+        long problemCount = 0;
+        progress.start("read " + id + (objects.size() > 1 ? " (" + objects.size() + " objects)" : ""), total);
+        try {
+            for (String object : objects.keySet()) {
+                boolean own = object.equals(id);
+                try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
+                    ManifestMatcher matcher = new ManifestMatcher(new BackupVerifier.FilteredIterator(it, object, id),
+                            own ? BackupReader.skippedEntries(summary) : Set.of(), own);
+                    try {
+                        downloaded += readObject(object, own, handler, matcher);
+                    } catch (IntegrityException e) {
+                        throw own ? e : new IntegrityException("data object " + object + " (holding files of " + id
+                                + "): " + e.getMessage(), e);
+                    }
+                    matcher.end();
+                    files += matcher.matched();
+                    bytes += matcher.matchedBytes();
+                    problemCount += matcher.problemCount();
+                    for (String p : matcher.problems()) {
+                        if (problems.size() < 20) {
+                            problems.add(own ? p : object + ": " + p);
+                        }
+                    }
+                }
+            }
+        } finally {
+            progress.finish();
+        }
+        return new Result(files, bytes, downloaded, List.copyOf(objects.keySet()), problems, problemCount);
+    }
+
+    /** Reads a backup without a manifest (another tool's): every entry goes to the handler. */
+    Result readWhole(String id, long size, Handler handler) throws IOException {
+        progress.start("read " + id, size);
+        try {
+            long[] totals = {0, 0};
+            long downloaded = readObject(id, true, handler, null, totals);
+            return new Result(totals[0], totals[1], downloaded, List.of(id), List.of(), 0);
+        } finally {
+            progress.finish();
+        }
+    }
+
+    private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher) throws IOException {
+        return readObject(object, own, handler, matcher, new long[2]);
+    }
+
+    private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher, long[] totals)
+            throws IOException {
+        CountingInputStream downloaded;
+        try (InputStream raw = repo.open(object)) {
+            downloaded = new CountingInputStream(new MeteredInputStream(raw, progress::advance));
+            InputStream plain = OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), passphrase);
+            TarReader tar = new TarReader(plain);
+            TarReader.Entry e;
+            while ((e = tar.next()) != null) {
+                String name = e.name();
+                if (name.equals(".synapse-backup") || name.startsWith(Manifest.RESERVED_DIR)) {
+                    if (own) {
+                        handler.reserved(e);
+                    }
+                    continue;
+                }
+                switch (e.type()) {
+                    case DIRECTORY -> {
+                        if (own) {
+                            handler.directory(e);
+                        }
+                    }
+                    case FILE -> {
+                        if (matcher == null) {
+                            Read r = handler.file(e);
+                            totals[0]++;
+                            totals[1] += r.size();
+                        } else if (matcher.wants(name)) {
+                            Read r = handler.file(e);
+                            matcher.entry(name, r.size(), r.sha256());
+                        }
+                    }
+                    default -> {
+                        if (own) {
+                            handler.other(e);
+                        }
+                    }
+                }
+            }
+            // TarReader reads to the end at the end of the archive, but be explicit: only the
+            // end of the OpenPGP message says (by its MDC) whether everything was intact.
+            plain.transferTo(OutputStream.nullOutputStream());
+            plain.close();
+        }
+        return downloaded.count();
+    }
+}
