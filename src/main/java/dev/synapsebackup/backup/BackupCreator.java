@@ -1,11 +1,14 @@
 package dev.synapsebackup.backup;
 
+import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.archive.FileRecord;
 import dev.synapsebackup.archive.TarWriter;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.MeteredOutputStream;
+import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
 import dev.synapsebackup.repository.Repository;
@@ -27,13 +30,14 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
-import java.util.Set;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,6 +46,13 @@ import org.slf4j.LoggerFactory;
  * OpenPGP encryption into the repository, then the encrypted manifest as the commit marker.
  * Nothing is held in memory beyond fixed-size buffers; the manifest is streamed to a temporary
  * file as files are archived.
+ *
+ * <p>An incremental backup archives keys, configuration and database in full but only the media
+ * files that are new or changed (path, size or mtime) since its parent; its manifest still lists
+ * every file, each with the id of the backup whose data object holds its bytes. Changes are found
+ * by walking the media store in the same sorted order as the parent's manifest lists it, so the
+ * comparison is a merge of two sorted streams: no re-reading of unchanged media, and no memory
+ * that grows with the store.
  */
 final class BackupCreator {
     private static final Logger LOG = LoggerFactory.getLogger(BackupCreator.class);
@@ -54,12 +65,18 @@ final class BackupCreator {
     private final Clock clock;
     private final List<ManifestSummary.Skipped> skipped = new ArrayList<>();
     private long sumBytes;
+    private long archivedBytes;
+    private long archivedFiles;
 
     BackupCreator(Repository repo, HomeserverConfig homeserver, CreateOptions options, Clock clock) {
         this.repo = repo;
         this.homeserver = homeserver;
         this.options = options;
         this.clock = clock;
+    }
+
+    /** The parent an incremental backup builds on. */
+    private record Parent(String id, Path manifestFile, ManifestSummary summary) {
     }
 
     CreateResult create() throws IOException {
@@ -72,16 +89,11 @@ final class BackupCreator {
                 ? Files.createTempDirectory("synapse-backup-")
                 : Files.createTempDirectory(options.tempDir(), "synapse-backup-");
         try {
-            try {
-                int removed = repo.removeStaleUploads(Duration.ofDays(1));
-                if (removed > 0) {
-                    LOG.info("removed {} leftover upload(s) of interrupted runs from {}", removed, repo.location());
-                }
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("cannot clean up leftover uploads in {}: {}", repo.location(), e.getMessage());
-            }
+            removeLeftovers();
             String id = newId();
             Instant created = BackupId.timeOf(id).orElseThrow();
+            Parent parent = chooseParent(created, temp);
+            String kind = parent == null ? "full" : "incremental";
 
             // The database first, so a broken database fails the run before anything is uploaded.
             Map<String, Object> dbInfo = new LinkedHashMap<>();
@@ -118,11 +130,7 @@ final class BackupCreator {
                 addToScan(scan, p);
             }
             addToScan(scan, dbSnapshot);
-            for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
-                MediaEntry m = it.next();
-                scan[0] += m.isDirectory() ? 0 : m.size();
-                scan[1]++;
-            }
+            scanMedia(sources, parent, scan);
             if (scan[1] == 0) {
                 throw new SynapseBackupException("Backup failed: no paths to back up");
             }
@@ -132,20 +140,26 @@ final class BackupCreator {
 
             Map<String, List<String>> roles = new LinkedHashMap<>(sources.roles());
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
-                    homeserver.serverName(), "full", null, roles, dbInfo, List.of(), 0, 0);
+                    homeserver.serverName(), kind, parent == null ? null : parent.id(),
+                    parent == null ? id : parent.summary().fullBackup(), roles, dbInfo, List.of(), 0, 0);
 
             Path manifestFile = temp.resolve("manifest.json");
             long stored;
             long fileCount;
-            long sourceBytes;
+            Map<String, String> metadata = new LinkedHashMap<>();
+            metadata.put(BackupId.FORMAT_METADATA, String.valueOf(Manifest.FORMAT));
+            metadata.put(BackupId.KIND_METADATA, kind);
+            if (parent != null) {
+                metadata.put(BackupId.PARENT_METADATA, parent.id());
+            }
             Thread abortOnExit;
-            try (ObjectWriter writer = repo.create(id, expectedCipher, Map.of(BackupId.FORMAT_METADATA, String.valueOf(Manifest.FORMAT)))) {
+            try (ObjectWriter writer = repo.create(id, expectedCipher, metadata)) {
                 // Ctrl-C / SIGTERM: the shutdown hook aborts the upload so nothing is left behind.
                 abortOnExit = new Thread(writer::abort, "synapse-backup-abort");
                 Runtime.getRuntime().addShutdownHook(abortOnExit);
                 try {
                     CountingOutputStream cipherCount = new CountingOutputStream(writer);
-                    progress.start("backup " + id, expectedPlain);
+                    progress.start("backup " + id + (parent == null ? "" : " (incremental)"), expectedPlain);
                     try (OutputStream manifestOut = new BufferedOutputStream(Files.newOutputStream(manifestFile), 1 << 16);
                          Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
                         OutputStream encrypted = OpenPgp.encrypt(new BufferedOutputStream(cipherCount, 1 << 20), passphrase);
@@ -155,23 +169,10 @@ final class BackupCreator {
                             add(tar, manifest, id, p, entryName(p));
                         }
                         add(tar, manifest, id, dbSnapshot, entryName(dbLive));
-                        for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
-                            MediaEntry m = it.next();
-                            Path p = absolute(m.path());
-                            if (m.isDirectory()) {
-                                try {
-                                    tar.addDirectory(p, entryName(p));
-                                } catch (NoSuchFileException e) {
-                                    // deleted meanwhile: nothing to keep
-                                }
-                            } else {
-                                add(tar, manifest, id, p, entryName(p));
-                            }
-                        }
+                        archiveMedia(sources, parent, tar, manifest, id);
                         manifest.finish(skipped);
                         manifestOut.flush();
                         fileCount = manifest.fileCount();
-                        sourceBytes = sumBytes;
                         tar.addFile(manifestFile, Manifest.TAR_ENTRY);
                         tar.finish();
                         encrypted.close();
@@ -195,13 +196,172 @@ final class BackupCreator {
                 enc.close();
                 mw.commit();
             }
-            return new CreateResult(id, "full", fileCount, sourceBytes, stored, List.copyOf(skipped),
-                    Duration.ofNanos(System.nanoTime() - startNanos));
+            return new CreateResult(id, kind, parent == null ? null : parent.id(), fileCount, sumBytes, archivedFiles,
+                    archivedBytes, stored, List.copyOf(skipped), Duration.ofNanos(System.nanoTime() - startNanos));
         } finally {
             deleteTree(temp);
         }
     }
 
+    private void removeLeftovers() {
+        try {
+            int removed = repo.removeStaleUploads(Duration.ofDays(1));
+            if (removed > 0) {
+                LOG.info("removed {} leftover upload(s) of interrupted runs from {}", removed, repo.location());
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot clean up leftover uploads in {}: {}", repo.location(), e.getMessage());
+        }
+    }
+
+    /**
+     * The parent for an incremental backup, or null for a full one: none exists yet, {@code --full},
+     * the chain's full backup is older than {@code full-every}, or the newest backup cannot serve
+     * (another server, another passphrase, a data object of its chain missing).
+     */
+    private Parent chooseParent(Instant now, Path temp) {
+        if (options.forceFull()) {
+            return null;
+        }
+        BackupEntry newest = null;
+        for (BackupEntry e : repo.list()) {
+            if (e.status() == BackupEntry.Status.COMPLETE && BackupId.timeOf(e.id()).isPresent()) {
+                newest = e;
+            }
+        }
+        if (newest == null) {
+            return null;
+        }
+        String why;
+        try {
+            Path manifestFile = BackupReader.fetchManifest(repo, newest.id(), options.passphrase(), temp);
+            ManifestSummary s = Manifest.readSummary(manifestFile);
+            Instant fullTime = BackupId.timeOf(s.fullBackup()).orElse(s.created());
+            if (!homeserver.serverName().equals(s.serverName())) {
+                why = "the newest backup " + newest.id() + " is of another server (" + s.serverName() + ")";
+            } else if (!now.isBefore(fullTime.plus(options.fullEvery()))) {
+                LOG.info("the last full backup {} is older than full-every ({}): making a full backup", s.fullBackup(),
+                        options.fullEvery());
+                return null;
+            } else {
+                String missing = null;
+                for (String object : ChainReader.objectsOf(manifestFile, newest.id()).keySet()) {
+                    if (!repo.exists(object)) {
+                        missing = object;
+                        break;
+                    }
+                }
+                if (missing == null) {
+                    return new Parent(newest.id(), manifestFile, s);
+                }
+                why = "data object " + missing + " of the newest backup's chain is missing";
+            }
+        } catch (IntegrityException e) {
+            why = "the manifest of " + newest.id() + " cannot be read with this passphrase (" + e.getMessage() + ")";
+        } catch (IOException | RuntimeException e) {
+            why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
+        }
+        options.progress().warn(why + ": making a full backup");
+        return null;
+    }
+
+    /** Adds to the size estimate what the media walk will archive. */
+    private void scanMedia(SynapseSources sources, Parent parent, long[] scan) {
+        try (ParentCursor cursor = ParentCursor.open(parent, sources)) {
+            for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
+                MediaEntry m = it.next();
+                scan[1]++;
+                if (!m.isDirectory() && cursor.unchanged(entryName(absolute(m.path())), m) == null) {
+                    scan[0] += m.size();
+                }
+            }
+        }
+    }
+
+    private void archiveMedia(SynapseSources sources, Parent parent, TarWriter tar, Manifest.Writer manifest, String id)
+            throws IOException {
+        try (ParentCursor cursor = ParentCursor.open(parent, sources)) {
+            for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
+                MediaEntry m = it.next();
+                Path p = absolute(m.path());
+                String name = entryName(p);
+                if (m.isDirectory()) {
+                    try {
+                        tar.addDirectory(p, name);
+                    } catch (NoSuchFileException e) {
+                        // deleted meanwhile: nothing to keep
+                    }
+                    continue;
+                }
+                ManifestFile same = cursor.unchanged(name, m);
+                if (same != null) {
+                    manifest.file(same);
+                    sumBytes += same.size();
+                } else {
+                    add(tar, manifest, id, p, name);
+                }
+            }
+        }
+    }
+
+    /**
+     * Walks the parent's manifest records under the current media roots in step with the media
+     * walk; both are in {@link PathOrder}.
+     */
+    private static final class ParentCursor implements AutoCloseable {
+        private final Manifest.FileIterator files;
+        private final List<String> roots;
+        private ManifestFile current;
+
+        private ParentCursor(Manifest.FileIterator files, List<String> roots) {
+            this.files = files;
+            this.roots = roots;
+            advance();
+        }
+
+        static ParentCursor open(Parent parent, SynapseSources sources) {
+            List<String> roots = sources.mediaRoots().stream().map(r -> entryName(absolute(r)) + "/").toList();
+            return new ParentCursor(parent == null ? null : Manifest.files(parent.manifestFile()), roots);
+        }
+
+        private void advance() {
+            current = null;
+            while (files != null && files.hasNext()) {
+                ManifestFile f = files.next();
+                for (String root : roots) {
+                    if (f.path().startsWith(root)) {
+                        current = f;
+                        return;
+                    }
+                }
+            }
+        }
+
+        /** The parent's record of this file if it is unchanged (same size and mtime), else null. */
+        ManifestFile unchanged(String name, MediaEntry m) {
+            while (current != null && PathOrder.compare(current.path(), name) < 0) {
+                advance(); // in the parent, gone now
+            }
+            if (current == null || !current.path().equals(name)) {
+                return null; // new
+            }
+            ManifestFile f = current;
+            advance();
+            Instant mtime = m.attributes().lastModifiedTime().toInstant().truncatedTo(ChronoUnit.MICROS);
+            return f.size() == m.size() && f.mtime().equals(mtime) ? f : null;
+        }
+
+        @Override
+        public void close() {
+            if (files != null) {
+                try {
+                    files.close();
+                } catch (IOException e) {
+                    LOG.debug("closing the parent manifest: {}", e.toString());
+                }
+            }
+        }
+    }
 
     /** Archives one file; re-reads it once if it changed while being read, else skips it. */
     private void add(TarWriter tar, Manifest.Writer manifest, String id, Path file, String entry) throws IOException {
@@ -220,9 +380,11 @@ final class BackupCreator {
             skip(file, "vanished while the backup ran");
             return;
         }
-        var rec = r.record();
+        FileRecord rec = r.record();
         manifest.file(new ManifestFile(rec.path(), rec.size(), rec.mtime(), rec.mode(), rec.uid(), rec.gid(), rec.sha256(), id));
         sumBytes += rec.size();
+        archivedBytes += rec.size();
+        archivedFiles++;
     }
 
     private void skip(Path file, String reason) {

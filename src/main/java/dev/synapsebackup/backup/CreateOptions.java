@@ -2,6 +2,7 @@ package dev.synapsebackup.backup;
 
 import dev.synapsebackup.config.Secret;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -12,10 +13,22 @@ import java.util.Objects;
  * @param tempDir            where to put the database snapshot and the manifest while they are made;
  *                           null for the system default
  * @param progress           progress listener
+ * @param forceFull          make a full backup even if an incremental one could be made
+ * @param fullEvery          make a full backup when the last one is older than this
  */
-public record CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress) {
+public record CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress,
+                            boolean forceFull, Duration fullEvery) {
+    /** Default of {@code full-every}. */
+    public static final Duration DEFAULT_FULL_EVERY = Duration.ofDays(7);
+
     public CreateOptions {
         Objects.requireNonNull(passphrase, "passphrase");
         progress = progress == null ? Progress.NONE : progress;
+        fullEvery = fullEvery == null ? DEFAULT_FULL_EVERY : fullEvery;
+    }
+
+    /** Options for a backup that is incremental when it can be, with the default {@code full-every}. */
+    public CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress) {
+        this(passphrase, includeRemoteMedia, tempDir, progress, false, DEFAULT_FULL_EVERY);
     }
 }

@@ -8,17 +8,21 @@ import java.util.List;
  *
  * @param backupId     the new backup's id
  * @param kind         {@code full} or {@code incremental}
- * @param fileCount    files in the backup
+ * @param parent       the parent of an incremental backup, else null
+ * @param fileCount    files in the backup (for an incremental, all of them, wherever their bytes are)
  * @param sourceBytes  their total size
+ * @param archivedFiles files whose bytes this backup's data object holds
+ * @param archivedBytes their total size
  * @param storedBytes  size of the encrypted data object
  * @param skipped      files left out, with reasons
  * @param duration     wall time
  */
-public record CreateResult(String backupId, String kind, long fileCount, long sourceBytes, long storedBytes,
+public record CreateResult(String backupId, String kind, String parent, long fileCount, long sourceBytes,
+                           long archivedFiles, long archivedBytes, long storedBytes,
                            List<ManifestSummary.Skipped> skipped, Duration duration) {
-    /** Source bytes per second, in MB/s (10^6). */
+    /** Archived source bytes per second, in MB/s (10^6). */
     public double throughputMBps() {
         double s = Math.max(duration.toNanos(), 1) / 1e9;
-        return sourceBytes / 1e6 / s;
+        return archivedBytes / 1e6 / s;
     }
 }

@@ -58,6 +58,7 @@ public final class Manifest {
             gen.writeStringField("server-name", h.serverName());
             gen.writeStringField("kind", h.kind());
             gen.writeStringField("parent", h.parent());
+            gen.writeStringField("full-backup", h.fullBackup());
             gen.writeObjectField("roots", h.roots());
             gen.writeObjectField("database", h.database());
             gen.writeArrayFieldStart("files");
@@ -159,6 +160,7 @@ public final class Manifest {
                 (String) f.get("server-name"),
                 (String) f.get("kind"),
                 (String) f.get("parent"),
+                f.get("full-backup") == null ? (String) f.get("backup-id") : (String) f.get("full-backup"),
                 f.get("roots") == null ? Map.of() : (Map<String, List<String>>) f.get("roots"),
                 f.get("database") == null ? Map.of() : (Map<String, Object>) f.get("database"),
                 skipped,

@@ -14,6 +14,7 @@ import java.util.Map;
  * @param serverName  Synapse's {@code server_name}
  * @param kind        {@code full} or {@code incremental}
  * @param parent      the parent backup of an incremental, else null
+ * @param fullBackup  the full backup at the root of this backup's chain (itself for a full one)
  * @param roots       source roots by role: config, signing-key, database, media (absolute paths)
  * @param database    how the database was captured (engine, method, checks, schema version)
  * @param skipped     files left out, with the reason
@@ -28,6 +29,7 @@ public record ManifestSummary(
         String serverName,
         String kind,
         String parent,
+        String fullBackup,
         Map<String, List<String>> roots,
         Map<String, Object> database,
         List<Skipped> skipped,

@@ -38,29 +38,58 @@ public final class StockPipeline {
 
     /** The shell lines of the procedure for one data object, extracting into {@code target}. */
     public static List<String> restoreCommand(ToolConfig config, String id, Path target) {
+        return restoreCommand(config, List.of(id), List.of(), target);
+    }
+
+    /**
+     * The procedure for a backup whose files live in several data objects (an incremental chain):
+     * extract each object, oldest first, so that newer copies of a file replace older ones; then
+     * remove the files the backup does not contain (deleted or superseded since).
+     *
+     * @param objects  the data objects, oldest first (the backup itself last)
+     * @param toRemove entry names to delete after extracting, relative to {@code target}
+     */
+    public static List<String> restoreCommand(ToolConfig config, List<String> objects, List<String> toRemove, Path target) {
         String passFile = config.passphrase().flatMap(p -> p.file()).map(Path::toString).orElse("<passphrase-file>");
+        String id = objects.get(objects.size() - 1);
         List<String> lines = new ArrayList<>();
         lines.add("# Restore " + id + " with stock tools: aws CLI (for S3), gpg (GnuPG 2.2+), GNU tar.");
         lines.add("# The passphrase is the first line of the passphrase file. gpg exits non-zero if the data was");
         lines.add("# tampered with, but only at the end: extract into an empty directory, check, then move into place.");
-        String source;
+        if (objects.size() > 1) {
+            lines.add("# " + id + " is incremental: its files live in " + objects.size() + " data objects. Extract them"
+                    + " oldest first, then remove the files listed at the end.");
+        }
+        List<String> sources = new ArrayList<>();
         if (config.s3().isPresent()) {
             S3Parameters s3 = config.s3().get();
             environment(s3).forEach((k, v) -> lines.add("export " + k + "=" + quote(v)));
             if (s3.addressingStyle() == S3Parameters.AddressingStyle.PATH) {
                 lines.add("aws configure set default.s3.addressing_style path   # the bucket uses path-style URLs");
             }
-            String key = s3.prefix().isEmpty() ? id : s3.prefix() + "/" + id;
-            source = "aws s3 cp " + quote("s3://" + s3.bucket() + "/" + key) + " -"
-                    + s3.endpoint().map(e -> " --endpoint-url " + quote(e)).orElse("");
+            for (String o : objects) {
+                String key = s3.prefix().isEmpty() ? o : s3.prefix() + "/" + o;
+                sources.add("aws s3 cp " + quote("s3://" + s3.bucket() + "/" + key) + " -"
+                        + s3.endpoint().map(e -> " --endpoint-url " + quote(e)).orElse(""));
+            }
         } else {
             Path root = new LocalRepository(config.repositoryDir().orElseThrow()).root();
-            source = "cat " + quote(root.resolve(id).toString());
+            for (String o : objects) {
+                sources.add("cat " + quote(root.resolve(o).toString()));
+            }
         }
         lines.add("set -o pipefail");
         lines.add("mkdir -p " + quote(target.toString()));
-        lines.add(source + " | gpg --batch --decrypt --passphrase-file " + quote(passFile)
-                + " | tar -x -C " + quote(target.toString()) + " --exclude=.synapse-backup");
+        for (String source : sources) {
+            lines.add(source + " | gpg --batch --decrypt --passphrase-file " + quote(passFile)
+                    + " | tar -x -C " + quote(target.toString()) + " --exclude=.synapse-backup");
+        }
+        if (!toRemove.isEmpty()) {
+            lines.add("# files in older objects that " + id + " does not contain:");
+            for (String name : toRemove) {
+                lines.add("rm -f -- " + quote(target.resolve(name).toString()));
+            }
+        }
         return lines;
     }
 

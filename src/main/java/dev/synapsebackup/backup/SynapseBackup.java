@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The public facade: everything the CLI does, callable from another JVM program. Each operation
@@ -60,7 +61,7 @@ public final class SynapseBackup implements AutoCloseable {
     }
 
     /** Decrypts and summarises a backup's manifest. */
-    public ManifestSummary show(String id, Secret passphrase) {
+    public ShowResult show(String id, Secret passphrase) {
         try {
             BackupReader.dataObject(repo, id);
             if (!BackupReader.hasManifest(repo, id)) {
@@ -69,7 +70,8 @@ public final class SynapseBackup implements AutoCloseable {
             }
             Path temp = BackupReader.tempDir(null);
             try {
-                return Manifest.readSummary(BackupReader.fetchManifest(repo, id, passphrase, temp));
+                Path manifest = BackupReader.fetchManifest(repo, id, passphrase, temp);
+                return new ShowResult(Manifest.readSummary(manifest), ChainReader.objectsOf(manifest, id));
             } finally {
                 BackupCreator.deleteTree(temp);
             }
@@ -120,14 +122,55 @@ public final class SynapseBackup implements AutoCloseable {
         return new BackupRestorer(repo, hs, service);
     }
 
-    /** The stock-tools procedure that restores {@code id} into {@code target}. */
-    public List<String> restoreCommand(String id, Path target) {
+    /**
+     * The stock-tools procedure that restores {@code id} into {@code target}. For an incremental
+     * backup the manifests are read to find the chain's objects and the files to remove, which
+     * needs the passphrase; for a full backup {@code passphrase} may be null.
+     */
+    public List<String> restoreCommand(String id, Path target, java.util.function.Supplier<Secret> passphrase) {
         try {
-            BackupReader.dataObject(repo, id);
+            var data = BackupReader.dataObject(repo, id);
+            if (!"incremental".equals(data.metadata().get(dev.synapsebackup.repository.BackupId.KIND_METADATA))) {
+                return StockPipeline.restoreCommand(config, id, target);
+            }
+            Secret secret = passphrase.get();
+            Path temp = BackupReader.tempDir(null);
+            try {
+                Path manifest = BackupReader.fetchManifest(repo, id, secret, temp);
+                List<String> objects = new java.util.ArrayList<>(ChainReader.objectsOf(manifest, id).keySet());
+                java.util.Collections.sort(objects); // ids sort by time: oldest first
+                objects.remove(id);
+                objects.add(id);
+                // Paths of the final backup, to find what older objects hold that it does not.
+                java.util.Set<String> keep = new java.util.HashSet<>();
+                try (Manifest.FileIterator it = Manifest.files(manifest)) {
+                    it.forEachRemaining(f -> keep.add(f.path()));
+                }
+                java.util.Set<String> remove = new java.util.TreeSet<>();
+                for (String o : objects.subList(0, objects.size() - 1)) {
+                    Path om = BackupReader.fetchManifest(repo, o, secret, temp);
+                    try (Manifest.FileIterator it = Manifest.files(om)) {
+                        it.forEachRemaining(f -> {
+                            if (o.equals(f.backup()) && !keep.contains(f.path())) {
+                                remove.add(f.path());
+                            }
+                        });
+                    }
+                }
+                return StockPipeline.restoreCommand(config, objects, List.copyOf(remove), target);
+            } finally {
+                BackupCreator.deleteTree(temp);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot look up " + id, e);
         }
-        return StockPipeline.restoreCommand(config, id, target);
+    }
+
+    /**
+     * What {@code show} tells: the manifest summary and, per data object the backup needs, how
+     * many files and bytes it holds (one object for a full backup; the chain for an incremental).
+     */
+    public record ShowResult(ManifestSummary summary, Map<String, long[]> objects) {
     }
 
     /** Deletes a backup. */

@@ -28,6 +28,13 @@ final class CreateCommand extends BaseCommand {
             description = "Where the database snapshot is made (needs room for one copy of the database; default: TMPDIR).")
     Path tempDir;
 
+    @Option(names = "--full", description = "Make a full backup even if an incremental one could be made.")
+    boolean full;
+
+    @Option(names = "--full-every", paramLabel = "DURATION",
+            description = "Make a full backup when the last one is older than this (e.g. 7d, 12h; config key full-every; default 7d).")
+    String fullEvery;
+
     @Override
     public Integer call() {
         Output out = output();
@@ -35,13 +42,18 @@ final class CreateCommand extends BaseCommand {
         Secret passphrase = passphrase(config, true);
         try (SynapseBackup sb = SynapseBackup.open(config)) {
             out.info("Backup: creating a backup in " + sb.repository().location());
-            CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir, ConsoleProgress.forCommand(out)));
+            java.time.Duration every = fullEvery != null
+                    ? dev.synapsebackup.config.ConfigLoader.parseDuration(fullEvery, "--full-every")
+                    : config.fullEvery();
+            CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir,
+                    ConsoleProgress.forCommand(out), full, every));
             if (out.json) {
                 out.json(json(r));
             } else {
-                out.info(String.format(Locale.ROOT, "Backup: %d files, %s read, %s stored in %.1f s (%.1f MB/s)%s",
-                        r.fileCount(), Sizes.human(r.sourceBytes()), Sizes.human(r.storedBytes()),
-                        r.duration().toMillis() / 1000.0, r.throughputMBps(),
+                out.info(String.format(Locale.ROOT, "Backup: %s backup%s: %d files (%s), %d archived (%s), %s stored in %.1f s"
+                        + " (%.1f MB/s)%s", r.kind(), r.parent() == null ? "" : " on top of " + r.parent(),
+                        r.fileCount(), Sizes.human(r.sourceBytes()), r.archivedFiles(), Sizes.human(r.archivedBytes()),
+                        Sizes.human(r.storedBytes()), r.duration().toMillis() / 1000.0, r.throughputMBps(),
                         r.skipped().isEmpty() ? "" : ", " + r.skipped().size() + " skipped"));
                 out.result(r.backupId());
             }
@@ -53,8 +65,11 @@ final class CreateCommand extends BaseCommand {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("backup-id", r.backupId());
         m.put("kind", r.kind());
+        m.put("parent", r.parent());
         m.put("files", r.fileCount());
         m.put("source-bytes", r.sourceBytes());
+        m.put("archived-files", r.archivedFiles());
+        m.put("archived-bytes", r.archivedBytes());
         m.put("stored-bytes", r.storedBytes());
         m.put("duration-seconds", r.duration().toMillis() / 1000.0);
         m.put("throughput-mb-per-second", Math.round(r.throughputMBps() * 10) / 10.0);

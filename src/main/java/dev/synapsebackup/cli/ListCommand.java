@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
 @Command(name = "list", mixinStandardHelpOptions = true,
         description = {
             "List the backups in the repository, oldest first.",
-            "Columns: backup-id | last-modified (UTC) | size (bytes and human units) | status.",
+            "Columns: backup-id | last-modified (UTC) | size (bytes and human units) | kind (full or incremental)",
+            "| parent (of an incremental) | status.",
             "status: complete; unfinished (a run died before its manifest was written: not restorable);",
             "foreign (no manifest: made by another tool such as the Synapse charm)."})
 final class ListCommand extends BaseCommand {
@@ -30,21 +31,31 @@ final class ListCommand extends BaseCommand {
                     one.put("last-modified", DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)));
                     one.put("size", b.size());
                     one.put("status", status(b));
+                    one.put("kind", kind(b));
+                    one.put("parent", b.parent());
                     all.put(b.id(), one);
                 }
                 out.json(Map.of("backups", all));
                 return 0;
             }
             List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"backup-id", "last-modified", "size", "status"});
+            rows.add(new String[] {"backup-id", "last-modified", "size", "kind", "parent", "status"});
             for (BackupEntry b : backups) {
                 rows.add(new String[] {b.id(),
                     DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)),
-                    b.size() + " (" + Sizes.human(b.size()) + ")", status(b)});
+                    b.size() + " (" + Sizes.human(b.size()) + ")", kind(b), b.parent() == null ? "-" : b.parent(),
+                    status(b)});
             }
             printTable(out, rows);
             return 0;
         }
+    }
+
+    static String kind(BackupEntry b) {
+        if (b.kind() != null) {
+            return b.kind();
+        }
+        return b.status() == BackupEntry.Status.FOREIGN ? "full" : "?";
     }
 
     static String status(BackupEntry b) {

@@ -48,7 +48,7 @@ final class RestoreCommand extends BaseCommand {
         try (SynapseBackup sb = SynapseBackup.open(config)) {
             if (printCommand) {
                 Path dir = target != null ? target.toAbsolutePath() : Path.of("/tmp/synapse-restore-" + id);
-                for (String line : sb.restoreCommand(id, dir)) {
+                for (String line : sb.restoreCommand(id, dir, () -> passphrase(config, false))) {
                     out.result(line);
                 }
                 return 0;

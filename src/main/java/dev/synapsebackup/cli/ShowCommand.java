@@ -20,7 +20,10 @@ final class ShowCommand extends BaseCommand {
         Output out = output();
         ToolConfig config = loadConfig();
         try (SynapseBackup sb = SynapseBackup.open(config)) {
-            ManifestSummary s = sb.show(id, passphrase(config, false));
+            SynapseBackup.ShowResult shown = sb.show(id, passphrase(config, false));
+            ManifestSummary s = shown.summary();
+            Map<String, Object> objects = new LinkedHashMap<>();
+            shown.objects().forEach((k, v) -> objects.put(k, Map.of("files", v[0], "bytes", v[1])));
             if (out.json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backup-id", s.backupId());
@@ -30,6 +33,8 @@ final class ShowCommand extends BaseCommand {
                 m.put("server-name", s.serverName());
                 m.put("kind", s.kind());
                 m.put("parent", s.parent());
+                m.put("full-backup", s.fullBackup());
+                m.put("objects", objects);
                 m.put("roots", s.roots());
                 m.put("database", s.database());
                 m.put("files", s.fileCount());
@@ -44,6 +49,8 @@ final class ShowCommand extends BaseCommand {
             out.result("kind:         " + s.kind() + (s.parent() == null ? "" : " (parent " + s.parent() + ")"));
             out.result("tool-version: " + s.toolVersion() + " (format " + s.format() + ")");
             out.result("files:        " + s.fileCount() + " (" + Sizes.human(s.totalBytes()) + ")");
+            shown.objects().forEach((k, v) -> out.result("data object:  " + k + ": " + v[0] + " files ("
+                    + Sizes.human(v[1]) + ")" + (k.equals(s.backupId()) ? "" : ", from an earlier backup")));
             out.result("database:     " + s.database());
             for (Map.Entry<String, List<String>> e : s.roots().entrySet()) {
                 out.result("roots." + e.getKey() + ": " + String.join(", ", e.getValue()));

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
+import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,30 +59,72 @@ public abstract class AbstractRepository implements Repository {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + location(), e);
         }
+        Map<String, Map<String, String>> metadata = metadataOf(data);
         List<BackupEntry> result = new ArrayList<>(data.size());
         for (ObjectInfo o : data) {
+            Map<String, String> m = metadata.getOrDefault(o.key(), Map.of());
             BackupEntry.Status status;
             if (manifests.contains(o.key())) {
                 status = BackupEntry.Status.COMPLETE;
             } else {
-                status = hasFormatMarker(o) ? BackupEntry.Status.UNFINISHED : BackupEntry.Status.FOREIGN;
+                status = m.containsKey(BackupId.FORMAT_METADATA) ? BackupEntry.Status.UNFINISHED : BackupEntry.Status.FOREIGN;
             }
-            result.add(new BackupEntry(o.key(), o.lastModified(), o.size(), status));
+            result.add(new BackupEntry(o.key(), o.lastModified(), o.size(), status,
+                    m.get(BackupId.KIND_METADATA), m.get(BackupId.PARENT_METADATA)));
         }
         result.sort(Comparator.comparing(BackupEntry::lastModified).thenComparing(BackupEntry::id));
         return result;
     }
 
-    private boolean hasFormatMarker(ObjectInfo listed) {
-        if (listed.metadata().containsKey(BackupId.FORMAT_METADATA)) {
-            return true;
+    /**
+     * The user metadata of listed objects (a listing does not carry it). Looked up in parallel,
+     * a bounded number at a time, so that a repository of thousands of backups lists in seconds.
+     */
+    protected Map<String, Map<String, String>> metadataOf(List<ObjectInfo> objects) {
+        Map<String, Map<String, String>> result = new java.util.concurrent.ConcurrentHashMap<>();
+        List<ObjectInfo> missing = new ArrayList<>();
+        for (ObjectInfo o : objects) {
+            if (o.metadata().isEmpty()) {
+                missing.add(o);
+            } else {
+                result.put(o.key(), o.metadata());
+            }
         }
+        if (missing.isEmpty()) {
+            return result;
+        }
+        int threads = Math.min(16, missing.size());
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "metadata-lookup");
+            t.setDaemon(true);
+            return t;
+        });
         try {
-            Optional<ObjectInfo> full = stat(listed.key());
-            return full.isPresent() && full.get().metadata().containsKey(BackupId.FORMAT_METADATA);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read metadata of " + listed.key() + " in " + location(), e);
+            List<java.util.concurrent.Future<?>> futures = new ArrayList<>();
+            for (ObjectInfo o : missing) {
+                futures.add(pool.submit(() -> {
+                    try {
+                        stat(o.key()).ifPresent(full -> result.put(o.key(), full.metadata()));
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot read metadata of " + o.key() + " in " + location(), e);
+                    }
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : futures) {
+                f.get();
+            }
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SynapseBackupException(SynapseBackupException.INTERRUPTED, "interrupted while listing " + location());
+        } finally {
+            pool.shutdownNow();
         }
+        return result;
     }
 
     @Override

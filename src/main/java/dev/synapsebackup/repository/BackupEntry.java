@@ -10,8 +10,10 @@ import java.util.Objects;
  * @param lastModified when the data object was stored
  * @param size         size of the data object in bytes
  * @param status       whether it is complete, unfinished, or made by another tool
+ * @param kind         {@code full} or {@code incremental} as the data object's metadata says, or null
+ * @param parent       an incremental backup's parent, or null
  */
-public record BackupEntry(String id, Instant lastModified, long size, Status status) {
+public record BackupEntry(String id, Instant lastModified, long size, Status status, String kind, String parent) {
     /** What the repository can tell about a data object without decrypting it. */
     public enum Status {
         /** Our backup with its manifest: the commit marker arrived. */
@@ -26,6 +28,11 @@ public record BackupEntry(String id, Instant lastModified, long size, Status sta
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(lastModified, "lastModified");
         Objects.requireNonNull(status, "status");
+    }
+
+    /** An entry whose kind and parent are not known. */
+    public BackupEntry(String id, Instant lastModified, long size, Status status) {
+        this(id, lastModified, size, status, null, null);
     }
 
     /** Whether {@code <id>.manifest} exists. */

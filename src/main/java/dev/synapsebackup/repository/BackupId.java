@@ -22,6 +22,10 @@ public final class BackupId {
     public static final String LOCKS_PREFIX = "locks/";
     /** User-metadata name that marks a data object as ours. */
     public static final String FORMAT_METADATA = "synapse-backup-format";
+    /** User-metadata name of a backup's kind ({@code full} or {@code incremental}). */
+    public static final String KIND_METADATA = "synapse-backup-kind";
+    /** User-metadata name of an incremental backup's parent id. */
+    public static final String PARENT_METADATA = "synapse-backup-parent";
 
     private static final DateTimeFormatter FORMAT = DateTimeFormatter.ofPattern("yyyyMMddHHmmssSSSSSS");
     private static final Pattern OURS = Pattern.compile("backup-\\d{20}");

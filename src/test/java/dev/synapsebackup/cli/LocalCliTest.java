@@ -68,8 +68,8 @@ class LocalCliTest {
         String[] lines = r.stdout().split("\n");
         assertThat(lines).hasSize(3);
         assertThat(lines[0]).startsWith("backup-id").contains("| last-modified").contains("| size");
-        assertThat(lines[1]).startsWith("backup-20231231000000000000 | 2023-12-31T00:00:00Z | 100 (100 B)").endsWith("foreign");
-        assertThat(lines[2]).startsWith("backup-20240102000000000000 | 2024-01-02T00:00:01Z | 2048 (2.0 KiB)").endsWith("complete");
+        assertThat(lines[1]).startsWith("backup-20231231000000000000 | 2023-12-31T00:00:00Z | 100 (100 B)").endsWith("| foreign");
+        assertThat(lines[2]).startsWith("backup-20240102000000000000 | 2024-01-02T00:00:01Z | 2048 (2.0 KiB)").endsWith("| complete");
 
         Cli.Result j = new Cli().run("list", "--json", "--repo", dir.toString());
         JsonNode doc = new ObjectMapper().readTree(j.stdout());
