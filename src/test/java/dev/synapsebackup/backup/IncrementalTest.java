@@ -1,0 +1,248 @@
+package dev.synapsebackup.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.Cli;
+import dev.synapsebackup.testing.Procs;
+import dev.synapsebackup.testing.S3ProxyServer;
+import dev.synapsebackup.testing.Trees;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Full → incremental → incremental, each point in time restored and compared with the tree as it
+ * was; against a local repository and against S3Proxy.
+ */
+class IncrementalTest {
+    @RegisterExtension
+    static final S3ProxyServer S3 = S3ProxyServer.inMemory();
+
+    @TempDir
+    Path tmp;
+
+    Path hs;
+    Path yaml;
+    Path pass;
+
+    private void homeserver() throws IOException {
+        hs = tmp.resolve("hs");
+        yaml = SampleHomeserver.generate(hs, SampleHomeserver.Options.defaults().withMedia(40, 3_000_000));
+        pass = tmp.resolve("passphrase");
+        Files.writeString(pass, "incremental passphrase\n");
+    }
+
+    private Cli cli() {
+        return new Cli().env("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY);
+    }
+
+    private String[] args(List<String> repoArgs, String... cmd) {
+        List<String> a = new ArrayList<>(List.of(cmd));
+        a.addAll(repoArgs);
+        a.addAll(List.of("--synapse-config", yaml.toString(), "--passphrase-file", pass.toString()));
+        return a.toArray(String[]::new);
+    }
+
+    /** What a restore of the backup must reproduce: backed-up files only, by content, mode and mtime. */
+    private Map<String, String> backedUp() throws IOException {
+        Map<String, String> fp = new TreeMap<>(Trees.fingerprint(hs));
+        fp.keySet().removeIf(k -> k.startsWith("data/homeserver.db") || k.contains("remote_") || k.contains("url_cache"));
+        fp.values().removeIf("dir"::equals);
+        return fp;
+    }
+
+    private Map<String, String> restored(Path target) throws IOException {
+        Map<String, String> fp = new TreeMap<>(Trees.fingerprint(target.resolve(hs.toString().substring(1))));
+        fp.keySet().removeIf(k -> k.startsWith("data/homeserver.db"));
+        fp.values().removeIf("dir"::equals);
+        return fp;
+    }
+
+    private List<Path> localMedia() throws IOException {
+        try (Stream<Path> s = Files.walk(hs.resolve("data/media_store/local_content"))) {
+            return s.filter(Files::isRegularFile).sorted().toList();
+        }
+    }
+
+    private JsonNode createJson(List<String> repoArgs, String... extra) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("create", "--json", "--quiet"));
+        cmd.addAll(List.of(extra));
+        Cli.Result c = cli().run(args(repoArgs, cmd.toArray(String[]::new)));
+        assertThat(c.exitCode()).as(c.toString()).isZero();
+        return new ObjectMapper().readTree(c.stdout());
+    }
+
+    private void scenario(List<String> repoArgs) throws Exception {
+        // 1. full
+        JsonNode full = createJson(repoArgs);
+        assertThat(full.get("kind").asText()).isEqualTo("full");
+        String fullId = full.get("backup-id").asText();
+        Map<String, String> t1 = backedUp();
+
+        // 2. no change: only keys, config and the database are archived again
+        JsonNode same = createJson(repoArgs);
+        assertThat(same.get("kind").asText()).isEqualTo("incremental");
+        assertThat(same.get("parent").asText()).isEqualTo(fullId);
+        assertThat(same.get("archived-files").asLong()).isEqualTo(4); // yaml, log config, signing key, db
+        assertThat(same.get("files").asLong()).isEqualTo(full.get("files").asLong());
+
+        // 3. new media
+        Path lc = hs.resolve("data/media_store/local_content");
+        Files.createDirectories(lc.resolve("zz/yy"));
+        Files.writeString(lc.resolve("zz/yy/newmedia1"), "new media one");
+        Files.writeString(lc.resolve("zz/yy/newmedia2"), "new media two");
+        JsonNode inc1 = createJson(repoArgs);
+        String inc1Id = inc1.get("backup-id").asText();
+        assertThat(inc1.get("parent").asText()).isEqualTo(same.get("backup-id").asText());
+        assertThat(inc1.get("archived-files").asLong()).isEqualTo(4 + 2);
+        Map<String, String> t2 = backedUp();
+
+        // 4. deleted media, and a thumbnail rewritten in place with the same size
+        List<Path> media = localMedia();
+        Files.delete(media.get(0));
+        Path thumb;
+        try (Stream<Path> s = Files.walk(hs.resolve("data/media_store/local_thumbnails"))) {
+            thumb = s.filter(Files::isRegularFile).sorted().findFirst().orElseThrow();
+        }
+        byte[] tb = Files.readAllBytes(thumb);
+        tb[0] ^= 0x55;
+        try (RandomAccessFile f = new RandomAccessFile(thumb.toFile(), "rw")) {
+            f.write(tb);
+        }
+        Files.setLastModifiedTime(thumb, FileTime.from(Instant.parse("2025-06-01T12:00:00.123456Z")));
+        JsonNode inc2 = createJson(repoArgs);
+        String inc2Id = inc2.get("backup-id").asText();
+        assertThat(inc2.get("archived-files").asLong()).isEqualTo(4 + 1);
+        assertThat(inc2.get("files").asLong()).isEqualTo(inc1.get("files").asLong() - 1);
+        Map<String, String> t3 = backedUp();
+
+        // list shows kinds and parents
+        Cli.Result l = cli().run(args(repoArgs, "list", "--json"));
+        JsonNode backups = new ObjectMapper().readTree(l.stdout()).get("backups");
+        assertThat(backups.get(fullId).get("kind").asText()).isEqualTo("full");
+        assertThat(backups.get(inc2Id).get("kind").asText()).isEqualTo("incremental");
+        assertThat(backups.get(inc2Id).get("parent").asText()).isEqualTo(inc1Id);
+
+        // show tells the chain
+        Cli.Result sh = cli().run(args(repoArgs, "show", inc2Id, "--json"));
+        JsonNode objects = new ObjectMapper().readTree(sh.stdout()).get("objects");
+        assertThat(objects.has(fullId)).isTrue();
+        assertThat(objects.has(inc1Id)).isTrue();
+        assertThat(objects.get(inc2Id).get("files").asLong()).isEqualTo(5);
+
+        // every point in time verifies and restores as it was
+        String[][] points = {{fullId, "t1"}, {inc1Id, "t2"}, {inc2Id, "t3"}};
+        List<Map<String, String>> trees = List.of(t1, t2, t3);
+        for (int i = 0; i < points.length; i++) {
+            String id = points[i][0];
+            Cli.Result v = cli().run(args(repoArgs, "verify", id));
+            assertThat(v.exitCode()).as(v.toString()).isZero();
+            Path target = tmp.resolve("restore-" + points[i][1] + "-" + repoArgs.get(0).replace("-", ""));
+            Cli.Result r = cli().run(args(repoArgs, "restore", id, "--target", target.toString()));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(restored(target)).as(points[i][1]).isEqualTo(trees.get(i));
+        }
+        assertThat(t3).doesNotContainKey(hs.relativize(media.get(0)).toString());
+    }
+
+    @Test
+    void localRepositoryChain() throws Exception {
+        homeserver();
+        scenario(List.of("--repo", tmp.resolve("repo").toString()));
+    }
+
+    @Test
+    void s3Chain() throws Exception {
+        homeserver();
+        S3.createBucket("incremental");
+        scenario(List.of("--bucket", "incremental", "--path", "chain", "--endpoint", S3.endpoint().toString(),
+                "--s3-uri-style", "path"));
+    }
+
+    @Test
+    void fullFlagAndFullEvery() throws Exception {
+        homeserver();
+        List<String> repo = List.of("--repo", tmp.resolve("repo").toString());
+        assertThat(createJson(repo).get("kind").asText()).isEqualTo("full");
+        assertThat(createJson(repo).get("kind").asText()).isEqualTo("incremental");
+        assertThat(createJson(repo, "--full").get("kind").asText()).isEqualTo("full");
+        assertThat(createJson(repo, "--full-every", "0s").get("kind").asText()).isEqualTo("full");
+        assertThat(createJson(repo, "--full-every", "7d").get("kind").asText()).isEqualTo("incremental");
+    }
+
+    @Test
+    void missingOrCorruptParentObjectFailsVerifyNamingIt() throws Exception {
+        homeserver();
+        Path repoDir = tmp.resolve("repo");
+        List<String> repo = List.of("--repo", repoDir.toString());
+        String fullId = createJson(repo).get("backup-id").asText();
+        Files.writeString(hs.resolve("data/media_store/local_content/new"), "x");
+        String incId = createJson(repo).get("backup-id").asText();
+
+        // corrupted parent object
+        Path fullObject = repoDir.resolve(fullId);
+        byte[] original = Files.readAllBytes(fullObject);
+        byte[] bad = original.clone();
+        bad[bad.length / 2] ^= 0x01;
+        Files.write(fullObject, bad);
+        Cli.Result v = cli().run(args(repo, "verify", incId));
+        assertThat(v.exitCode()).as(v.toString()).isEqualTo(5);
+        assertThat(v.stderr()).contains(fullId);
+
+        // missing parent object
+        Files.delete(fullObject);
+        Cli.Result m = cli().run(args(repo, "verify", incId));
+        assertThat(m.exitCode()).as(m.toString()).isEqualTo(5);
+        assertThat(m.stderr()).contains(fullId).contains("missing");
+        Map<String, String> before = Trees.fingerprint(hs);
+        Path target = tmp.resolve("target");
+        Cli.Result r = cli().run(args(repo, "restore", incId, "--target", target.toString()));
+        assertThat(r.exitCode()).isEqualTo(5);
+        assertThat(Trees.fingerprint(hs)).isEqualTo(before);
+
+        // a later create cannot build on the broken chain: it makes a full backup, and says why
+        Cli.Result c = cli().run(args(repo, "create"));
+        assertThat(c.exitCode()).as(c.toString()).isZero();
+        assertThat(c.stderr()).contains(fullId).contains("full backup");
+    }
+
+    @Test
+    void printedChainProcedureReproducesTheLastPointInTime() throws Exception {
+        homeserver();
+        Path repoDir = tmp.resolve("repo");
+        List<String> repo = List.of("--repo", repoDir.toString());
+        createJson(repo);
+        Files.writeString(hs.resolve("data/media_store/local_content/added"), "added later");
+        List<Path> media = localMedia();
+        Files.delete(media.get(media.size() - 1));
+        String incId = createJson(repo).get("backup-id").asText();
+        Map<String, String> expected = backedUp();
+        Path target = tmp.resolve("stock");
+        Cli.Result p = cli().run(args(repo, "restore", incId, "--print-command", "--target", target.toString()));
+        assertThat(p.exitCode()).as(p.toString()).isZero();
+        assertThat(p.stdout()).contains("is incremental").contains("rm -f -- ");
+        Path gnupg = Files.createDirectories(tmp.resolve("gnupg"));
+        Files.setPosixFilePermissions(gnupg, PosixFilePermissions.fromString("rwx------"));
+        Procs.Result r = Procs.bash(p.stdout(), Map.of("GNUPGHOME", gnupg.toString()), null);
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        assertThat(restored(target)).isEqualTo(expected);
+        assertThat(new String(Files.readAllBytes(target.resolve(hs.toString().substring(1))
+                .resolve("data/media_store/local_content/added")), StandardCharsets.UTF_8)).isEqualTo("added later");
+    }
+}
