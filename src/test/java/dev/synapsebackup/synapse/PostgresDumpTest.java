@@ -333,6 +333,55 @@ class PostgresDumpTest {
                 .isInstanceOf(IntegrityException.class);
     }
 
+    @Test
+    void clientOlderThanServerIsRefusedBeforeDumping() throws Exception {
+        Path fake = Files.createDirectories(tmp.resolve("oldbin"));
+        Path exe = fake.resolve("pg_dump");
+        Files.writeString(exe, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n");
+        exe.toFile().setExecutable(true);
+        PgTools old = new PgTools(List.of(fake, PG.binDir()));
+        assertThatThrownBy(() -> new PostgresDump(old, 65536, tmp).dump(PG.config(SOURCE), (n, d, s) -> {
+            throw new AssertionError("no chunk expected");
+        })).isInstanceOf(SynapseBackupException.class)
+                .hasMessageStartingWith("pg_dump 9 (" + exe + ") is older than the PostgreSQL "
+                        + PG.binDir().getParent().getFileName() + " server of database \"synapse\"")
+                .hasMessageContaining("install postgresql-client-");
+    }
+
+    @Test
+    void stockCommandsRestoreTheConcatenatedChunks() throws Exception {
+        AtomicReference<PostgresDump.Result> res = new AtomicReference<>();
+        Path dir = tmp.resolve("stock");
+        dumpToFiles(new PostgresDump(tools(), 100_000, tmp), SOURCE, dir, res);
+        Path dump = tmp.resolve("synapse.pgdump");
+        List<String> cmds = PostgresRestore.stockCommands(PG.config("stock_copy"), dump);
+        assertThat(cmds).hasSize(2);
+        assertThat(cmds.get(0)).startsWith("createdb -h 127.0.0.1 -p " + PG.port() + " -U synapse_user -E UTF8"
+                + " --lc-collate=C --lc-ctype=C -T template0 -O synapse_user stock_copy");
+        String script = "set -euo pipefail\ncd " + dev.synapsebackup.testing.Procs.q(dir) + "\n"
+                + "cat synapse.pgdump.* > " + dev.synapsebackup.testing.Procs.q(dump) + "\n"
+                + String.join("\n", cmds) + "\n";
+        var r = dev.synapsebackup.testing.Procs.bash(script, Map.of("PGPASSWORD", PostgresServer.PASSWORD,
+                "PATH", PG.binDir() + ":" + System.getenv("PATH")), tmp);
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        assertThat(Sha256.hex(Sha256.newDigest().digest(Files.readAllBytes(dump)))).isEqualTo(res.get().sha256());
+        Map<String, String> src = snapshot(SOURCE);
+        Map<String, String> got = snapshot("stock_copy");
+        assertThat(got.get("users")).isEqualTo(src.get("users"));
+        assertThat(got.get("rooms")).isEqualTo(src.get("rooms"));
+        assertThat(got.get("e2e_one_time_keys_json")).isEqualTo("0|-");
+    }
+
+    @Test
+    void namesAreSafeAndBounded() {
+        assertThat(PostgresDump.chunkName("synapse", 1)).isEqualTo(".synapse-backup/postgresql/synapse.pgdump.000001");
+        assertThat(PostgresDump.chunkName("../x y", 12)).isEqualTo(".synapse-backup/postgresql/_.._x_y.pgdump.000012");
+        assertThat(PostgresRestore.asideName("synapse", "20260101120000")).isEqualTo("synapse_pre_restore_20260101120000");
+        assertThat(PostgresRestore.asideName("x".repeat(63), "s")).hasSize(63).endsWith("x_pre_restore_s");
+        assertThat(PostgresRestore.ident("a\"b")).isEqualTo("\"a\"\"b\"");
+        assertThat(PostgresRestore.literal("it's")).isEqualTo("'it''s'");
+    }
+
     static byte[] concat(List<Path> chunks) throws IOException {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         for (Path c : chunks) {
