@@ -132,9 +132,14 @@ class PostgresDumpTest {
             while (count(SOURCE, "events") < before + 20) {
                 Thread.sleep(20);
             }
+            long atStart = count(SOURCE, "events");
             chunks = dumpToFiles(new PostgresDump(tools(), 256 * 1024, tmp), SOURCE, tmp.resolve("dump"), res);
             after = count(SOURCE, "events");
+            assertThat(after).as("rows committed while pg_dump ran").isGreaterThan(atStart);
         } finally {
+            // The backend does not notice a dead psql while it loops: end it on the server.
+            PG.superSql("postgres", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    + " WHERE query LIKE 'DO $$BEGIN FOR i IN%' AND pid <> pg_backend_pid()");
             writer.destroyForcibly();
             writer.waitFor();
         }
