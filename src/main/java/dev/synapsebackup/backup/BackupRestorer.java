@@ -15,6 +15,8 @@ import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.synapse.DatabaseConfig;
 import dev.synapsebackup.synapse.HomeserverConfig;
+import dev.synapsebackup.synapse.PgTools;
+import dev.synapsebackup.synapse.PostgresRestore;
 import dev.synapsebackup.synapse.ServiceControl;
 import dev.synapsebackup.synapse.SynapseSources;
 import java.io.BufferedInputStream;
@@ -92,7 +94,13 @@ final class BackupRestorer {
             if (!options.dryRun()) {
                 checkSpace(layout, manifestFile, needed);
             }
-            Staged staged = stage(id, data, manifestFile, summary, layout, options);
+            DumpCheck dumpCheck = summary == null ? null : DumpCheck.of(summary);
+            if (dumpCheck != null && layout.target == null && !options.dryRun()
+                    && !(homeserver.get().database() instanceof DatabaseConfig.Postgres)) {
+                throw new SynapseBackupException("backup " + id + " holds a PostgreSQL database, but "
+                        + homeserver.get().configFiles() + " configures none to restore it into; use --target to get the dump");
+            }
+            Staged staged = stage(id, data, manifestFile, summary, layout, options, temp, dumpCheck);
             try {
                 List<String> notes = new ArrayList<>(staged.notes);
                 if (options.dryRun()) {
@@ -100,12 +108,36 @@ final class BackupRestorer {
                             Duration.ofNanos(System.nanoTime() - start), layout.describeChanges(), List.of(), notes);
                 }
                 if (layout.target != null) {
+                    if (dumpCheck != null) {
+                        notes.addAll(joinDumpForTarget(layout.target, summary));
+                    }
                     return new RestoreResult(id, "target", staged.files, staged.bytes, staged.downloaded,
                             Duration.ofNanos(System.nanoTime() - start), List.of("restored into " + layout.target),
                             List.of(), notes);
                 }
-                List<String> changes = layout.describeChanges();
-                List<String> kept = swapLive(id, layout, options, notes);
+                List<String> changes = new ArrayList<>(layout.describeChanges());
+                DbStep dbStep = null;
+                if (dumpCheck != null) {
+                    DatabaseConfig.Postgres pg = (DatabaseConfig.Postgres) homeserver.get().database();
+                    List<Path> chunks = stagedChunks(staged.dbStage, summary);
+                    PostgresRestore pgRestore = new PostgresRestore(PgTools.system(), temp);
+                    PostgresRestore.Listing listing = pgRestore.listDump(chunks);
+                    checkDump(summary, listing);
+                    PostgresRestore.Options pgOptions = new PostgresRestore.Options(options.dropExisting(),
+                            options.keepPrevious(), id.substring(BackupId.PREFIX.length()));
+                    // Refuse a populated database before Synapse is stopped, not after.
+                    pgRestore.preflight(pg, pgOptions);
+                    changes.add("restore PostgreSQL database " + pg.dbname() + " from the dump (" + listing.entries()
+                            + " entries)" + (options.dropExisting() ? ", renaming an existing one aside" : ""));
+                    dbStep = () -> {
+                        PostgresRestore.Result r = pgRestore.restore(pg, chunks, pgOptions);
+                        if (r.previous() != null) {
+                            notes.add("the previous database was renamed to " + r.previous()
+                                    + (r.previousDropped() ? " and dropped after the restore succeeded" : " and kept"));
+                        }
+                    };
+                }
+                List<String> kept = swapLive(id, layout, options, notes, dbStep);
                 return new RestoreResult(id, "live", staged.files, staged.bytes, staged.downloaded,
                         Duration.ofNanos(System.nanoTime() - start), changes, kept, notes);
             } finally {
@@ -116,13 +148,61 @@ final class BackupRestorer {
         }
     }
 
-    private record Staged(long files, long bytes, long downloaded, List<String> notes) {
+    private record Staged(long files, long bytes, long downloaded, List<String> notes, Path dbStage) {
+    }
+
+    /** The database step of a live restore, run after the files are swapped in. */
+    private interface DbStep {
+        void run() throws IOException;
+    }
+
+    private static List<Path> stagedChunks(Path dbStage, ManifestSummary summary) {
+        List<Path> chunks = new ArrayList<>();
+        for (Object name : (List<?>) summary.database().get("dump-entries")) {
+            chunks.add(dbStage.resolve(String.valueOf(name)));
+        }
+        return chunks;
+    }
+
+    private static void checkDump(ManifestSummary summary, PostgresRestore.Listing listing) {
+        long bytes = ((Number) summary.database().get("dump-bytes")).longValue();
+        String sha = String.valueOf(summary.database().get("dump-sha256"));
+        if (listing.bytes() != bytes || !listing.sha256().equalsIgnoreCase(sha)) {
+            throw new IntegrityException("the PostgreSQL dump of " + summary.backupId()
+                    + " differs from its manifest (dump-bytes/dump-sha256); nothing was restored");
+        }
+    }
+
+    /** For --target: joins the dump's chunks into one file and says how to load it. */
+    private static List<String> joinDumpForTarget(Path target, ManifestSummary summary) throws IOException {
+        List<Path> chunks = stagedChunks(target, summary);
+        String first = chunks.get(0).getFileName().toString();
+        Path dump = chunks.get(0).resolveSibling(first.substring(0, first.lastIndexOf('.')));
+        try (OutputStream out = Files.newOutputStream(dump, java.nio.file.StandardOpenOption.CREATE_NEW)) {
+            for (Path c : chunks) {
+                Files.copy(c, out);
+            }
+        }
+        for (Path c : chunks) {
+            Files.delete(c);
+        }
+        Files.setPosixFilePermissions(dump, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        List<String> notes = new ArrayList<>();
+        notes.add("the PostgreSQL dump is " + dump + "; to load it into a new database:");
+        DatabaseConfig.Postgres pg = new DatabaseConfig.Postgres(
+                (String) summary.database().get("host"),
+                summary.database().get("port") instanceof Number n ? n.intValue() : 5432,
+                (String) summary.database().get("user"), null, (String) summary.database().get("dbname"), Map.of());
+        notes.addAll(PostgresRestore.stockCommands(pg, dump));
+        return notes;
     }
 
     /** Downloads, decrypts and extracts into staging, checking everything; live data untouched. */
     private Staged stage(String id, ObjectInfo data, Path manifestFile, ManifestSummary summary, Layout layout,
-                         RestoreOptions options) throws IOException {
+                         RestoreOptions options, Path temp, DumpCheck dumpCheck) throws IOException {
         boolean dryRun = options.dryRun();
+        Path dbStage = temp.resolve("db");
+        SafeExtractor[] dbExtractor = {null};
         ChainReader.Handler handler = new ChainReader.Handler() {
             @Override
             public void directory(TarReader.Entry e) throws IOException {
@@ -156,6 +236,28 @@ final class BackupRestorer {
             }
 
             @Override
+            public ChainReader.Read reservedFile(TarReader.Entry e) throws IOException {
+                if (dryRun) {
+                    HashingInputStream h = new HashingInputStream(dumpCheck != null && dumpCheck.isChunk(e.name())
+                            ? dumpCheck.tee(e.content()) : e.content());
+                    long n = h.transferTo(OutputStream.nullOutputStream());
+                    return new ChainReader.Read(n, h.hexDigest());
+                }
+                SafeExtractor x;
+                if (layout.target != null) {
+                    x = layout.extractorFor(e);
+                } else {
+                    // The dump is staged privately, never beside live data: pg_restore reads it from there.
+                    if (dbExtractor[0] == null) {
+                        dbExtractor[0] = new SafeExtractor(dbStage);
+                    }
+                    x = dbExtractor[0];
+                }
+                FileRecord rec = x.extract(e);
+                return new ChainReader.Read(rec.size(), rec.sha256());
+            }
+
+            @Override
             public void other(TarReader.Entry e) throws IOException {
                 throw new UnsafeEntryException(e.rawName(), "only regular files and directories are restored ("
                         + e.type().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ') + ")");
@@ -170,6 +272,12 @@ final class BackupRestorer {
             if (r.problemCount() > 0) {
                 throw new IntegrityException("backup " + id + " does not match its manifest (" + r.problemCount()
                         + " problem(s), first: " + r.problems().get(0) + "); nothing was restored");
+            }
+            if (dryRun && dumpCheck != null) {
+                List<String> dumpProblems = dumpCheck.finish();
+                if (!dumpProblems.isEmpty()) {
+                    throw new IntegrityException("backup " + id + ": " + dumpProblems.get(0));
+                }
             }
             if (!dryRun) {
                 layout.finishExtraction();
@@ -187,7 +295,7 @@ final class BackupRestorer {
                         + " code only");
             }
             ok = true;
-            return new Staged(r.files(), r.bytes(), r.downloaded(), notes);
+            return new Staged(r.files(), r.bytes(), r.downloaded(), notes, dbStage);
         } finally {
             if (!ok) {
                 layout.abandon();
@@ -247,7 +355,8 @@ final class BackupRestorer {
     }
 
     /** Stops Synapse, swaps every staged unit into place (rolling back on failure), starts Synapse. */
-    private List<String> swapLive(String id, Layout layout, RestoreOptions options, List<String> notes) throws IOException {
+    private List<String> swapLive(String id, Layout layout, RestoreOptions options, List<String> notes, DbStep dbStep)
+            throws IOException {
         if (options.noService()) {
             service.ensureNotRunning();
         } else {
@@ -296,6 +405,11 @@ final class BackupRestorer {
                 swapHook.beforeStep(++step, staged, u.live);
                 move(staged, u.live);
                 done.add(new Path[] {staged, u.live});
+            }
+            if (dbStep != null) {
+                // Last, so that a failing database restore (which puts the old database back by
+                // itself) is rolled back together with the files.
+                dbStep.run();
             }
         } catch (IOException | RuntimeException e) {
             rollback(done, createdDirs);

@@ -38,6 +38,9 @@ final class BackupVerifier {
         try {
             List<String> problems = new ArrayList<>();
             long[] otherProblems = {0};
+            Path manifestFile = hasManifest ? BackupReader.fetchManifest(repo, id, passphrase, temp) : null;
+            ManifestSummary summary = hasManifest ? Manifest.readSummary(manifestFile) : null;
+            DumpCheck dump = summary == null ? null : DumpCheck.of(summary);
             ChainReader.Handler hashOnly = new ChainReader.Handler() {
                 @Override
                 public void directory(TarReader.Entry e) {
@@ -57,6 +60,14 @@ final class BackupVerifier {
                 }
 
                 @Override
+                public ChainReader.Read reservedFile(TarReader.Entry e) throws IOException {
+                    HashingInputStream h = new HashingInputStream(dump != null && dump.isChunk(e.name())
+                            ? dump.tee(e.content()) : e.content());
+                    long n = h.transferTo(OutputStream.nullOutputStream());
+                    return new ChainReader.Read(n, h.hexDigest());
+                }
+
+                @Override
                 public void other(TarReader.Entry e) {
                     otherProblems[0]++;
                     if (problems.size() < 20) {
@@ -68,9 +79,13 @@ final class BackupVerifier {
             ChainReader.Result r;
             String mode;
             if (hasManifest) {
-                Path manifestFile = BackupReader.fetchManifest(repo, id, passphrase, temp);
-                r = reader.read(id, manifestFile, Manifest.readSummary(manifestFile), hashOnly);
+                r = reader.read(id, manifestFile, summary, hashOnly);
                 mode = "manifest";
+                if (dump != null) {
+                    List<String> dumpProblems = dump.finish();
+                    otherProblems[0] += dumpProblems.size();
+                    problems.addAll(dumpProblems);
+                }
             } else {
                 r = reader.readWhole(id, data.size(), hashOnly);
                 mode = "whole";

@@ -35,8 +35,17 @@ final class ChainReader {
         /** A wanted regular file; returns its size and SHA-256 as read. */
         Read file(TarReader.Entry e) throws IOException;
 
-        /** An entry under the reserved {@code .synapse-backup/} directory of the own object. */
+        /**
+         * An entry under the reserved {@code .synapse-backup/} directory of the own object that the
+         * manifest does not list (the manifest itself).
+         */
         void reserved(TarReader.Entry e) throws IOException;
+
+        /**
+         * A file under the reserved directory that the manifest lists (a PostgreSQL dump chunk):
+         * checked like any file, but never written into the live filesystem.
+         */
+        Read reservedFile(TarReader.Entry e) throws IOException;
 
         /** A link, device or other entry in the own object (restore refuses it). */
         void other(TarReader.Entry e) throws IOException;
@@ -159,7 +168,11 @@ final class ChainReader {
             while ((e = tar.next()) != null) {
                 String name = e.name();
                 if (name.equals(".synapse-backup") || name.startsWith(Manifest.RESERVED_DIR)) {
-                    if (own) {
+                    if (e.type() == TarReader.Type.FILE && !name.equals(Manifest.TAR_ENTRY) && matcher != null
+                            && matcher.wants(name)) {
+                        Read r = handler.reservedFile(e);
+                        matcher.entry(name, r.size(), r.sha256());
+                    } else if (own) {
                         handler.reserved(e);
                     }
                     continue;

@@ -60,7 +60,6 @@ public final class Manifest {
             gen.writeStringField("parent", h.parent());
             gen.writeStringField("full-backup", h.fullBackup());
             gen.writeObjectField("roots", h.roots());
-            gen.writeObjectField("database", h.database());
             gen.writeArrayFieldStart("files");
         }
 
@@ -81,9 +80,13 @@ public final class Manifest {
             bytes += f.size();
         }
 
-        /** Closes the files array and writes the trailer. */
-        public void finish(List<ManifestSummary.Skipped> skipped) throws IOException {
+        /**
+         * Closes the files array and writes the trailer: how the database was captured (known only
+         * once a PostgreSQL dump has streamed through), what was skipped, and the totals.
+         */
+        public void finish(Map<String, Object> database, List<ManifestSummary.Skipped> skipped) throws IOException {
             gen.writeEndArray();
+            gen.writeObjectField("database", database);
             gen.writeArrayFieldStart("skipped");
             for (ManifestSummary.Skipped s : skipped) {
                 gen.writeStartObject();

@@ -13,11 +13,19 @@ import java.util.Objects;
  * @param noService    the admin has stopped Synapse: do not stop or start it
  * @param keepPrevious keep the replaced live data as {@code *.pre-restore-<id>}
  * @param progress     progress listener
+ * @param dropExisting a PostgreSQL database that already has tables is renamed aside (kept until
+ *                     the restore has succeeded) instead of refused
  */
 public record RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
-                             Progress progress) {
+                             Progress progress, boolean dropExisting) {
     public RestoreOptions {
         Objects.requireNonNull(passphrase, "passphrase");
         progress = progress == null ? Progress.NONE : progress;
+    }
+
+    /** Options that refuse to replace a populated PostgreSQL database. */
+    public RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
+                          Progress progress) {
+        this(passphrase, target, dryRun, noService, keepPrevious, progress, false);
     }
 }

@@ -38,6 +38,10 @@ final class RestoreCommand extends BaseCommand {
     @Option(names = "--keep-previous", description = "Keep the replaced live data beside it as <name>.pre-restore-<id>.")
     boolean keepPrevious;
 
+    @Option(names = "--drop-existing", description = "PostgreSQL: if the database already has tables, rename it aside"
+            + " (<db>_pre_restore_<time>; dropped after success unless --keep-previous) instead of refusing.")
+    boolean dropExisting;
+
     @Option(names = "--print-command", description = "Print the stock-tools restore procedure and the AWS_* variables it needs, then exit.")
     boolean printCommand;
 
@@ -56,7 +60,7 @@ final class RestoreCommand extends BaseCommand {
             out.info("Restore: " + (dryRun ? "checking " : "restoring ") + id + " from " + sb.repository().location()
                     + (target != null ? " into " + target.toAbsolutePath() : ""));
             RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(config, false), target, dryRun, noService,
-                    keepPrevious, ConsoleProgress.forCommand(out)));
+                    keepPrevious, ConsoleProgress.forCommand(out), dropExisting));
             if (out.json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backup-id", r.backupId());

@@ -111,6 +111,41 @@ public final class PostgresRestore {
     }
 
     /**
+     * Checks, without changing anything, that {@link #restore} could start: the client programs,
+     * the connection and credentials, and that the target database is absent, empty, or (with
+     * {@code dropExisting}) can be renamed aside. Run it before Synapse is stopped.
+     *
+     * @throws SynapseBackupException naming the cause, as {@link #restore} would
+     */
+    public void preflight(DatabaseConfig.Postgres db, Options options) {
+        String dbname = db.dbname() != null ? db.dbname() : db.user();
+        if (dbname == null) {
+            throw new dev.synapsebackup.ConfigException("homeserver.yaml's database.args names no database (dbname)"
+                    + " and no user: cannot tell which PostgreSQL database to restore");
+        }
+        tools.version("pg_restore");
+        tools.find("psql");
+        try (PgSession s = new PgSession(db, tools, tempDir)) {
+            String maint = maintenanceDb(s);
+            boolean exists = !"0".equals(s.query(maint, "SELECT count(*) FROM pg_database WHERE datname = "
+                    + literal(dbname)).get(0)[0].trim());
+            if (exists) {
+                int tables = countTables(s, dbname);
+                if (tables > 0 && !options.dropExisting()) {
+                    throw new SynapseBackupException("PostgreSQL " + s.describe(dbname) + " already exists and has "
+                            + tables + " tables: refusing to restore over it (with --drop-existing it is renamed"
+                            + " aside and kept until the restore has succeeded)");
+                }
+                if (tables > 0 && !"0".equals(s.query(maint, "SELECT count(*) FROM pg_database WHERE datname = "
+                        + literal(asideName(dbname, options.asideSuffix()))).get(0)[0].trim())) {
+                    throw new SynapseBackupException("cannot rename " + s.describe(dbname) + " aside: a database \""
+                            + asideName(dbname, options.asideSuffix()) + "\" already exists");
+                }
+            }
+        }
+    }
+
+    /**
      * Restores the dump read from {@code dump} (read to its end, not closed) into the configured
      * database.
      *

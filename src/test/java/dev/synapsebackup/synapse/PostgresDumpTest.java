@@ -7,6 +7,7 @@ import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.testing.PostgresServer;
+import dev.synapsebackup.testing.SynapseSchema;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -31,10 +32,6 @@ class PostgresDumpTest {
     static final PostgresServer PG = new PostgresServer();
 
     static final String SOURCE = "synapse";
-    static final List<String> TABLES = List.of("users", "rooms", "events", "e2e_one_time_keys_json", "schema_version");
-    /** A stable order for each table's checksum. */
-    static final Map<String, String> ORDER = Map.of("users", "name", "rooms", "room_id", "events", "stream_ordering",
-            "e2e_one_time_keys_json", "user_id, device_id, key_id", "schema_version", "version");
 
     @TempDir
     Path tmp;
@@ -42,56 +39,16 @@ class PostgresDumpTest {
     @BeforeAll
     static void loadSchema() throws Exception {
         PG.createSynapseDatabase(SOURCE);
-        PG.userSql(SOURCE, SCHEMA);
-        PG.userSql(SOURCE, DATA);
+        PG.userSql(SOURCE, SynapseSchema.SCHEMA);
+        PG.userSql(SOURCE, SynapseSchema.DATA);
     }
 
-    static final String SCHEMA = """
-            CREATE TABLE schema_version (lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE, version INTEGER NOT NULL,
-                upgraded BOOL NOT NULL, CHECK (lock = 'X'));
-            CREATE TABLE users (name TEXT PRIMARY KEY, password_hash TEXT, creation_ts BIGINT, admin SMALLINT
-                DEFAULT 0 NOT NULL, displayname TEXT, avatar BYTEA);
-            CREATE TABLE rooms (room_id TEXT PRIMARY KEY, is_public BOOL, creator TEXT REFERENCES users(name),
-                room_version TEXT);
-            CREATE SEQUENCE events_stream_seq;
-            CREATE TABLE events (stream_ordering BIGINT PRIMARY KEY DEFAULT nextval('events_stream_seq'),
-                event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL REFERENCES rooms(room_id), type TEXT NOT NULL,
-                sender TEXT NOT NULL, origin_server_ts BIGINT, json JSONB NOT NULL);
-            CREATE INDEX events_room_idx ON events (room_id, stream_ordering);
-            CREATE TABLE e2e_one_time_keys_json (user_id TEXT NOT NULL, device_id TEXT NOT NULL,
-                algorithm TEXT NOT NULL, key_id TEXT NOT NULL, ts_added_ms BIGINT NOT NULL, key_json TEXT NOT NULL,
-                UNIQUE (user_id, device_id, algorithm, key_id));
-            """;
 
-    static final String DATA = """
-            INSERT INTO schema_version VALUES ('X', 83, true);
-            INSERT INTO users SELECT '@user' || i || ':example.org', md5(i::text), 1700000000000 + i, (i % 50 = 0)::int,
-                'Ünïcødé ' || i || ' 🐈', decode(md5(i::text), 'hex') FROM generate_series(1, 2000) i;
-            INSERT INTO rooms SELECT '!room' || i || ':example.org', i % 3 = 0, '@user' || (i % 2000 + 1) || ':example.org', '10'
-                FROM generate_series(1, 200) i;
-            INSERT INTO events (event_id, room_id, type, sender, origin_server_ts, json)
-                SELECT '$ev' || i || md5(i::text), '!room' || (i % 200 + 1) || ':example.org', 'm.room.message',
-                    '@user' || (i % 2000 + 1) || ':example.org', 1700000000000 + i,
-                    jsonb_build_object('body', md5(i::text) || md5((i * 7)::text) || md5((i * 13)::text), 'n', i)
-                FROM generate_series(1, 60000) i;
-            INSERT INTO e2e_one_time_keys_json SELECT '@user' || (i % 100 + 1) || ':example.org', 'DEV' || (i % 7),
-                'signed_curve25519', 'AAAA' || i, 1700000000000, '{"key":"' || md5(i::text) || '"}'
-                FROM generate_series(1, 3000) i;
-            """;
 
     PgTools tools() {
         return new PgTools(List.of(PG.binDir()));
     }
 
-    /** Per table: "count|md5 of all rows in a stable order". */
-    static Map<String, String> snapshot(String db) throws Exception {
-        Map<String, String> out = new LinkedHashMap<>();
-        for (String t : TABLES) {
-            out.put(t, PG.superSql(db, "SELECT count(*) || '|' || coalesce(md5(string_agg(t::text, ',' ORDER BY "
-                    + ORDER.get(t) + ")), '-') FROM " + t + " t"));
-        }
-        return out;
-    }
 
     static long count(String db, String table) throws Exception {
         return Long.parseLong(PG.superSql(db, "SELECT count(*) FROM " + table));
@@ -115,7 +72,7 @@ class PostgresDumpTest {
     @Test
     void dumpWhileWritingThenRestoreIntoFreshDatabase() throws Exception {
         long before = count(SOURCE, "events");
-        Map<String, String> stable = snapshot(SOURCE);
+        Map<String, String> stable = SynapseSchema.snapshot(PG, SOURCE);
         // A writer commits one event at a time while pg_dump runs.
         Process writer = PG.userSqlAsync(SOURCE, """
                 DO $$BEGIN FOR i IN 1..1000000 LOOP
@@ -186,7 +143,7 @@ class PostgresDumpTest {
         assertThat(PG.superSql("postgres", "SELECT pg_encoding_to_char(encoding), datcollate, datctype,"
                 + " pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'restored'"))
                 .isEqualTo("UTF8|C|C|" + PostgresServer.USER);
-        Map<String, String> restored = snapshot("restored");
+        Map<String, String> restored = SynapseSchema.snapshot(PG, "restored");
         for (String t : List.of("users", "rooms", "schema_version")) {
             assertThat(restored.get(t)).as(t).isEqualTo(stable.get(t));
         }
@@ -196,7 +153,7 @@ class PostgresDumpTest {
         long n = count("restored", "events");
         assertThat(n).isBetween(before + 20, after);
         String maxId = PG.superSql("restored", "SELECT max(stream_ordering) FROM events");
-        String prefix = "SELECT count(*) || '|' || md5(string_agg(t::text, ',' ORDER BY stream_ordering)) FROM events t"
+        String prefix = "SELECT count(*) || '|' || md5(string_agg(t::text, ',' SynapseSchema.ORDER BY stream_ordering)) FROM events t"
                 + " WHERE stream_ordering <= " + maxId;
         assertThat(PG.superSql("restored", prefix)).isEqualTo(PG.superSql(SOURCE, prefix));
         assertThat(PG.superSql("restored", "SELECT last_value >= " + maxId + " FROM events_stream_seq")).isEqualTo("t");
@@ -305,8 +262,8 @@ class PostgresDumpTest {
         assertThat(r.previousDropped()).isFalse();
         assertThat(r.created()).isTrue();
         assertThat(PG.superSql("target_pre_restore_t2", "SELECT x FROM old_stuff")).isEqualTo("42");
-        Map<String, String> src = snapshot(SOURCE);
-        Map<String, String> got = snapshot("target");
+        Map<String, String> src = SynapseSchema.snapshot(PG, SOURCE);
+        Map<String, String> got = SynapseSchema.snapshot(PG, "target");
         assertThat(got.get("users")).isEqualTo(src.get("users"));
         assertThat(got.get("e2e_one_time_keys_json")).isEqualTo("0|-");
 
@@ -320,7 +277,7 @@ class PostgresDumpTest {
         PG.createSynapseDatabase("empty_target");
         PostgresRestore.Result r4 = restore.restore(PG.config("empty_target"), chunks, PostgresRestore.Options.refuseExisting());
         assertThat(r4.created()).isFalse();
-        assertThat(snapshot("empty_target").get("rooms")).isEqualTo(src.get("rooms"));
+        assertThat(SynapseSchema.snapshot(PG, "empty_target").get("rooms")).isEqualTo(src.get("rooms"));
     }
 
     @Test
@@ -370,8 +327,8 @@ class PostgresDumpTest {
                 "PATH", PG.binDir() + ":" + System.getenv("PATH")), tmp);
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(Sha256.hex(Sha256.newDigest().digest(Files.readAllBytes(dump)))).isEqualTo(res.get().sha256());
-        Map<String, String> src = snapshot(SOURCE);
-        Map<String, String> got = snapshot("stock_copy");
+        Map<String, String> src = SynapseSchema.snapshot(PG, SOURCE);
+        Map<String, String> got = SynapseSchema.snapshot(PG, "stock_copy");
         assertThat(got.get("users")).isEqualTo(src.get("users"));
         assertThat(got.get("rooms")).isEqualTo(src.get("rooms"));
         assertThat(got.get("e2e_one_time_keys_json")).isEqualTo("0|-");
