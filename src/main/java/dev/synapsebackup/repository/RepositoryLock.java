@@ -76,7 +76,7 @@ public final class RepositoryLock implements AutoCloseable {
     public enum LockMode {
         /** Conditional put if the repository supports it, else write-then-list. */
         AUTO,
-        /** One {@value #EXCLUSIVE_KEY} object created with {@link Repository#putIfAbsent}. */
+        /** One {@value RepositoryLock#EXCLUSIVE_KEY} object created with {@link Repository#putIfAbsent}. */
         CONDITIONAL_PUT,
         /** A {@code locks/<token>} object per run; the oldest live one wins. */
         WRITE_THEN_LIST
@@ -237,10 +237,15 @@ public final class RepositoryLock implements AutoCloseable {
     @Override
     public void close() {
         if (refresher != null) {
-            refresher.shutdownNow();
+            // shutdown() cancels the periodic task but lets a refresh in flight finish (an
+            // interrupt would only turn it into a spurious warning).
+            refresher.shutdown();
             try {
-                refresher.awaitTermination(10, TimeUnit.SECONDS);
+                if (!refresher.awaitTermination(30, TimeUnit.SECONDS)) {
+                    refresher.shutdownNow();
+                }
             } catch (InterruptedException e) {
+                refresher.shutdownNow();
                 Thread.currentThread().interrupt();
             }
         }
