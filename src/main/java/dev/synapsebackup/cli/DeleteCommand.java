@@ -1,27 +1,45 @@
 package dev.synapsebackup.cli;
 
+import dev.synapsebackup.backup.Deleter;
+import dev.synapsebackup.backup.ManifestDependencyReader;
 import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.repository.Repository;
+import java.time.Clock;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "delete", mixinStandardHelpOptions = true,
-        description = {"Delete a backup: its data object and its manifest.",
+        description = {"Delete a backup: its data object and its manifest, under the repository lock.",
+            "Refused (exit 1, naming them) when other backups need files stored in it, unless --force,",
+            "which deletes those too after listing them.",
             "Exit 4 with \"backup-id ID does not exist\" when there is no such backup."})
 final class DeleteCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id, as `list` shows it.")
     String id;
 
+    @Option(names = "--force", description = "Also delete the backups that depend on this one.")
+    boolean force;
+
     @Override
     public Integer call() {
         Output out = output();
-        try (Repository repo = RepositoryFactory.open(loadConfig())) {
-            repo.delete(id);
+        ToolConfig config = loadConfig();
+        try (Repository repo = RepositoryFactory.open(config)) {
+            Deleter.DeleteResult r = Deleter.delete(repo, id, force,
+                    new ManifestDependencyReader(repo, () -> passphrase(config, false), null), Clock.systemUTC(), out::info);
             if (out.json) {
-                out.json(Map.of("deleted", id));
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("deleted", r.deleted());
+                doc.put("dependants", r.dependants());
+                out.json(doc);
             } else {
-                out.info("Deleted " + id + " from " + repo.location());
+                for (String d : r.deleted()) {
+                    out.info("Deleted " + d + " from " + repo.location());
+                }
             }
             return 0;
         }

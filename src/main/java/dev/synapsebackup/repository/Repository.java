@@ -87,6 +87,16 @@ public interface Repository extends AutoCloseable {
      */
     boolean putIfAbsent(String key, byte[] content, Map<String, String> metadata) throws IOException;
 
+    /**
+     * Whether {@link #putIfAbsent} is known to be atomic on this store. True until the store is
+     * found not to implement conditional writes (S3 answering 501 to {@code If-None-Match: *});
+     * then {@code putIfAbsent} falls back to write-then-read-back, which two racing writers can
+     * both pass, and callers that need mutual exclusion use another protocol.
+     */
+    default boolean supportsConditionalPut() {
+        return true;
+    }
+
     /** Deletes an object; a missing object is not an error. */
     void deleteObject(String key) throws IOException;
 

@@ -91,6 +91,8 @@ public final class S3Repository extends AbstractRepository {
     private final int listPageSize;
     private final java.time.Duration abortPatience;
     private final ExecutorService uploadExecutor;
+    /** Set once the store answered a conditional PutObject with "not implemented". */
+    private volatile boolean conditionalPutUnsupported;
 
     private S3Repository(Builder b) {
         this.parameters = b.parameters;
@@ -477,6 +479,7 @@ public final class S3Repository extends AbstractRepository {
                 throw failure("write", key, e);
             }
             conditional = false;
+            conditionalPutUnsupported = true;
             try {
                 s3.putObject(b -> b.bucket(bucket).key(full).metadata(metadata),
                         RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length,
@@ -494,6 +497,11 @@ public final class S3Repository extends AbstractRepository {
         } catch (FileNotFoundException e) {
             return false;
         }
+    }
+
+    @Override
+    public boolean supportsConditionalPut() {
+        return !conditionalPutUnsupported;
     }
 
     private static boolean isNotImplemented(SdkException e) {

@@ -1,0 +1,128 @@
+package dev.synapsebackup.backup;
+
+import dev.synapsebackup.BackupNotFoundException;
+import dev.synapsebackup.repository.BackupEntry;
+import dev.synapsebackup.repository.BackupId;
+import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.RepositoryLock;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Applies a {@link KeepPolicy} to a repository: lists the backups, reads the dependencies of
+ * the ones it keeps, plans with {@link PrunePlanner}, and deletes what the plan removes
+ * (manifest first, then data; newest first, so that a dependant always goes before what it
+ * needs). Also removes leftovers of interrupted uploads older than a day.
+ *
+ * <p>A real run holds the exclusive {@link RepositoryLock}; a dry run only reads and takes no lock.
+ */
+public final class Pruner {
+    /** Uploads interrupted longer ago than this are removed (nobody can still be writing them). */
+    static final Duration STALE_UPLOAD_AGE = Duration.ofDays(1);
+
+    private Pruner() {
+    }
+
+    /**
+     * The outcome of a prune.
+     *
+     * @param plan           the decisions, oldest first
+     * @param dryRun         whether nothing was deleted on purpose
+     * @param deleted        the backups deleted, in deletion order (empty for a dry run)
+     * @param removedUploads leftovers of interrupted uploads removed
+     */
+    public record PruneResult(PrunePlan plan, boolean dryRun, List<String> deleted, int removedUploads) {
+        public PruneResult {
+            deleted = List.copyOf(deleted);
+        }
+    }
+
+    /**
+     * Prunes {@code repo}.
+     *
+     * @param repo         the repository
+     * @param policy       the keep rules; an empty policy is refused ({@link dev.synapsebackup.ConfigException})
+     * @param dryRun       plan only, delete nothing
+     * @param dependencies reads which backups a complete backup needs (called only for kept ones)
+     * @param clock        "now" for the planner and the lock
+     * @throws dev.synapsebackup.RepositoryLockedException if another run holds the lock
+     */
+    public static PruneResult prune(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,
+                                    Clock clock) {
+        policy.requireNotEmpty();
+        repo.checkAccess();
+        if (dryRun) {
+            return run(repo, policy, true, dependencies, clock, null);
+        }
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, "prune", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
+            return run(repo, policy, false, dependencies, clock, lock);
+        }
+    }
+
+    /** Plans a prune of {@code entries} (the repository listing), reading dependencies as needed. */
+    public static PrunePlan plan(List<BackupEntry> entries, KeepPolicy policy, DependencyReader dependencies, Clock clock) {
+        Map<String, PruneCandidate> candidates = new HashMap<>();
+        for (BackupEntry e : entries) {
+            PruneCandidate.Kind kind = switch (e.status()) {
+                case COMPLETE -> PruneCandidate.Kind.FULL;
+                case FOREIGN -> PruneCandidate.Kind.FOREIGN;
+                case UNFINISHED -> PruneCandidate.Kind.UNFINISHED;
+            };
+            candidates.put(e.id(), new PruneCandidate(e.id(), BackupId.timeOf(e.id()).orElse(e.lastModified()), kind, Set.of()));
+        }
+        // Dependencies matter only for what is kept: read those, re-plan, until nothing new is kept.
+        Set<String> read = new HashSet<>();
+        while (true) {
+            PrunePlan plan = PrunePlanner.plan(List.copyOf(candidates.values()), policy, clock.instant());
+            boolean changed = false;
+            for (String id : plan.kept()) {
+                PruneCandidate c = candidates.get(id);
+                if (c.kind() == PruneCandidate.Kind.FULL && read.add(id)) {
+                    Set<String> deps = dependencies.dependsOn(id);
+                    if (!deps.isEmpty()) {
+                        candidates.put(id, new PruneCandidate(id, c.time(), PruneCandidate.Kind.INCREMENTAL, deps));
+                        changed = true;
+                    }
+                }
+            }
+            if (!changed) {
+                return plan;
+            }
+        }
+    }
+
+    private static PruneResult run(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,
+                                   Clock clock, RepositoryLock lock) {
+        PrunePlan plan = plan(repo.list(), policy, dependencies, clock);
+        if (dryRun) {
+            return new PruneResult(plan, true, List.of(), 0);
+        }
+        List<String> remove = new ArrayList<>(plan.removed());
+        java.util.Collections.reverse(remove); // newest first: dependants before what they need
+        List<String> deleted = new ArrayList<>();
+        for (String id : remove) {
+            lock.checkStillHeld();
+            try {
+                repo.delete(id);
+                deleted.add(id);
+            } catch (BackupNotFoundException e) {
+                // deleted by hand meanwhile: nothing left to do
+            }
+        }
+        int uploads;
+        try {
+            uploads = repo.removeStaleUploads(STALE_UPLOAD_AGE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove interrupted uploads from " + repo.location(), e);
+        }
+        return new PruneResult(plan, false, deleted, uploads);
+    }
+}

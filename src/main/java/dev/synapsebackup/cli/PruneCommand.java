@@ -1,0 +1,121 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.backup.KeepPolicy;
+import dev.synapsebackup.backup.ManifestDependencyReader;
+import dev.synapsebackup.backup.PrunePlan;
+import dev.synapsebackup.backup.Pruner;
+import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.repository.Repository;
+import java.time.Clock;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "prune", mixinStandardHelpOptions = true,
+        description = {"Remove the backups that no keep rule keeps (restic's `forget` rules), under the repository lock.",
+            "Each counting rule keeps the newest backup of each of the N newest hours/days/ISO weeks/months/years",
+            "(UTC) that have one; --keep-last N keeps the N newest; --keep-within D keeps every backup newer than",
+            "the newest backup minus D. A backup a kept backup needs files from is kept too. The charm's backups",
+            "(no manifest) count like full ones, by date; unfinished ones are removed once a day old.",
+            "Prints one line per backup, oldest first: keep|remove  ID  TIME  REASONS."})
+final class PruneCommand extends BaseCommand {
+    @Option(names = "--keep-last", paramLabel = "N", converter = Count.class, description = "Keep the N newest backups.")
+    int last;
+
+    @Option(names = "--keep-hourly", paramLabel = "N", converter = Count.class, description = "Keep the newest backup of each of the last N hours with one.")
+    int hourly;
+
+    @Option(names = "--keep-daily", paramLabel = "N", converter = Count.class, description = "Keep the newest backup of each of the last N days with one.")
+    int daily;
+
+    @Option(names = "--keep-weekly", paramLabel = "N", converter = Count.class, description = "Same for ISO weeks.")
+    int weekly;
+
+    @Option(names = "--keep-monthly", paramLabel = "N", converter = Count.class, description = "Same for months.")
+    int monthly;
+
+    @Option(names = "--keep-yearly", paramLabel = "N", converter = Count.class, description = "Same for years.")
+    int yearly;
+
+    @Option(names = "--keep-within", paramLabel = "DURATION",
+            description = "Keep every backup newer than the newest backup minus DURATION (e.g. 7d, 36h, 1y6m).")
+    String within;
+
+    @Option(names = "--dry-run", description = "Print the decisions, delete nothing (takes no lock).")
+    boolean dryRun;
+
+    @Override
+    public Integer call() {
+        Output out = output();
+        KeepPolicy policy = new KeepPolicy(last, hourly, daily, weekly, monthly, yearly,
+                within == null ? KeepPolicy.Within.NONE : KeepPolicy.Within.parse(within));
+        policy.requireNotEmpty();
+        ToolConfig config = loadConfig();
+        try (Repository repo = RepositoryFactory.open(config)) {
+            Pruner.PruneResult r = Pruner.prune(repo, policy, dryRun,
+                    new ManifestDependencyReader(repo, () -> passphrase(config, false), null), Clock.systemUTC());
+            PrunePlan plan = r.plan();
+            plan.warnings().forEach(out::warn);
+            if (out.json) {
+                List<Map<String, Object>> backups = new ArrayList<>();
+                for (PrunePlan.Decision d : plan.decisions()) {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("backup-id", d.id());
+                    m.put("time", time(d));
+                    m.put("kind", d.kind().name().toLowerCase(Locale.ROOT));
+                    m.put("action", d.action().word());
+                    m.put("reasons", d.reasons());
+                    backups.add(m);
+                }
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("dry-run", r.dryRun());
+                doc.put("backups", backups);
+                doc.put("kept", plan.kept());
+                doc.put("removed", r.dryRun() ? plan.removed() : r.deleted());
+                doc.put("removed-uploads", r.removedUploads());
+                doc.put("warnings", plan.warnings());
+                out.json(doc);
+                return 0;
+            }
+            for (PrunePlan.Decision d : plan.decisions()) {
+                out.result(String.format("%-6s  %s  %s  %s", d.action().word(), d.id(), time(d), String.join("; ", d.reasons())));
+            }
+            int removed = r.dryRun() ? plan.removed().size() : r.deleted().size();
+            out.result((r.dryRun() ? "dry run: would keep " : "kept ") + plan.kept().size() + ", "
+                    + (r.dryRun() ? "would remove " : "removed ") + removed + " of " + plan.decisions().size() + " backups"
+                    + (r.removedUploads() > 0 ? "; removed " + r.removedUploads() + " interrupted uploads" : ""));
+            return 0;
+        }
+    }
+
+    private static String time(PrunePlan.Decision d) {
+        return DateTimeFormatter.ISO_INSTANT.format(d.time().truncatedTo(ChronoUnit.SECONDS));
+    }
+
+    /** A keep count: a number >= 0, or "unlimited". */
+    static final class Count implements CommandLine.ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            if (value.equalsIgnoreCase("unlimited")) {
+                return KeepPolicy.UNLIMITED;
+            }
+            try {
+                int n = Integer.parseInt(value);
+                if (n >= 0) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            throw new CommandLine.TypeConversionException("'" + value + "' is not a count (a number >= 0 or \"unlimited\")");
+        }
+    }
+}

@@ -1,0 +1,589 @@
+package dev.synapsebackup.repository;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.synapsebackup.RepositoryLockedException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.security.SecureRandom;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The exclusive repository lock taken by {@code create}, {@code delete} and {@code prune}: an
+ * object under {@code locks/} (never listed as a backup) that names the host, pid, purpose and
+ * start time of the run holding it, and a random token. While the run lasts a daemon thread
+ * rewrites its {@code refreshed} time (every 5 minutes by default); a lock not refreshed for
+ * {@link #DEFAULT_STALE_AFTER 30 minutes} is stale and the next run takes it over.
+ *
+ * <p>Two protocols ({@link LockMode}):
+ * <ul>
+ *   <li>{@link LockMode#CONDITIONAL_PUT}: one object {@value #EXCLUSIVE_KEY}, created with
+ *       {@link Repository#putIfAbsent} (S3 {@code If-None-Match: *}, an exclusive create on a local
+ *       disk). Whoever creates it holds the lock.</li>
+ *   <li>{@link LockMode#WRITE_THEN_LIST}, for stores without conditional writes: each run writes
+ *       its own {@code locks/<token>} (state {@code pending}), lists {@code locks/}, waits a
+ *       settle time longer than the store's timestamp resolution, lists again, and holds the lock
+ *       only if no other live lock is {@code held} or older (by the store's last-modified time,
+ *       then by key). It then rewrites its object with state {@code held}. Two racing runs see
+ *       each other in at least one of their listings, so at most one of them wins; a loser
+ *       deletes its object.</li>
+ * </ul>
+ * {@link LockMode#AUTO} (the default) uses the conditional put unless the repository reports
+ * that it does not support it ({@link Repository#supportsConditionalPut()}).
+ *
+ * <p>Remaining races, both needing a lock that is already stale: taking over a stale lock
+ * re-reads it and deletes it only if it still holds the stale token, but another run can take
+ * it over between that read and the delete, and its fresh lock is then deleted; and a run whose
+ * refresh thread stalled for 30 minutes can overwrite a lock another run took over meanwhile.
+ * In both cases the run that lost its lock notices at its next refresh or
+ * {@link #checkStillHeld()} and fails.
+ */
+public final class RepositoryLock implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RepositoryLock.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final int MAX_LOCK_BYTES = 64 * 1024;
+    private static final int ATTEMPTS = 5;
+
+    /** Key of the lock object of {@link LockMode#CONDITIONAL_PUT}. */
+    public static final String EXCLUSIVE_KEY = BackupId.LOCKS_PREFIX + "exclusive";
+    /** A lock not refreshed for this long is stale. */
+    public static final Duration DEFAULT_STALE_AFTER = Duration.ofMinutes(30);
+    /** How often a held lock is refreshed. */
+    public static final Duration DEFAULT_REFRESH_INTERVAL = Duration.ofMinutes(5);
+    /** Wait between the two listings of {@link LockMode#WRITE_THEN_LIST}: above S3's 1 s timestamps. */
+    public static final Duration DEFAULT_SETTLE = Duration.ofMillis(1500);
+
+    /** How the lock is taken. */
+    public enum LockMode {
+        /** Conditional put if the repository supports it, else write-then-list. */
+        AUTO,
+        /** One {@value RepositoryLock#EXCLUSIVE_KEY} object created with {@link Repository#putIfAbsent}. */
+        CONDITIONAL_PUT,
+        /** A {@code locks/<token>} object per run; the oldest live one wins. */
+        WRITE_THEN_LIST
+    }
+
+    /**
+     * One lock object as stored.
+     *
+     * @param key          its key ({@code locks/…})
+     * @param host         host name of the run holding it
+     * @param pid          its process id
+     * @param purpose      what it is doing ({@code create}, {@code prune}, …)
+     * @param started      when it took the lock
+     * @param refreshed    when it last refreshed the lock
+     * @param token        random token identifying the holder
+     * @param state        {@code held}, or {@code pending} while a write-then-list run is deciding
+     * @param lastModified the store's last-modified time of the object
+     */
+    public record LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
+                           String token, String state, Instant lastModified) {
+        /** Whether the holder has not refreshed it for longer than {@code staleAfter} at {@code now}. */
+        public boolean isStale(Instant now, Duration staleAfter) {
+            return refreshed.plus(staleAfter).isBefore(now);
+        }
+
+        /** {@code <purpose> on <host> (pid <pid>) since <started>, last refreshed <refreshed>}. */
+        public String describe() {
+            return purpose + " on " + host + " (pid " + pid + ") since " + started + ", last refreshed " + refreshed;
+        }
+
+        boolean held() {
+            return !"pending".equals(state);
+        }
+    }
+
+    private final Repository repo;
+    private final String key;
+    private final Clock clock;
+    private final Duration staleAfter;
+    private final LockInfo initial;
+    private final ScheduledExecutorService refresher;
+    private Instant lastRefresh;
+    private String lost;
+    private boolean closed;
+
+    private RepositoryLock(Repository repo, String key, LockInfo info, Builder b) {
+        this.repo = repo;
+        this.key = key;
+        this.clock = b.clock;
+        this.staleAfter = b.staleAfter;
+        this.initial = info;
+        this.lastRefresh = info.refreshed();
+        if (b.refreshInterval.isZero() || b.refreshInterval.isNegative()) {
+            refresher = null;
+        } else {
+            refresher = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "repository-lock-refresh");
+                t.setDaemon(true);
+                return t;
+            });
+            long ms = b.refreshInterval.toMillis();
+            refresher.scheduleWithFixedDelay(this::refresh, ms, ms, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Takes the lock with the defaults: system clock, stale after 30 minutes, refreshed every 5. */
+    public static RepositoryLock acquire(Repository repo, String purpose) {
+        return builder(repo, purpose).acquire();
+    }
+
+    /**
+     * Takes the lock.
+     *
+     * @param repo       the repository
+     * @param purpose    what the run does, shown to a run that finds the lock taken
+     * @param clock      source of the times written into the lock and of "now" for staleness
+     * @param staleAfter how long without refresh makes a lock stale
+     * @throws RepositoryLockedException (exit 6) if another live run holds it, naming that run
+     */
+    public static RepositoryLock acquire(Repository repo, String purpose, Clock clock, Duration staleAfter) {
+        return builder(repo, purpose).clock(clock).staleAfter(staleAfter).acquire();
+    }
+
+    /** A builder for the less common settings (refresh interval, mode, settle time, owner). */
+    public static Builder builder(Repository repo, String purpose) {
+        return new Builder(repo, purpose);
+    }
+
+    /** The lock as this run wrote it. */
+    public LockInfo info() {
+        return initial;
+    }
+
+    /** The key of this run's lock object. */
+    public String key() {
+        return key;
+    }
+
+    /**
+     * Rewrites the lock's {@code refreshed} time if the lock still holds this run's token; if it is
+     * gone or someone else's, records that the lock was lost. The refresh thread calls this.
+     */
+    public synchronized void refresh() {
+        if (closed || lost != null) {
+            return;
+        }
+        Instant now = clock.instant();
+        try {
+            Optional<LockInfo> cur = read(repo, key);
+            if (cur.isEmpty()) {
+                lost = "the lock object " + key + " was removed (by \"unlock --force\" or a run that found it stale)";
+            } else if (!cur.get().token().equals(initial.token())) {
+                lost = "the lock was taken over by " + cur.get().describe();
+            } else {
+                LockInfo next = withRefreshed(cur.get(), now);
+                repo.put(key, toJson(next), Map.of());
+                lastRefresh = now;
+                return;
+            }
+            LOG.error("repository lock lost: {}", lost);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot refresh the repository lock {} in {}: {}", key, repo.location(), e.getMessage());
+            if (lastRefresh.plus(staleAfter).isBefore(now)) {
+                lost = "the lock could not be refreshed for " + minutes(staleAfter) + " (" + e.getMessage() + ")";
+            }
+        }
+    }
+
+    /**
+     * Checks, with a read of the lock object, that this run still holds the lock. Call it before
+     * an irreversible step (writing a manifest, deleting a backup).
+     *
+     * @throws RepositoryLockedException if the lock was lost
+     */
+    public synchronized void checkStillHeld() {
+        if (lost == null && !closed) {
+            try {
+                Optional<LockInfo> cur = read(repo, key);
+                if (cur.isEmpty()) {
+                    lost = "the lock object " + key + " was removed (by \"unlock --force\" or a run that found it stale)";
+                } else if (!cur.get().token().equals(initial.token())) {
+                    lost = "the lock was taken over by " + cur.get().describe();
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the repository lock " + key + " in " + repo.location(), e);
+            }
+        }
+        if (lost != null) {
+            throw new RepositoryLockedException("lost the repository lock of " + repo.location() + ": " + lost);
+        }
+    }
+
+    /**
+     * Stops refreshing and deletes the lock object if it is still this run's.
+     *
+     * @throws RepositoryLockedException if the lock was lost while the run lasted
+     */
+    @Override
+    public void close() {
+        if (refresher != null) {
+            // shutdown() cancels the periodic task but lets a refresh in flight finish (an
+            // interrupt would only turn it into a spurious warning).
+            refresher.shutdown();
+            try {
+                if (!refresher.awaitTermination(30, TimeUnit.SECONDS)) {
+                    refresher.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                refresher.shutdownNow();
+                Thread.currentThread().interrupt();
+            }
+        }
+        String lostReason;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                deleteIfToken(repo, key, initial.token());
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("cannot remove the repository lock {} in {} ({}); it goes stale after {}",
+                        key, repo.location(), e.getMessage(), minutes(staleAfter));
+            }
+            lostReason = lost;
+        }
+        if (lostReason != null) {
+            throw new RepositoryLockedException("lost the repository lock of " + repo.location() + " while running: " + lostReason);
+        }
+    }
+
+    // ---- listing and unlocking ----
+
+    /** Every lock object in the repository, oldest first. */
+    public static List<LockInfo> list(Repository repo) {
+        List<ObjectInfo> objects = new ArrayList<>();
+        try {
+            repo.listObjects(o -> {
+                if (o.key().startsWith(BackupId.LOCKS_PREFIX)) {
+                    objects.add(o);
+                }
+            });
+            List<LockInfo> result = new ArrayList<>();
+            for (ObjectInfo o : objects) {
+                read(repo, o.key()).ifPresent(result::add);
+            }
+            result.sort(Comparator.comparing(LockInfo::lastModified).thenComparing(LockInfo::key));
+            return result;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the locks of " + repo.location(), e);
+        }
+    }
+
+    /** Removes the locks not refreshed for {@code staleAfter}; returns how many. */
+    public static int removeStale(Repository repo, Clock clock, Duration staleAfter) {
+        int n = 0;
+        Instant now = clock.instant();
+        for (LockInfo l : list(repo)) {
+            if (l.isStale(now, staleAfter)) {
+                try {
+                    if (deleteIfToken(repo, l.key(), l.token())) {
+                        n++;
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot remove lock " + l.key() + " from " + repo.location(), e);
+                }
+            }
+        }
+        return n;
+    }
+
+    /** Removes every lock, live or not; returns how many. */
+    public static int removeAll(Repository repo) {
+        int n = 0;
+        for (LockInfo l : list(repo)) {
+            try {
+                repo.deleteObject(l.key());
+                n++;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot remove lock " + l.key() + " from " + repo.location(), e);
+            }
+        }
+        return n;
+    }
+
+    // ---- internals ----
+
+    private static RepositoryLockedException locked(LockInfo holder, Duration staleAfter) {
+        return new RepositoryLockedException("repository is locked by " + holder.describe()
+                + "; if that run is dead, run \"synapse-backup unlock\" (stale after " + minutes(staleAfter) + ")");
+    }
+
+    private static String minutes(Duration d) {
+        return d.toSeconds() % 60 == 0 ? d.toMinutes() + " min" : d.toString();
+    }
+
+    /** Deletes {@code key} if it still carries {@code token} (re-read just before: see the class comment). */
+    private static boolean deleteIfToken(Repository repo, String key, String token) throws IOException {
+        Optional<LockInfo> cur = read(repo, key);
+        if (cur.isPresent() && Objects.equals(cur.get().token(), token)) {
+            repo.deleteObject(key);
+            return true;
+        }
+        return false;
+    }
+
+    static Optional<LockInfo> read(Repository repo, String key) throws IOException {
+        Optional<ObjectInfo> stat = repo.stat(key);
+        if (stat.isEmpty()) {
+            return Optional.empty();
+        }
+        byte[] content;
+        try (InputStream in = repo.open(key)) {
+            content = in.readNBytes(MAX_LOCK_BYTES);
+        } catch (FileNotFoundException e) {
+            return Optional.empty();
+        }
+        Instant lm = stat.get().lastModified();
+        try {
+            JsonNode n = JSON.readTree(content);
+            Instant started = Instant.parse(n.path("started").asText());
+            return Optional.of(new LockInfo(key, n.path("host").asText("unknown host"), n.path("pid").asLong(-1),
+                    n.path("purpose").asText("unknown run"), started,
+                    n.hasNonNull("refreshed") ? Instant.parse(n.get("refreshed").asText()) : started,
+                    n.path("token").asText(""), n.path("state").asText("held"), lm));
+        } catch (IOException | RuntimeException e) {
+            // Unreadable (written by something else, or damaged): a lock all the same, aged by the store.
+            return Optional.of(new LockInfo(key, "unknown host", -1, "unreadable lock object " + key, lm, lm,
+                    "unreadable:" + lm, "held", lm));
+        }
+    }
+
+    private static byte[] toJson(LockInfo l) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("host", l.host());
+        m.put("pid", l.pid());
+        m.put("purpose", l.purpose());
+        m.put("started", l.started().toString());
+        m.put("refreshed", l.refreshed().toString());
+        m.put("token", l.token());
+        m.put("state", l.state());
+        try {
+            return JSON.writeValueAsBytes(m);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static LockInfo withRefreshed(LockInfo l, Instant t) {
+        return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), t, l.token(), l.state(), l.lastModified());
+    }
+
+    private static LockInfo withState(LockInfo l, String state) {
+        return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), state, l.lastModified());
+    }
+
+    private static String defaultHost() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException | SecurityException e) {
+            String env = System.getenv("HOSTNAME");
+            return env == null || env.isBlank() ? "unknown host" : env;
+        }
+    }
+
+    /** Settings of one lock acquisition. */
+    public static final class Builder {
+        private final Repository repo;
+        private final String purpose;
+        private Clock clock = Clock.systemUTC();
+        private Duration staleAfter = DEFAULT_STALE_AFTER;
+        private Duration refreshInterval = DEFAULT_REFRESH_INTERVAL;
+        private Duration settle = DEFAULT_SETTLE;
+        private LockMode mode = LockMode.AUTO;
+        private String host;
+        private long pid = ProcessHandle.current().pid();
+
+        private Builder(Repository repo, String purpose) {
+            this.repo = Objects.requireNonNull(repo, "repo");
+            this.purpose = Objects.requireNonNull(purpose, "purpose");
+        }
+
+        /** Source of "now" (default: the system clock). */
+        public Builder clock(Clock c) {
+            this.clock = Objects.requireNonNull(c);
+            return this;
+        }
+
+        /** How long without refresh makes a lock stale (default 30 minutes). */
+        public Builder staleAfter(Duration d) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("staleAfter must be positive");
+            }
+            this.staleAfter = d;
+            return this;
+        }
+
+        /** How often the held lock is refreshed (default 5 minutes; zero: no refresh thread). */
+        public Builder refreshInterval(Duration d) {
+            this.refreshInterval = Objects.requireNonNull(d);
+            return this;
+        }
+
+        /** The wait between the two listings of write-then-list (default 1.5 s). */
+        public Builder settle(Duration d) {
+            this.settle = Objects.requireNonNull(d);
+            return this;
+        }
+
+        /** The protocol (default {@link LockMode#AUTO}). */
+        public Builder mode(LockMode m) {
+            this.mode = Objects.requireNonNull(m);
+            return this;
+        }
+
+        /** Who the lock names (default: this host and process). */
+        public Builder owner(String host, long pid) {
+            this.host = Objects.requireNonNull(host);
+            this.pid = pid;
+            return this;
+        }
+
+        /**
+         * Takes the lock.
+         *
+         * @throws RepositoryLockedException (exit 6) if another live run holds it
+         */
+        public RepositoryLock acquire() {
+            if (host == null) {
+                host = defaultHost();
+            }
+            try {
+                LockMode m = mode == LockMode.AUTO && !repo.supportsConditionalPut() ? LockMode.WRITE_THEN_LIST : mode;
+                return m == LockMode.WRITE_THEN_LIST ? acquireByListing() : acquireConditionally();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot take the repository lock in " + repo.location(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new RepositoryLockedException("interrupted while taking the repository lock of " + repo.location(), e);
+            }
+        }
+
+        private LockInfo fresh(String key, String state) {
+            byte[] t = new byte[16];
+            RANDOM.nextBytes(t);
+            Instant now = clock.instant();
+            return new LockInfo(key, host, pid, purpose, now, now, HexFormat.of().formatHex(t), state, now);
+        }
+
+        private RepositoryLock acquireConditionally() throws IOException, InterruptedException {
+            LockInfo lastSeen = null;
+            for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+                LockInfo mine = fresh(EXCLUSIVE_KEY, "held");
+                if (repo.putIfAbsent(EXCLUSIVE_KEY, toJson(mine), Map.of())) {
+                    if (mode == LockMode.AUTO && !repo.supportsConditionalPut()) {
+                        // Learned just now that the put was not conditional: switch protocols.
+                        deleteIfToken(repo, EXCLUSIVE_KEY, mine.token());
+                        return acquireByListing();
+                    }
+                    // A run using the other protocol may hold a lock of its own.
+                    Optional<LockInfo> other = liveOthers(EXCLUSIVE_KEY).stream().findFirst();
+                    if (other.isPresent()) {
+                        deleteIfToken(repo, EXCLUSIVE_KEY, mine.token());
+                        throw locked(other.get(), staleAfter);
+                    }
+                    return new RepositoryLock(repo, EXCLUSIVE_KEY, mine, this);
+                }
+                Optional<LockInfo> cur = read(repo, EXCLUSIVE_KEY);
+                if (cur.isEmpty()) {
+                    continue; // released between our put and our read: try again
+                }
+                lastSeen = cur.get();
+                if (!lastSeen.isStale(clock.instant(), staleAfter)) {
+                    throw locked(lastSeen, staleAfter);
+                }
+                LOG.warn("taking over the stale repository lock of {}", lastSeen.describe());
+                deleteIfToken(repo, EXCLUSIVE_KEY, lastSeen.token());
+            }
+            throw lastSeen != null ? locked(lastSeen, staleAfter)
+                    : new RepositoryLockedException("could not take the repository lock of " + repo.location()
+                            + " after " + ATTEMPTS + " attempts: other runs keep taking and releasing it");
+        }
+
+        /** Live lock objects other than {@code exceptKey}; stale ones are left for their takers. */
+        private List<LockInfo> liveOthers(String exceptKey) {
+            Instant now = clock.instant();
+            return list(repo).stream().filter(l -> !l.key().equals(exceptKey) && !l.isStale(now, staleAfter)).toList();
+        }
+
+        private RepositoryLock acquireByListing() throws IOException, InterruptedException {
+            LockInfo mine = fresh(null, "pending");
+            String key = BackupId.LOCKS_PREFIX + mine.token();
+            mine = new LockInfo(key, mine.host(), mine.pid(), mine.purpose(), mine.started(), mine.refreshed(),
+                    mine.token(), mine.state(), mine.lastModified());
+            repo.put(key, toJson(mine), Map.of());
+            boolean won = false;
+            try {
+                LockInfo blocker = blocker(key);
+                if (blocker == null && !settle.isZero()) {
+                    // A run that wrote after our first listing is seen now, or (having written later
+                    // than the store's timestamp resolution) sees us as older.
+                    Thread.sleep(settle.toMillis());
+                    blocker = blocker(key);
+                }
+                if (blocker != null) {
+                    throw locked(blocker, staleAfter);
+                }
+                LockInfo held = withState(mine, "held");
+                repo.put(key, toJson(held), Map.of());
+                won = true;
+                return new RepositoryLock(repo, key, held, this);
+            } finally {
+                if (!won) {
+                    try {
+                        repo.deleteObject(key);
+                    } catch (IOException | RuntimeException e) {
+                        LOG.warn("cannot remove the lock attempt {} from {}: {}", key, repo.location(), e.getMessage());
+                    }
+                }
+            }
+        }
+
+        /** The live lock that stops us, or null: one that is held, or pending and older than ours. */
+        private LockInfo blocker(String myKey) throws IOException {
+            Instant now = clock.instant();
+            List<LockInfo> all = list(repo);
+            LockInfo me = all.stream().filter(l -> l.key().equals(myKey)).findFirst().orElse(null);
+            if (me == null) {
+                throw new RepositoryLockedException("the lock attempt " + myKey + " vanished from " + repo.location()
+                        + " (removed by \"unlock --force\"?)");
+            }
+            for (LockInfo l : all) {
+                if (l.key().equals(myKey)) {
+                    continue;
+                }
+                if (l.isStale(now, staleAfter)) {
+                    LOG.warn("removing the stale repository lock of {}", l.describe());
+                    deleteIfToken(repo, l.key(), l.token());
+                    continue;
+                }
+                boolean older = l.lastModified().isBefore(me.lastModified())
+                        || (l.lastModified().equals(me.lastModified()) && l.key().compareTo(myKey) < 0);
+                if (l.key().equals(EXCLUSIVE_KEY) || l.held() || older) {
+                    return l;
+                }
+            }
+            return null;
+        }
+    }
+}
