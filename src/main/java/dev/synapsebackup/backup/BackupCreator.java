@@ -12,6 +12,7 @@ import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.RepositoryLock;
 import dev.synapsebackup.synapse.DatabaseConfig;
 import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.MediaEntry;
@@ -90,7 +91,8 @@ final class BackupCreator {
         Path temp = options.tempDir() == null
                 ? Files.createTempDirectory("synapse-backup-")
                 : Files.createTempDirectory(options.tempDir(), "synapse-backup-");
-        try {
+        // One writer at a time: prune or delete must not remove the parent this backup builds on.
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
             removeLeftovers();
             String id = newId();
             Instant created = BackupId.timeOf(id).orElseThrow();
@@ -201,6 +203,7 @@ final class BackupCreator {
             }
 
             // The manifest is the commit marker: written only once the data object is complete.
+            lock.checkStillHeld();
             try (ObjectWriter mw = repo.create(BackupId.manifestKey(id), Files.size(manifestFile) + 4096, Map.of());
                  InputStream in = Files.newInputStream(manifestFile)) {
                 OutputStream enc = OpenPgp.encrypt(mw, passphrase);

@@ -173,9 +173,18 @@ public final class SynapseBackup implements AutoCloseable {
     public record ShowResult(ManifestSummary summary, Map<String, long[]> objects) {
     }
 
-    /** Deletes a backup. */
-    public void delete(String id) {
-        repo.delete(id);
+    /**
+     * Deletes a backup under the repository lock; refused if other backups need its data (naming
+     * them) unless {@code force}, which deletes those too. The passphrase is asked for only when
+     * manifests must be read to find dependants.
+     */
+    public Deleter.DeleteResult delete(String id, boolean force, java.util.function.Supplier<Secret> passphrase) {
+        return Deleter.delete(repo, id, force, new ManifestDependencyReader(repo, passphrase, null), clock, s -> { });
+    }
+
+    /** Applies a retention policy under the repository lock (or only plans it, with {@code dryRun}). */
+    public Pruner.PruneResult prune(KeepPolicy policy, boolean dryRun, java.util.function.Supplier<Secret> passphrase) {
+        return Pruner.prune(repo, policy, dryRun, new ManifestDependencyReader(repo, passphrase, null), clock);
     }
 
     @Override

@@ -37,6 +37,7 @@ public final class FakeBackups {
             Instant created = BackupId.timeOf(id).orElse(Instant.parse("2024-01-01T00:00:00Z"));
             ManifestSummary h = new ManifestSummary(1, id, created, "test", "example.org",
                     dependsOn.length == 0 ? "full" : "incremental", dependsOn.length == 0 ? null : dependsOn[dependsOn.length - 1],
+                    dependsOn.length == 0 ? id : dependsOn[0],
                     Map.of("config", List.of("/etc/matrix-synapse")), Map.of("engine", "sqlite3"), List.of(), 0, 0);
             try (Manifest.Writer w = new Manifest.Writer(json, h)) {
                 w.file(file("etc/matrix-synapse/homeserver.yaml", id));
@@ -44,7 +45,7 @@ public final class FakeBackups {
                 for (String d : dependsOn) {
                     w.file(file("var/lib/matrix-synapse/media/local_content/f" + (n++), d));
                 }
-                w.finish(List.of());
+                w.finish(Map.of("engine", "sqlite3"), List.of());
             }
             repo.put(BackupId.manifestKey(id), OpenPgp.encrypt(json.toByteArray(), Secret.of(PASSPHRASE)), Map.of());
             return this;
