@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
 @Command(name = "create", mixinStandardHelpOptions = true,
         description = {
             "Make an encrypted backup of the homeserver: signing keys, configuration, the database",
-            "(SQLite through its online backup API) and local media (local_content, local_thumbnails).",
+            "(SQLite through its online backup API, PostgreSQL through pg_dump) and local media",
+            "(local_content, local_thumbnails). Incremental when it can be (see --full, --full-every).",
             "The last line on stdout is the new backup id."})
 final class CreateCommand extends BaseCommand {
     @Option(names = "--include-remote-media",

@@ -161,6 +161,23 @@ public final class LocalRepository extends AbstractRepository {
         Files.deleteIfExists(p);
         Files.deleteIfExists(sidecar(p));
         fsyncDirectory(p.getParent());
+        // A directory emptied by this delete (such as locks/) goes too, but never the root.
+        Path dir = p.getParent();
+        while (dir != null && !dir.equals(root) && dir.startsWith(root)) {
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+                if (ds.iterator().hasNext()) {
+                    break;
+                }
+            } catch (NoSuchFileException e) {
+                break;
+            }
+            try {
+                Files.delete(dir);
+            } catch (java.nio.file.DirectoryNotEmptyException | NoSuchFileException raced) {
+                break;
+            }
+            dir = dir.getParent();
+        }
     }
 
     @Override

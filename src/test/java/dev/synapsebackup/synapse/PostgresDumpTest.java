@@ -153,7 +153,7 @@ class PostgresDumpTest {
         long n = count("restored", "events");
         assertThat(n).isBetween(before + 20, after);
         String maxId = PG.superSql("restored", "SELECT max(stream_ordering) FROM events");
-        String prefix = "SELECT count(*) || '|' || md5(string_agg(t::text, ',' SynapseSchema.ORDER BY stream_ordering)) FROM events t"
+        String prefix = "SELECT count(*) || '|' || md5(string_agg(t::text, ',' ORDER BY stream_ordering)) FROM events t"
                 + " WHERE stream_ordering <= " + maxId;
         assertThat(PG.superSql("restored", prefix)).isEqualTo(PG.superSql(SOURCE, prefix));
         assertThat(PG.superSql("restored", "SELECT last_value >= " + maxId + " FROM events_stream_seq")).isEqualTo("t");
