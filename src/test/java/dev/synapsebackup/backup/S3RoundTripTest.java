@@ -157,6 +157,46 @@ class S3RoundTripTest {
     }
 
     @Test
+    void liveRestoreFromS3WithOneCommand() throws Exception {
+        S3.createBucket("live");
+        Path hs = tmp.resolve("live-hs");
+        Path liveYaml = SampleHomeserver.generate(hs, SampleHomeserver.Options.defaults().withMedia(12, 1_000_000));
+        Path log = tmp.resolve("live-service.log");
+        Path script = tmp.resolve("live-svc.sh");
+        Files.writeString(script, "#!/bin/bash\necho \"$1\" >> " + q(log) + "\n");
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+        Path config = tmp.resolve("live-config.yaml");
+        Files.writeString(config, """
+                synapse-config: %s
+                passphrase-file: %s
+                s3:
+                  endpoint: %s
+                  bucket: live
+                  path: synapse
+                  s3-uri-style: path
+                service:
+                  stop-command: [%s, stop]
+                  start-command: [%s, start]
+                """.formatted(liveYaml, pass, S3.endpoint(), script, script));
+        Cli.Result c = cli().run("create", "--quiet", "--config", config.toString());
+        assertThat(c.exitCode()).as(c.toString()).isZero();
+        String id = c.lastLine();
+        Map<String, String> atBackup = Trees.fingerprint(hs.resolve("etc"));
+        String media = Trees.fingerprint(hs.resolve("data/media_store/local_content")).toString();
+        Files.writeString(liveYaml, "# damaged\n");
+        try (java.util.stream.Stream<Path> files = Files.walk(hs.resolve("data/media_store/local_content"))) {
+            for (Path p : files.filter(Files::isRegularFile).toList()) {
+                Files.delete(p);
+            }
+        }
+        Cli.Result r = cli().run("restore", id, "--config", config.toString());
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(Trees.fingerprint(hs.resolve("etc"))).isEqualTo(atBackup);
+        assertThat(Trees.fingerprint(hs.resolve("data/media_store/local_content")).toString()).isEqualTo(media);
+        assertThat(Files.readAllLines(log)).containsExactly("stop", "start");
+    }
+
+    @Test
     void serverStoppedMidUploadLeavesNoObjectAndNoMultipartUpload() throws Exception {
         S3.createBucket("cut");
         ToolConfig config = new ConfigLoader(Map.of("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY,
