@@ -78,7 +78,7 @@ YAML="$TREE/etc/homeserver.yaml"
 MS="$TREE/data/media_store"
 # What a backup holds (and what the stock pipeline and restic get): config + key, db, local media.
 PATHS=("$TREE/etc" "$TREE/data/homeserver.db" "$MS/local_content" "$MS/local_thumbnails")
-SOURCE_BYTES=$(find "${PATHS[@]}" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }')
+SOURCE_BYTES=$(find "${PATHS[@]}" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f", s }')
 SOURCE_FILES=$(find "${PATHS[@]}" -type f | wc -l)
 SKIPPED_FILES=$(find "$MS/remote_content" "$MS/remote_thumbnail" "$MS/url_cache" "$MS/url_cache_thumbnails" -type f | wc -l)
 log "source: $SOURCE_FILES files, $SOURCE_BYTES bytes (plus $SKIPPED_FILES remote/url-cache files that must be skipped)"
