@@ -158,6 +158,12 @@ row_restore_s3() {
   timed restore-s3 "restore --target <- S3" "${TOOL[@]}" restore "$ID_S3" --target "$RUN/restore-s3" "${S3ARGS[@]}" "${COMMON[@]}"
   rm -rf "$RUN/restore-s3"
 }
+# The default -Xms is 1/64 of RAM (384 MiB here), above -Xmx: the whole heap is committed and
+# touched from the start. This row shows the peak RSS with a small initial heap.
+row_create_s3_xms16m() {
+  timed create-s3-xms16m "create (full) -> S3, JVM + -Xms16m" java -Xms16m $JAVA_OPTS -jar "$JAR" create \
+    "${S3ARGS[@]}" "${COMMON[@]}" --json
+}
 row_create_local() {
   rm -rf "$LOCALREPO"
   timed create-local "create (full) -> local repo" "${TOOL[@]}" create --repo "$LOCALREPO" "${COMMON[@]}" --json
@@ -173,6 +179,7 @@ OUR_ROWS=(
   "create-s3|create (full) -> S3|row_create_s3"
   "verify-s3|verify <- S3|row_verify_s3"
   "restore-s3|restore --target <- S3|row_restore_s3"
+  "create-s3-xms16m|create (full) -> S3, JVM + -Xms16m|row_create_s3_xms16m"
   "create-local|create (full) -> local repo|row_create_local"
   "restore-local|restore --target <- local repo|row_restore_local"
   "incr-nochange-s3|create (incremental, no change) -> S3|-"
@@ -277,7 +284,7 @@ if [ "$PROFILE" = 1 ]; then
     fi
     if [ -f "$jfrfile" ]; then
       { echo "=== $what ($(cut -d' ' -f1-3 /proc/loadavg) load) ==="
-        jfr print --json --events jdk.ExecutionSample "$jfrfile" | python3 "$here/bench/jfr_top.py"
+        jfr print --json --events jdk.ExecutionSample,jdk.NativeMethodSample "$jfrfile" | python3 "$here/bench/jfr_top.py"
         echo; } >> "$PROFILE_OUT"
     fi
   done
