@@ -284,7 +284,7 @@ if [ "$PROFILE" = 1 ]; then
     fi
     if [ -f "$jfrfile" ]; then
       { echo "=== $what ($(cut -d' ' -f1-3 /proc/loadavg) load) ==="
-        jfr print --json --events jdk.ExecutionSample,jdk.NativeMethodSample "$jfrfile" | python3 "$here/bench/jfr_top.py"
+        jfr print --json --stack-depth 64 --events jdk.ExecutionSample,jdk.NativeMethodSample "$jfrfile" | python3 "$here/bench/jfr_top.py"
         echo; } >> "$PROFILE_OUT"
     fi
   done
