@@ -18,6 +18,7 @@ import java.nio.file.attribute.UserPrincipal;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
@@ -45,6 +46,8 @@ public final class TarWriter implements Closeable {
     private final CountingOutputStream counter;
     private final TarArchiveOutputStream tar;
     private final byte[] buffer = new byte[COPY_BUFFER];
+    private final Map<Integer, String> userNames = new HashMap<>();
+    private final Map<Integer, String> groupNames = new HashMap<>();
     private boolean finished;
     private boolean broken;
 
@@ -83,7 +86,7 @@ public final class TarWriter implements Closeable {
         try (InputStream in = Files.newInputStream(source, StandardOpenOption.READ,
                 LinkOption.NOFOLLOW_LINKS)) {
             TarArchiveEntry entry = fileEntry(entryName, size, mode, mtime, uid, gid);
-            setOwnerNames(entry, before);
+            setOwnerNames(entry, source, uid, gid);
             tar.putArchiveEntry(entry);
             broken = true; // until the entry is complete
             MessageDigest sha = Sha256.newDigest();
@@ -145,7 +148,7 @@ public final class TarWriter implements Closeable {
         entry.setLastModifiedTime(FileTime.from(mtime));
         entry.setUserId(uid);
         entry.setGroupId(gid);
-        setOwnerNames(entry, attrs);
+        setOwnerNames(entry, source, uid, gid);
         tar.putArchiveEntry(entry);
         tar.closeArchiveEntry();
         return new FileRecord(stripSlash(entry.getName()), 0, mtime, mode, uid, gid, null);
@@ -253,17 +256,37 @@ public final class TarWriter implements Closeable {
         return ((FileTime) attrs.get("lastModifiedTime")).toInstant().truncatedTo(ChronoUnit.MICROS);
     }
 
+    /**
+     * The attributes we use, named: "unix:*" would also resolve owner and group names, a passwd
+     * and a group lookup per call (about 7% of create's native time on 25,000 files, measured
+     * with JFR), and files are stat'ed twice.
+     */
     private static Map<String, Object> stat(Path p) throws IOException {
-        return Files.readAttributes(p, "unix:*", LinkOption.NOFOLLOW_LINKS);
+        return Files.readAttributes(p, "unix:isRegularFile,isDirectory,size,lastModifiedTime,ctime,mode,uid,gid",
+                LinkOption.NOFOLLOW_LINKS);
     }
 
-    private static void setOwnerNames(TarArchiveEntry entry, Map<String, Object> attrs) {
-        // a uid without a passwd entry comes back as digits: leave the name empty as GNU tar does
-        if (attrs.get("owner") instanceof UserPrincipal u && !isNumeric(u.getName())) {
-            entry.setUserName(u.getName());
+    /** Owner and group names by uid/gid, looked up on the first file that has them. */
+    private void setOwnerNames(TarArchiveEntry entry, Path source, int uid, int gid) throws IOException {
+        String user = userNames.get(uid);
+        String group = groupNames.get(gid);
+        if (user == null || group == null) {
+            Map<String, Object> names = Files.readAttributes(source, "unix:owner,group", LinkOption.NOFOLLOW_LINKS);
+            if (user == null) {
+                user = names.get("owner") instanceof UserPrincipal u ? u.getName() : "";
+                userNames.put(uid, user);
+            }
+            if (group == null) {
+                group = names.get("group") instanceof GroupPrincipal g ? g.getName() : "";
+                groupNames.put(gid, group);
+            }
         }
-        if (attrs.get("group") instanceof GroupPrincipal g && !isNumeric(g.getName())) {
-            entry.setGroupName(g.getName());
+        // a uid without a passwd entry comes back as digits: leave the name empty as GNU tar does
+        if (!user.isEmpty() && !isNumeric(user)) {
+            entry.setUserName(user);
+        }
+        if (!group.isEmpty() && !isNumeric(group)) {
+            entry.setGroupName(group);
         }
     }
 
