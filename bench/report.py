@@ -56,6 +56,8 @@ for r in rows:
     if r["status"] == "ok":
         print(f"{r['label']:<50} {r['wall_s']:>8.1f} {r['mb_per_s']:>7.1f} {r['cpu_s']:>10.1f} "
               f"{r['cpu_percent']:>5} {r['peak_rss_mib']:>12.1f}  {r['load_before']}")
+        if r["note"]:
+            print(f"    {r['note']}")
     elif r["status"] == "na":
         print(f"{r['label']:<50} {'n/a (' + (r['note'] or '') + ')'}")
     else:

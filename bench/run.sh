@@ -11,7 +11,7 @@ cd "$here"
 
 SIZE_GB=2 FILES=20000 DB_MB=300 REMOTE=500 SEED=1
 KEEP=0 INSTALL_TOOLS=0 PROFILE=0 COMPARE=1
-JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xmx200m -XX:+UseSerialGC}"
+JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xms16m -Xmx200m -XX:+UseSerialGC}"
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -149,8 +149,9 @@ backup_id() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["b
 # --- our rows ----------------------------------------------------------------------------------
 ID_S3="" ID_LOCAL=""
 row_create_s3() {
-  timed create-s3 "create (full) -> S3" "${TOOL[@]}" create "${S3ARGS[@]}" "${COMMON[@]}" --json
+  timed create-s3 "create (full) -> S3" "${TOOL[@]}" create --full "${S3ARGS[@]}" "${COMMON[@]}" --json
   ID_S3=$(backup_id "$RUN/create-s3.out" 2>/dev/null || true)
+  FULL_STORED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stored-bytes"])' "$RUN/create-s3.out" 2>/dev/null || true)
 }
 row_verify_s3() { timed verify-s3 "verify <- S3" "${TOOL[@]}" verify "$ID_S3" "${S3ARGS[@]}" "${COMMON[@]}"; }
 row_restore_s3() {
@@ -166,7 +167,7 @@ row_create_s3_xms16m() {
 }
 row_create_local() {
   rm -rf "$LOCALREPO"
-  timed create-local "create (full) -> local repo" "${TOOL[@]}" create --repo "$LOCALREPO" "${COMMON[@]}" --json
+  timed create-local "create (full) -> local repo" "${TOOL[@]}" create --full --repo "$LOCALREPO" "${COMMON[@]}" --json
   ID_LOCAL=$(backup_id "$RUN/create-local.out" 2>/dev/null || true)
 }
 row_restore_local() {
@@ -174,16 +175,56 @@ row_restore_local() {
   timed restore-local "restore --target <- local repo" "${TOOL[@]}" restore "$ID_LOCAL" --target "$RUN/restore-local" --repo "$LOCALREPO" "${COMMON[@]}"
   rm -rf "$RUN/restore-local"
 }
+stored_note() {
+  python3 - "$@" <<'PY' 2>/dev/null || true
+import json, sys
+d = json.load(open(sys.argv[1]))
+full = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 0
+pct = ", %.2f%% of the full backup's bytes" % (100.0 * d["stored-bytes"] / full) if full else ""
+print("%s: %d files archived, %.1f MB uploaded%s" % (d["kind"], d["archived-files"], d["stored-bytes"] / 1e6, pct))
+PY
+}
+# After a full backup to S3: a second run with nothing changed is an incremental one that only
+# stats the media against the parent's manifest.
+row_incr_nochange_s3() {
+  timed incr-nochange-s3 "create (incremental, no change) -> S3" "${TOOL[@]}" create "${S3ARGS[@]}" "${COMMON[@]}" --json
+  note_row incr-nochange-s3 "$(stored_note "$RUN/incr-nochange-s3.out" "$FULL_STORED")"
+}
+# +1% of the local media bytes as new files, then an incremental backup; the files are removed again.
+row_incr_1pct_s3() {
+  local dir="$TREE/data/media_store/local_content/zz/bench-1pct" media_bytes n i
+  media_bytes=$(du -sb "$TREE/data/media_store/local_content" "$TREE/data/media_store/local_thumbnails" | awk '{s += $1} END {print s}')
+  n=$(( media_bytes / 100 / (1 << 20) ))
+  [ "$n" -ge 1 ] || n=1
+  mkdir -p "$dir"
+  for i in $(seq 1 "$n"); do head -c $((1 << 20)) /dev/urandom > "$dir/added-$i"; done
+  timed incr-1pct-s3 "create (incremental, +1% media) -> S3" "${TOOL[@]}" create "${S3ARGS[@]}" "${COMMON[@]}" --json
+  note_row incr-1pct-s3 "$(stored_note "$RUN/incr-1pct-s3.out" "$FULL_STORED")"
+  rm -rf "$dir"
+}
+# note_row KEY TEXT: attaches a note to an ok row (printed under it).
+note_row() { python3 - "$TSV" "$1" "$2" <<'PY'
+import sys
+path, key, note = sys.argv[1:4]
+lines = open(path).read().splitlines()
+out = []
+for l in lines:
+    f = l.split("\t")
+    if f[0] == key:
+        f[8] = note
+    out.append("\t".join(f))
+open(path, "w").write("\n".join(out) + "\n")
+PY
+}
 # One line per row: KEY|LABEL|FUNCTION ("-" = not implemented yet). Adding a row = one line here.
 OUR_ROWS=(
   "create-s3|create (full) -> S3|row_create_s3"
   "verify-s3|verify <- S3|row_verify_s3"
   "restore-s3|restore --target <- S3|row_restore_s3"
-  "create-s3-xms16m|create (full) -> S3, JVM + -Xms16m|row_create_s3_xms16m"
   "create-local|create (full) -> local repo|row_create_local"
   "restore-local|restore --target <- local repo|row_restore_local"
-  "incr-nochange-s3|create (incremental, no change) -> S3|-"
-  "incr-1pct-s3|create (incremental, +1% media) -> S3|-"
+  "incr-nochange-s3|create (incremental, no change) -> S3|row_incr_nochange_s3"
+  "incr-1pct-s3|create (incremental, +1% media) -> S3|row_incr_1pct_s3"
 )
 for r in "${OUR_ROWS[@]}"; do
   IFS='|' read -r key label fn <<<"$r"

@@ -78,7 +78,7 @@ public final class S3Repository extends AbstractRepository {
      */
     static final long MAX_BUFFER_SIZE = 1024L * 1024 * 1024;
     /** Parts that an object of the expected size is planned for, leaving room for overruns. */
-    static final int PLANNED_PARTS = 5_000;
+    static final int PLANNED_PARTS = 8_000;
     /** Part size when the object's size is not known in advance. */
     static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
 
