@@ -343,7 +343,7 @@ class S3RepositoryTest {
             assertThat(repo.partSizeFor(1000 * MIB)).isEqualTo(8 * MIB);
             long big = 400L * 1024 * MIB; // 400 GiB
             assertThat(repo.partSizeFor(big)).isGreaterThanOrEqualTo(big / S3Repository.PLANNED_PARTS)
-                    .isEqualTo(82 * MIB);
+                    .isEqualTo(52 * MIB);
             assertThat(fixed.partSizeFor(40 * MIB)).isEqualTo(8 * MIB);
         }
         assertThatThrownBy(() -> S3Repository.builder(p).partSize(MIB)).isInstanceOf(IllegalArgumentException.class);
