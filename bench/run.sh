@@ -193,7 +193,7 @@ row_incr_nochange_s3() {
 # +1% of the local media bytes as new files, then an incremental backup; the files are removed again.
 row_incr_1pct_s3() {
   local dir="$TREE/data/media_store/local_content/zz/bench-1pct" media_bytes n i
-  media_bytes=$(du -sb "$TREE/data/media_store/local_content" "$TREE/data/media_store/local_thumbnails" | awk '{s += $1} END {print s}')
+  media_bytes=$(du -sb "$TREE/data/media_store/local_content" "$TREE/data/media_store/local_thumbnails" | awk '{s += $1} END {printf "%d", s}')
   n=$(( media_bytes / 100 / (1 << 20) ))
   [ "$n" -ge 1 ] || n=1
   mkdir -p "$dir"
