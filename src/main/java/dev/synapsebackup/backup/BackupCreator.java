@@ -8,6 +8,7 @@ import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.MeteredOutputStream;
+import dev.synapsebackup.io.PipelinedOutputStream;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
@@ -163,6 +164,7 @@ final class BackupCreator {
                 metadata.put(BackupId.PARENT_METADATA, parent.id());
             }
             Thread abortOnExit;
+            PipelinedOutputStream pipeline = null;
             try (ObjectWriter writer = repo.create(id, expectedCipher, metadata)) {
                 // Ctrl-C / SIGTERM: the shutdown hook aborts the upload so nothing is left behind.
                 abortOnExit = new Thread(writer::abort, "synapse-backup-abort");
@@ -172,8 +174,12 @@ final class BackupCreator {
                     progress.start("backup " + id + (parent == null ? "" : " (incremental)"), expectedPlain);
                     try (OutputStream manifestOut = new BufferedOutputStream(Files.newOutputStream(manifestFile), 1 << 16);
                          Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
-                        OutputStream encrypted = OpenPgp.encrypt(new BufferedOutputStream(cipherCount, 1 << 20), passphrase);
-                        MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
+                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, passphrase);
+                        // Encryption (serial by nature in OpenPGP's CFB mode) runs on its own thread,
+                        // overlapping with reading and hashing the files.
+                        PipelinedOutputStream pipe = new PipelinedOutputStream(encrypted, 1 << 20, 4, "synapse-backup-encrypt");
+                        pipeline = pipe;
+                        MeteredOutputStream plain = new MeteredOutputStream(pipe, progress::advance);
                         TarWriter tar = new TarWriter(plain);
                         for (Path p : head) {
                             add(tar, manifest, id, p, entryName(p));
@@ -189,10 +195,15 @@ final class BackupCreator {
                         fileCount = manifest.fileCount();
                         tar.addFile(manifestFile, Manifest.TAR_ENTRY);
                         tar.finish();
-                        encrypted.close();
+                        pipe.close(); // drains the buffers, then finishes the OpenPGP message
                     }
                     progress.finish();
                     stored = writer.commit().size();
+                } catch (IOException | RuntimeException e) {
+                    if (pipeline != null) {
+                        pipeline.cancel(); // the encryption thread stops writing before the upload is aborted
+                    }
+                    throw e;
                 } finally {
                     try {
                         Runtime.getRuntime().removeShutdownHook(abortOnExit);
