@@ -6,6 +6,7 @@ import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingInputStream;
 import dev.synapsebackup.io.MeteredInputStream;
+import dev.synapsebackup.io.ReadAheadInputStream;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
 import java.io.BufferedInputStream;
@@ -162,48 +163,51 @@ final class ChainReader {
         CountingInputStream downloaded;
         try (InputStream raw = repo.open(object)) {
             downloaded = new CountingInputStream(new MeteredInputStream(raw, progress::advance));
-            InputStream plain = OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), passphrase);
-            TarReader tar = new TarReader(plain);
-            TarReader.Entry e;
-            while ((e = tar.next()) != null) {
-                String name = e.name();
-                if (name.equals(".synapse-backup") || name.startsWith(Manifest.RESERVED_DIR)) {
-                    if (e.type() == TarReader.Type.FILE && !name.equals(Manifest.TAR_ENTRY) && matcher != null
-                            && matcher.wants(name)) {
-                        Read r = handler.reservedFile(e);
-                        matcher.entry(name, r.size(), r.sha256());
-                    } else if (own) {
-                        handler.reserved(e);
-                    }
-                    continue;
-                }
-                switch (e.type()) {
-                    case DIRECTORY -> {
-                        if (own) {
-                            handler.directory(e);
-                        }
-                    }
-                    case FILE -> {
-                        if (matcher == null) {
-                            Read r = handler.file(e);
-                            totals[0]++;
-                            totals[1] += r.size();
-                        } else if (matcher.wants(name)) {
-                            Read r = handler.file(e);
+            // Download and decryption run on their own thread, ahead of tar, hashing and writing.
+            try (InputStream plain = new ReadAheadInputStream(
+                    OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), passphrase), 1 << 20, 4,
+                    "synapse-backup-decrypt")) {
+                TarReader tar = new TarReader(plain);
+                TarReader.Entry e;
+                while ((e = tar.next()) != null) {
+                    String name = e.name();
+                    if (name.equals(".synapse-backup") || name.startsWith(Manifest.RESERVED_DIR)) {
+                        if (e.type() == TarReader.Type.FILE && !name.equals(Manifest.TAR_ENTRY) && matcher != null
+                                && matcher.wants(name)) {
+                            Read r = handler.reservedFile(e);
                             matcher.entry(name, r.size(), r.sha256());
+                        } else if (own) {
+                            handler.reserved(e);
                         }
+                        continue;
                     }
-                    default -> {
-                        if (own) {
-                            handler.other(e);
+                    switch (e.type()) {
+                        case DIRECTORY -> {
+                            if (own) {
+                                handler.directory(e);
+                            }
+                        }
+                        case FILE -> {
+                            if (matcher == null) {
+                                Read r = handler.file(e);
+                                totals[0]++;
+                                totals[1] += r.size();
+                            } else if (matcher.wants(name)) {
+                                Read r = handler.file(e);
+                                matcher.entry(name, r.size(), r.sha256());
+                            }
+                        }
+                        default -> {
+                            if (own) {
+                                handler.other(e);
+                            }
                         }
                     }
                 }
+                // TarReader reads to the end at the end of the archive, but be explicit: only the
+                // end of the OpenPGP message says (by its MDC) whether everything was intact.
+                plain.transferTo(OutputStream.nullOutputStream());
             }
-            // TarReader reads to the end at the end of the archive, but be explicit: only the
-            // end of the OpenPGP message says (by its MDC) whether everything was intact.
-            plain.transferTo(OutputStream.nullOutputStream());
-            plain.close();
         }
         return downloaded.count();
     }
