@@ -55,6 +55,13 @@ public final class Shutdown {
         };
     }
 
+    /** Whether a command thread is registered, i.e. signals become interrupts of it. */
+    public static boolean installed() {
+        synchronized (LOCK) {
+            return worker != null;
+        }
+    }
+
     /** Whether a shutdown (signal) has been requested. */
     public static boolean requested() {
         synchronized (LOCK) {

@@ -74,6 +74,10 @@ public final class FaultProxy implements AutoCloseable {
     public record Stall(Duration delay) implements Fault {
     }
 
+    /** Forward, but after {@code bytes} bytes of the response send the rest at {@code bytesPerSecond}. */
+    public record SlowAfter(long bytes, long bytesPerSecond) implements Fault {
+    }
+
     private record Rule(Predicate<Request> match, AtomicInteger remaining, Fault fault) {
     }
 
@@ -185,13 +189,14 @@ public final class FaultProxy implements AutoCloseable {
                 Thread.sleep(st.delay().toMillis());
             }
             long limit = fault instanceof ResetAfter ra ? ra.bytes() : Long.MAX_VALUE;
-            forward(client, in, lines, limit);
+            forward(client, in, lines, limit, fault instanceof SlowAfter sa ? sa : null);
         } catch (IOException | InterruptedException e) {
             // the client or the server went away: nothing to report
         }
     }
 
-    private void forward(Socket client, InputStream clientIn, String[] lines, long limit) throws IOException {
+    private void forward(Socket client, InputStream clientIn, String[] lines, long limit, SlowAfter slow)
+            throws IOException, InterruptedException {
         try (Socket upstream = new Socket(InetAddress.getLoopbackAddress(), upstreamPort)) {
             StringBuilder head = new StringBuilder(lines[0]).append("\r\n");
             for (int i = 1; i < lines.length; i++) {
@@ -223,6 +228,10 @@ public final class FaultProxy implements AutoCloseable {
                 int allowed = (int) Math.min(n, limit - sent);
                 out.write(buf, 0, allowed);
                 sent += allowed;
+                if (slow != null && sent > slow.bytes()) {
+                    out.flush();
+                    Thread.sleep(Math.max(1, allowed * 1000L / slow.bytesPerSecond()));
+                }
                 if (sent >= limit) {
                     out.flush();
                     reset(client);
