@@ -279,6 +279,30 @@ public final class S3Repository extends AbstractRepository {
         return new IOException("cannot " + what + ": " + reason, e);
     }
 
+    /**
+     * Like {@link #failure} but a store that cannot be used at all — access denied, no such
+     * bucket, unreachable after the retries — is a {@link RepositoryAccessException} (exit 3).
+     */
+    IOException failureOrAccess(String action, String key, SdkException e) {
+        IOException io = failure(action, key, e);
+        if (io instanceof InterruptedIOException) {
+            return io;
+        }
+        boolean access = e instanceof AwsServiceException se
+                ? se.statusCode() == 403 || se.statusCode() == 301 || (se.statusCode() == 404 && se.awsErrorDetails() != null
+                        && "NoSuchBucket".equals(se.awsErrorDetails().errorCode()))
+                : true;
+        if (access) {
+            throw new RepositoryAccessException(io.getMessage(), e);
+        }
+        return io;
+    }
+
+    private static boolean isNoSuchBucket(SdkException e) {
+        return e instanceof AwsServiceException se && se.awsErrorDetails() != null
+                && "NoSuchBucket".equals(se.awsErrorDetails().errorCode());
+    }
+
     static boolean isNotFound(SdkException e) {
         return e instanceof AwsServiceException se && se.statusCode() == 404;
     }
@@ -291,10 +315,11 @@ public final class S3Repository extends AbstractRepository {
         try {
             r = s3.headObject(b -> b.bucket(bucket).key(fullKey(key)));
         } catch (SdkException e) {
-            if (isNotFound(e)) {
+            if (isNotFound(e) && !isNoSuchBucket(e)) {
                 return Optional.empty();
             }
-            throw failure("stat", key, e);
+            // Denied or no bucket: the repository cannot be used (exit 3); a network failure stays an IOException.
+            throw e instanceof AwsServiceException ? failureOrAccess("stat", key, e) : failure("stat", key, e);
         }
         return Optional.of(new ObjectInfo(key, r.contentLength() == null ? 0 : r.contentLength(),
                 r.lastModified(), lowerCase(r.metadata())));
@@ -503,7 +528,7 @@ public final class S3Repository extends AbstractRepository {
                 }
             }
         } catch (SdkException e) {
-            throw failure("list", "", e);
+            throw failureOrAccess("list", "", e);
         }
     }
 
