@@ -54,7 +54,14 @@ public final class SafeExtractor {
     private final Path root;
     private final Predicate<String> allowedPath;
     private final boolean asRoot;
-    private final List<PendingDir> pendingDirs = new ArrayList<>();
+    /**
+     * Directories whose mode and mtime are still to be applied: the chain of ancestors of the
+     * entry being written (archives list each directory's subtree right after it), so memory
+     * stays bounded by the tree's depth, not its size.
+     */
+    private final java.util.ArrayDeque<PendingDir> pendingDirs = new java.util.ArrayDeque<>();
+    /** Left directories whose mode would stop us writing into them: applied only by finish(). */
+    private final List<PendingDir> closedLate = new ArrayList<>();
     private final byte[] buffer = new byte[COPY_BUFFER];
 
     /** Extracts below {@code root} (created if missing), allowing every safe path. */
@@ -114,6 +121,7 @@ public final class SafeExtractor {
         if (!target.normalize().startsWith(root)) {
             throw new UnsafeEntryException(e.rawName(), "resolves outside the destination");
         }
+        settleDirectoriesNotContaining(target);
         return e.type() == TarReader.Type.DIRECTORY
                 ? extractDirectory(e, name, target)
                 : extractFile(e, name, target);
@@ -121,20 +129,43 @@ public final class SafeExtractor {
 
     /** Applies the recorded directory modes and mtimes, deepest first. Call once at the end. */
     public void finish() throws IOException {
-        pendingDirs.sort(Comparator.comparingInt((PendingDir d) -> d.path.getNameCount()).reversed());
-        for (PendingDir d : pendingDirs) {
-            BasicFileAttributes a = Files.readAttributes(d.path, BasicFileAttributes.class,
-                    LinkOption.NOFOLLOW_LINKS);
-            if (!a.isDirectory()) {
-                continue; // replaced meanwhile: never follow a link to apply attributes
-            }
-            if (asRoot) {
-                chown(d.path, d.uid, d.gid);
-            }
-            Files.setAttribute(d.path, "unix:mode", d.mode, LinkOption.NOFOLLOW_LINKS);
-            Files.setLastModifiedTime(d.path, FileTime.from(d.mtime));
+        while (!pendingDirs.isEmpty()) {
+            apply(pendingDirs.pollLast());
         }
-        pendingDirs.clear();
+        closedLate.sort(Comparator.comparingInt((PendingDir d) -> d.path.getNameCount()).reversed());
+        for (PendingDir d : closedLate) {
+            apply(d);
+        }
+        closedLate.clear();
+    }
+
+    /**
+     * Applies the attributes of the directories that the archive has left (those that do not
+     * contain {@code target}). An out-of-order archive that comes back into a left directory
+     * still extracts (only that directory's mtime ends up as of the later write); a directory
+     * whose mode denies its owner writing waits for {@link #finish()}.
+     */
+    private void settleDirectoriesNotContaining(Path target) throws IOException {
+        while (!pendingDirs.isEmpty() && !target.startsWith(pendingDirs.peekLast().path)) {
+            PendingDir d = pendingDirs.pollLast();
+            if ((d.mode & 0300) != 0300) {
+                closedLate.add(d);
+            } else {
+                apply(d);
+            }
+        }
+    }
+
+    private void apply(PendingDir d) throws IOException {
+        BasicFileAttributes a = Files.readAttributes(d.path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (!a.isDirectory()) {
+            return; // replaced meanwhile: never follow a link to apply attributes
+        }
+        if (asRoot) {
+            chown(d.path, d.uid, d.gid);
+        }
+        Files.setAttribute(d.path, "unix:mode", d.mode, LinkOption.NOFOLLOW_LINKS);
+        Files.setLastModifiedTime(d.path, FileTime.from(d.mtime));
     }
 
     /** Creates missing parent directories, refusing any that is a symlink or not a directory. */

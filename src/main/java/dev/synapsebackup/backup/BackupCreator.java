@@ -167,8 +167,18 @@ final class BackupCreator {
             PipelinedOutputStream pipeline = null;
             try (ObjectWriter writer = repo.create(id, expectedCipher, metadata)) {
                 // Ctrl-C / SIGTERM: the shutdown hook aborts the upload so nothing is left behind.
-                abortOnExit = new Thread(writer::abort, "synapse-backup-abort");
-                Runtime.getRuntime().addShutdownHook(abortOnExit);
+                // Under the launcher, Shutdown interrupts this thread instead, which aborts here; a
+                // second, concurrent abort would race with it (and with closing the repository).
+                abortOnExit = Shutdown.installed() ? null : new Thread(() -> {
+                    try {
+                        writer.abort();
+                    } catch (RuntimeException e) {
+                        LOG.debug("abort on exit failed: {}", e.toString());
+                    }
+                }, "synapse-backup-abort");
+                if (abortOnExit != null) {
+                    Runtime.getRuntime().addShutdownHook(abortOnExit);
+                }
                 try {
                     CountingOutputStream cipherCount = new CountingOutputStream(writer);
                     progress.start("backup " + id + (parent == null ? "" : " (incremental)"), expectedPlain);
@@ -206,7 +216,9 @@ final class BackupCreator {
                     throw e;
                 } finally {
                     try {
-                        Runtime.getRuntime().removeShutdownHook(abortOnExit);
+                        if (abortOnExit != null) {
+                            Runtime.getRuntime().removeShutdownHook(abortOnExit);
+                        }
                     } catch (IllegalStateException shuttingDown) {
                         // the hook is running: the upload is being aborted
                     }

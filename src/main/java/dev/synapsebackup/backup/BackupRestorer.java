@@ -354,8 +354,22 @@ final class BackupRestorer {
         return a == null ? Path.of("/") : a;
     }
 
-    /** Stops Synapse, swaps every staged unit into place (rolling back on failure), starts Synapse. */
+    /**
+     * Stops Synapse, swaps every staged unit into place (rolling back on failure), starts Synapse;
+     * a SIGINT/SIGTERM meanwhile waits until this is done (see {@link Shutdown}).
+     */
     private List<String> swapLive(String id, Layout layout, RestoreOptions options, List<String> notes, DbStep dbStep)
+            throws IOException {
+        Shutdown.enterCritical();
+        try {
+            return swapLiveUninterrupted(id, layout, options, notes, dbStep);
+        } finally {
+            Shutdown.exitCritical();
+        }
+    }
+
+    private List<String> swapLiveUninterrupted(String id, Layout layout, RestoreOptions options, List<String> notes,
+                                               DbStep dbStep)
             throws IOException {
         if (options.noService()) {
             service.ensureNotRunning();

@@ -160,6 +160,19 @@ final class ChainReader {
 
     private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher, long[] totals)
             throws IOException {
+        try {
+            return readObjectUnnamed(object, own, handler, matcher, totals);
+        } catch (IntegrityException e) {
+            // Corruption found below (OpenPGP, tar) does not know which object it was reading.
+            if (e.getClass() == IntegrityException.class && !String.valueOf(e.getMessage()).contains(object)) {
+                throw new IntegrityException(object + ": " + e.getMessage(), e);
+            }
+            throw e;
+        }
+    }
+
+    private long readObjectUnnamed(String object, boolean own, Handler handler, ManifestMatcher matcher, long[] totals)
+            throws IOException {
         CountingInputStream downloaded;
         try (InputStream raw = repo.open(object)) {
             downloaded = new CountingInputStream(new MeteredInputStream(raw, progress::advance));

@@ -134,7 +134,7 @@ public final class Manifest {
             }
             return summary(fields);
         } catch (IOException | RuntimeException e) {
-            throw new IntegrityException("the manifest is not valid: " + e.getMessage(), e);
+            throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
         }
     }
 
@@ -212,7 +212,7 @@ public final class Manifest {
                     p.skipChildren();
                 }
             } catch (IOException e) {
-                throw new IntegrityException("the manifest is not valid: " + e.getMessage(), e);
+                throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
             }
         }
 
@@ -272,7 +272,7 @@ public final class Manifest {
                 }
                 return new ManifestFile(path, size, Instant.parse(mtime), Integer.parseInt(mode, 8), uid, gid, sha, backup);
             } catch (IOException | RuntimeException e) {
-                throw new IntegrityException("the manifest is not valid: " + e.getMessage(), e);
+                throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
             }
         }
 
@@ -280,5 +280,15 @@ public final class Manifest {
         public void close() throws IOException {
             p.close();
         }
+    }
+
+    /** Jackson appends the source location on further lines; an error message is one line. */
+    private static String oneLine(Exception e) {
+        String m = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+        if (m == null) {
+            return e.toString();
+        }
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
     }
 }

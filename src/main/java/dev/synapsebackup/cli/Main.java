@@ -1,12 +1,14 @@
 package dev.synapsebackup.cli;
 
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.backup.Shutdown;
 import dev.synapsebackup.config.ToolConfig;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -40,8 +42,15 @@ public final class Main implements Runnable {
         Context ctx = new Context(System.getenv(), System.out, System.err, System.console(),
                 new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)),
                 ToolConfig.DEFAULT_CONFIG_FILE);
-        int code = run(args, ctx);
-        System.out.flush();
+        // SIGINT/SIGTERM interrupt the command so that it cleans up; the JVM waits for that.
+        Runnable finished = Shutdown.install(Thread.currentThread(), Duration.ofMinutes(5));
+        int code;
+        try {
+            code = run(args, ctx);
+        } finally {
+            System.out.flush();
+            finished.run();
+        }
         System.exit(code);
     }
 
@@ -67,6 +76,11 @@ public final class Main implements Runnable {
         if (verbose) {
             ex.printStackTrace(err);
         }
+        if (Shutdown.requested() || ex instanceof InterruptedException || ex instanceof java.io.InterruptedIOException) {
+            // The command failed because a signal interrupted it; its clean-up has run.
+            err.println("interrupted: " + ex.getMessage());
+            return SynapseBackupException.INTERRUPTED;
+        }
         if (ex instanceof SynapseBackupException e) {
             err.println(e.getMessage());
             return e.exitCode();
@@ -79,10 +93,6 @@ public final class Main implements Runnable {
         if (ex instanceof java.io.IOException) {
             err.println("error: " + ex.getMessage());
             return SynapseBackupException.FAILED;
-        }
-        if (ex instanceof InterruptedException) {
-            err.println("interrupted");
-            return SynapseBackupException.INTERRUPTED;
         }
         err.println("internal error: " + ex + (verbose ? "" : " (run with --verbose for details)"));
         return SynapseBackupException.FAILED;

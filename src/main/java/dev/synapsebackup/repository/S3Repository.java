@@ -45,6 +45,7 @@ import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.retries.api.BackoffStrategy;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
@@ -79,6 +80,12 @@ public final class S3Repository extends AbstractRepository {
     static final long MAX_BUFFER_SIZE = 1024L * 1024 * 1024;
     /** Parts that an object of the expected size is planned for, leaving room for overruns. */
     static final int PLANNED_PARTS = 8_000;
+    /** System property: default attempts per request. */
+    public static final String MAX_ATTEMPTS_PROPERTY = "synapse-backup.s3.max-attempts";
+    /** System property: default first retry delay in milliseconds. */
+    public static final String RETRY_BASE_DELAY_PROPERTY = "synapse-backup.s3.retry-base-delay-ms";
+    /** System property: default longest retry delay in milliseconds. */
+    public static final String RETRY_MAX_DELAY_PROPERTY = "synapse-backup.s3.retry-max-delay-ms";
     /** Part size when the object's size is not known in advance. */
     static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
 
@@ -90,6 +97,8 @@ public final class S3Repository extends AbstractRepository {
     private final int parallelism;
     private final int listPageSize;
     private final java.time.Duration abortPatience;
+    private final int maxAttempts;
+    private final BackoffStrategy backoff;
     private final ExecutorService uploadExecutor;
     /** Set once the store answered a conditional PutObject with "not implemented". */
     private volatile boolean conditionalPutUnsupported;
@@ -102,6 +111,8 @@ public final class S3Repository extends AbstractRepository {
         this.parallelism = b.parallelism;
         this.listPageSize = b.listPageSize;
         this.abortPatience = b.abortPatience;
+        this.maxAttempts = b.maxAttempts;
+        this.backoff = BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay);
         this.s3 = buildClient(b);
         AtomicInteger threadNumber = new AtomicInteger();
         ThreadFactory threads = r -> {
@@ -135,8 +146,12 @@ public final class S3Repository extends AbstractRepository {
                 // SDK >= 2.30 sends CRC32 checksums by default, which many S3-compatible stores reject.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .overrideConfiguration(o -> o.retryStrategy(
-                        AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(b.maxAttempts).build()));
+                // Exponential backoff with full jitter, for server errors and throttling (SlowDown) alike.
+                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
+                        .maxAttempts(b.maxAttempts)
+                        .backoffStrategy(BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay))
+                        .throttlingBackoffStrategy(BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay))
+                        .build()));
         p.endpoint().ifPresent(e -> client.endpointOverride(URI.create(e)));
         return client.build();
     }
@@ -266,6 +281,30 @@ public final class S3Repository extends AbstractRepository {
         return new IOException("cannot " + what + ": " + reason, e);
     }
 
+    /**
+     * Like {@link #failure} but a store that cannot be used at all — access denied, no such
+     * bucket, unreachable after the retries — is a {@link RepositoryAccessException} (exit 3).
+     */
+    IOException failureOrAccess(String action, String key, SdkException e) {
+        IOException io = failure(action, key, e);
+        if (io instanceof InterruptedIOException) {
+            return io;
+        }
+        boolean access = e instanceof AwsServiceException se
+                ? se.statusCode() == 403 || se.statusCode() == 301 || (se.statusCode() == 404 && se.awsErrorDetails() != null
+                        && "NoSuchBucket".equals(se.awsErrorDetails().errorCode()))
+                : true;
+        if (access) {
+            throw new RepositoryAccessException(io.getMessage(), e);
+        }
+        return io;
+    }
+
+    private static boolean isNoSuchBucket(SdkException e) {
+        return e instanceof AwsServiceException se && se.awsErrorDetails() != null
+                && "NoSuchBucket".equals(se.awsErrorDetails().errorCode());
+    }
+
     static boolean isNotFound(SdkException e) {
         return e instanceof AwsServiceException se && se.statusCode() == 404;
     }
@@ -278,10 +317,11 @@ public final class S3Repository extends AbstractRepository {
         try {
             r = s3.headObject(b -> b.bucket(bucket).key(fullKey(key)));
         } catch (SdkException e) {
-            if (isNotFound(e)) {
+            if (isNotFound(e) && !isNoSuchBucket(e)) {
                 return Optional.empty();
             }
-            throw failure("stat", key, e);
+            // Denied or no bucket: the repository cannot be used (exit 3); a network failure stays an IOException.
+            throw e instanceof AwsServiceException ? failureOrAccess("stat", key, e) : failure("stat", key, e);
         }
         return Optional.of(new ObjectInfo(key, r.contentLength() == null ? 0 : r.contentLength(),
                 r.lastModified(), lowerCase(r.metadata())));
@@ -295,11 +335,30 @@ public final class S3Repository extends AbstractRepository {
         return result;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A GET cut off mid-stream (connection reset, premature end, timeout) is resumed with a
+     * ranged GET from the byte reached, conditional on the object's ETag, after a backoff; up to
+     * {@code maxAttempts - 1} times in a row without progress in between. A multi-GB restore thus
+     * survives a flaky network without starting over.
+     */
     @Override
     public InputStream open(String key) throws IOException {
-        ResponseInputStream<GetObjectResponse> in;
+        return new ResumingInputStream(key, get(key, 0, null));
+    }
+
+    private ResponseInputStream<GetObjectResponse> get(String key, long from, String eTag) throws IOException {
         try {
-            in = s3.getObject(b -> b.bucket(bucket).key(fullKey(key)));
+            return s3.getObject(b -> {
+                b.bucket(bucket).key(fullKey(key));
+                if (from > 0) {
+                    b.range("bytes=" + from + "-");
+                }
+                if (eTag != null) {
+                    b.ifMatch(eTag);
+                }
+            });
         } catch (SdkException e) {
             if (isNotFound(e)) {
                 FileNotFoundException fnf = new FileNotFoundException(
@@ -307,9 +366,92 @@ public final class S3Repository extends AbstractRepository {
                 fnf.initCause(e);
                 throw fnf;
             }
+            if (e instanceof AwsServiceException se && se.statusCode() == 412) {
+                throw new IOException("cannot read s3://" + bucket + "/" + fullKey(key)
+                        + ": the object changed while it was being read", e);
+            }
             throw failure("read", key, e);
         }
-        return new AbortOnEarlyClose(in);
+    }
+
+    /** How many times a cut download was resumed by this repository (for tests and logs). */
+    long resumedDownloads() {
+        return resumes.get();
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong resumes = new java.util.concurrent.atomic.AtomicLong();
+
+    /** A GET body that re-GETs the rest of the object when the connection breaks. */
+    private final class ResumingInputStream extends InputStream {
+        private final String key;
+        private final String eTag;
+        private final long length;
+        private AbortOnEarlyClose in;
+        private long position;
+        private int failuresInARow;
+
+        ResumingInputStream(String key, ResponseInputStream<GetObjectResponse> first) {
+            this.key = key;
+            this.in = new AbortOnEarlyClose(first);
+            this.eTag = first.response().eTag();
+            Long len = first.response().contentLength();
+            this.length = len == null ? -1 : len;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] buf, int off, int len) throws IOException {
+            while (true) {
+                try {
+                    int n = in.read(buf, off, len);
+                    if (n < 0 && length >= 0 && position < length) {
+                        throw new IOException("premature end of the object after " + position + " of " + length + " bytes");
+                    }
+                    if (n > 0) {
+                        position += n;
+                        failuresInARow = 0;
+                    }
+                    return n;
+                } catch (IOException | SdkException e) {
+                    resume(e);
+                }
+            }
+        }
+
+        private void resume(Exception cause) throws IOException {
+            if (cause instanceof InterruptedIOException || cause instanceof AbortedException
+                    || Thread.currentThread().isInterrupted() || eTag == null || length < 0
+                    || ++failuresInARow >= maxAttempts) {
+                if (cause instanceof IOException io) {
+                    throw io;
+                }
+                throw failure("read", key, (SdkException) cause);
+            }
+            LOG.debug("download of {} cut after {} bytes ({}); resuming, attempt {} of {}", fullKey(key), position,
+                    cause.toString(), failuresInARow + 1, maxAttempts);
+            in.abortQuietly();
+            try {
+                Thread.sleep(backoff.computeDelay(failuresInARow).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                InterruptedIOException ie = new InterruptedIOException("read of " + key + " interrupted");
+                ie.initCause(cause);
+                throw ie;
+            }
+            in = new AbortOnEarlyClose(get(key, position, eTag));
+            resumes.incrementAndGet();
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
     }
 
     /**
@@ -337,6 +479,15 @@ public final class S3Repository extends AbstractRepository {
             int n = super.read(buf, off, len);
             eof |= n < 0;
             return n;
+        }
+
+        void abortQuietly() {
+            try {
+                response.abort();
+                super.close();
+            } catch (IOException | RuntimeException ignored) {
+                // the connection is broken already
+            }
         }
 
         @Override
@@ -379,7 +530,7 @@ public final class S3Repository extends AbstractRepository {
                 }
             }
         } catch (SdkException e) {
-            throw failure("list", "", e);
+            throw failureOrAccess("list", "", e);
         }
     }
 
@@ -579,7 +730,11 @@ public final class S3Repository extends AbstractRepository {
         private long partSize;
         private int parallelism = 4;
         private int listPageSize = 1000;
-        private int maxAttempts = 3;
+        private int maxAttempts = Integer.getInteger(MAX_ATTEMPTS_PROPERTY, 5);
+        private java.time.Duration retryBaseDelay = java.time.Duration.ofMillis(
+                Long.getLong(RETRY_BASE_DELAY_PROPERTY, 100));
+        private java.time.Duration retryMaxDelay = java.time.Duration.ofMillis(
+                Long.getLong(RETRY_MAX_DELAY_PROPERTY, 20_000));
         private java.time.Duration abortPatience = java.time.Duration.ofSeconds(60);
 
         private Builder(S3Parameters parameters) {
@@ -622,7 +777,6 @@ public final class S3Repository extends AbstractRepository {
             return this;
         }
 
-        /** Attempts per request with the SDK's standard retry strategy and backoff (default 3). */
         /**
          * How long an aborted multipart upload keeps trying to reach the store to abort the upload
          * (default 60 s), so a short outage leaves no orphaned parts.
@@ -632,11 +786,30 @@ public final class S3Repository extends AbstractRepository {
             return this;
         }
 
+        /**
+         * Attempts per request (default 5, or the system property {@value #MAX_ATTEMPTS_PROPERTY}):
+         * the SDK's standard retry strategy for 5xx, throttling and connection errors, and the
+         * number of times in a row a cut download is resumed.
+         */
         public Builder maxAttempts(int attempts) {
             if (attempts < 1) {
                 throw new IllegalArgumentException("max attempts must be at least 1, not " + attempts);
             }
             this.maxAttempts = attempts;
+            return this;
+        }
+
+        /**
+         * Backoff between attempts: exponential from {@code base}, capped at {@code max}, with full
+         * jitter (defaults 100 ms and 20 s, or the system properties
+         * {@value #RETRY_BASE_DELAY_PROPERTY} and {@value #RETRY_MAX_DELAY_PROPERTY}, in ms).
+         */
+        public Builder retryBackoff(java.time.Duration base, java.time.Duration max) {
+            if (base.isNegative() || max.compareTo(base) < 0) {
+                throw new IllegalArgumentException("retry backoff needs 0 <= base <= max, not " + base + ", " + max);
+            }
+            this.retryBaseDelay = base;
+            this.retryMaxDelay = max;
             return this;
         }
 

@@ -1,0 +1,276 @@
+package dev.synapsebackup.testing;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+
+/**
+ * A fault-injecting HTTP proxy on loopback between the tool and a real S3 server (S3Proxy). Each
+ * request is forwarded on its own upstream connection (the proxy asks both sides for
+ * {@code Connection: close}); rules chosen by the test can instead answer a status (500, 503
+ * SlowDown), reset the connection after N response bytes, stall before forwarding, or — with
+ * {@link #cut(boolean)} — refuse the server entirely.
+ */
+public final class FaultProxy implements AutoCloseable {
+    /** One request as the proxy saw it. */
+    public record Request(String method, String target) {
+        /** An UploadPart of a multipart upload. */
+        public boolean isUploadPart() {
+            return method.equals("PUT") && target.contains("partNumber=");
+        }
+
+        /** A ListObjectsV2 request. */
+        public boolean isList() {
+            return method.equals("GET") && target.contains("list-type=2");
+        }
+
+        /** A GetObject of a key ending with {@code suffix}. */
+        public boolean isGet(String suffix) {
+            String path = target.contains("?") ? target.substring(0, target.indexOf('?')) : target;
+            return method.equals("GET") && path.endsWith(suffix);
+        }
+
+        /** The partNumber query parameter, or 0. */
+        public int partNumber() {
+            int i = target.indexOf("partNumber=");
+            if (i < 0) {
+                return 0;
+            }
+            int end = i + "partNumber=".length();
+            while (end < target.length() && Character.isDigit(target.charAt(end))) {
+                end++;
+            }
+            return Integer.parseInt(target.substring(i + "partNumber=".length(), end));
+        }
+    }
+
+    /** What to do to a matching request. */
+    public sealed interface Fault {
+    }
+
+    /** Answer with an S3 error instead of forwarding. */
+    public record Status(int code, String s3Code) implements Fault {
+    }
+
+    /** Forward, then reset both connections after {@code bytes} bytes of the response. */
+    public record ResetAfter(long bytes) implements Fault {
+    }
+
+    /** Wait, then forward. */
+    public record Stall(Duration delay) implements Fault {
+    }
+
+    /** Forward, but after {@code bytes} bytes of the response send the rest at {@code bytesPerSecond}. */
+    public record SlowAfter(long bytes, long bytesPerSecond) implements Fault {
+    }
+
+    private record Rule(Predicate<Request> match, AtomicInteger remaining, Fault fault) {
+    }
+
+    private final int upstreamPort;
+    private final ServerSocket server;
+    private final List<Rule> rules = new CopyOnWriteArrayList<>();
+    private final List<Request> requests = new CopyOnWriteArrayList<>();
+    private final AtomicInteger injected = new AtomicInteger();
+    private volatile boolean cut;
+    private volatile boolean closed;
+
+    /** Starts a proxy in front of an S3 server listening on {@code upstreamPort} on loopback. */
+    public FaultProxy(int upstreamPort) throws IOException {
+        this.upstreamPort = upstreamPort;
+        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread t = new Thread(this::acceptLoop, "fault-proxy-accept");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** {@code http://localhost:<port>}, for the tool's endpoint. */
+    public URI endpoint() {
+        return URI.create("http://localhost:" + server.getLocalPort());
+    }
+
+    /** Applies {@code fault} to the next {@code times} requests matching {@code match}. */
+    public FaultProxy inject(Predicate<Request> match, int times, Fault fault) {
+        rules.add(new Rule(match, new AtomicInteger(times), fault));
+        return this;
+    }
+
+    /** With {@code true}, every new connection is reset at once, as if the server were gone. */
+    public void cut(boolean on) {
+        this.cut = on;
+    }
+
+    /** Removes all rules and forgets the requests seen. */
+    public void reset() {
+        rules.clear();
+        requests.clear();
+        injected.set(0);
+        cut = false;
+    }
+
+    /** Every request seen so far, in order. */
+    public List<Request> requests() {
+        return new ArrayList<>(requests);
+    }
+
+    /** How many faults were injected so far. */
+    public int injected() {
+        return injected.get();
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                Socket client = server.accept();
+                Thread t = new Thread(() -> handle(client), "fault-proxy-conn");
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                if (closed) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void handle(Socket client) {
+        try (client) {
+            if (cut) {
+                reset(client);
+                return;
+            }
+            InputStream in = new BufferedInputStream(client.getInputStream());
+            String head = readHead(in);
+            if (head == null) {
+                return;
+            }
+            String[] lines = head.split("\r\n");
+            String[] requestLine = lines[0].split(" ");
+            Request request = new Request(requestLine[0], requestLine.length > 1 ? requestLine[1] : "");
+            requests.add(request);
+            Fault fault = null;
+            for (Rule r : rules) {
+                if (r.match.test(request) && r.remaining.getAndUpdate(n -> n > 0 ? n - 1 : 0) > 0) {
+                    fault = r.fault;
+                    injected.incrementAndGet();
+                    break;
+                }
+            }
+            if (fault instanceof Status s) {
+                byte[] body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + s.s3Code()
+                        + "</Code><Message>injected by FaultProxy</Message><RequestId>fault</RequestId></Error>")
+                        .getBytes(StandardCharsets.UTF_8);
+                OutputStream out = client.getOutputStream();
+                out.write(("HTTP/1.1 " + s.code() + " Injected\r\nContent-Type: application/xml\r\nContent-Length: "
+                        + (request.method().equals("HEAD") ? 0 : body.length) + "\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                if (!request.method().equals("HEAD")) {
+                    out.write(body);
+                }
+                out.flush();
+                client.shutdownOutput();
+                return;
+            }
+            if (fault instanceof Stall st) {
+                Thread.sleep(st.delay().toMillis());
+            }
+            long limit = fault instanceof ResetAfter ra ? ra.bytes() : Long.MAX_VALUE;
+            forward(client, in, lines, limit, fault instanceof SlowAfter sa ? sa : null);
+        } catch (IOException | InterruptedException e) {
+            // the client or the server went away: nothing to report
+        }
+    }
+
+    private void forward(Socket client, InputStream clientIn, String[] lines, long limit, SlowAfter slow)
+            throws IOException, InterruptedException {
+        try (Socket upstream = new Socket(InetAddress.getLoopbackAddress(), upstreamPort)) {
+            StringBuilder head = new StringBuilder(lines[0]).append("\r\n");
+            for (int i = 1; i < lines.length; i++) {
+                String lower = lines[i].toLowerCase(Locale.ROOT);
+                if (!lower.startsWith("connection:") && !lower.startsWith("keep-alive:")) {
+                    head.append(lines[i]).append("\r\n");
+                }
+            }
+            head.append("Connection: close\r\n\r\n");
+            OutputStream up = upstream.getOutputStream();
+            up.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+            up.flush();
+            Thread pump = new Thread(() -> {
+                try {
+                    clientIn.transferTo(up);
+                    upstream.shutdownOutput();
+                } catch (IOException e) {
+                    // connection ended
+                }
+            }, "fault-proxy-body");
+            pump.setDaemon(true);
+            pump.start();
+            InputStream upIn = upstream.getInputStream();
+            OutputStream out = client.getOutputStream();
+            byte[] buf = new byte[16384];
+            long sent = 0;
+            int n;
+            while ((n = upIn.read(buf)) > 0) {
+                int allowed = (int) Math.min(n, limit - sent);
+                out.write(buf, 0, allowed);
+                sent += allowed;
+                if (slow != null && sent > slow.bytes()) {
+                    out.flush();
+                    Thread.sleep(Math.max(1, allowed * 1000L / slow.bytesPerSecond()));
+                }
+                if (sent >= limit) {
+                    out.flush();
+                    reset(client);
+                    reset(upstream);
+                    return;
+                }
+            }
+            out.flush();
+        }
+    }
+
+    private static void reset(Socket s) {
+        try {
+            s.setSoLinger(true, 0); // close sends RST
+            s.close();
+        } catch (IOException ignored) {
+            // already gone
+        }
+    }
+
+    private static String readHead(InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        int matched = 0;
+        int b;
+        while ((b = in.read()) >= 0) {
+            head.write(b);
+            matched = (b == '\r' && (matched == 0 || matched == 2)) || (b == '\n' && (matched == 1 || matched == 3))
+                    ? matched + 1 : (b == '\r' ? 1 : 0);
+            if (matched == 4) {
+                String s = head.toString(StandardCharsets.ISO_8859_1);
+                return s.substring(0, s.length() - 4);
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        server.close();
+    }
+}
