@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.OpenPgp;
-import dev.synapsebackup.testsupport.Proc;
+import dev.synapsebackup.testing.Procs;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -29,14 +29,14 @@ class TarPipelineTest {
 
     @TempDir
     static Path tmp;
-    static Proc.Gpg gpg;
+    static Procs.Gpg gpg;
     static Path src;
     static Path backup;
     static List<FileRecord> written;
 
     @BeforeAll
     static void makeBackup() throws IOException {
-        gpg = new Proc.Gpg(tmp, PASS);
+        gpg = new Procs.Gpg(tmp, PASS);
         src = Files.createDirectory(tmp.resolve("src"));
         TarTestTrees.build(src);
         backup = tmp.resolve("backup-20260101000000000000");
@@ -57,9 +57,9 @@ class TarPipelineTest {
         Path dest = Files.createDirectory(tmp.resolve("dest-stock"));
         String script = "set -o pipefail; gpg --batch --no-tty --pinentry-mode loopback --passphrase-file \"$1\" "
                 + "--decrypt \"$2\" | tar -xpf - -C \"$3\"";
-        Proc.Result r = Proc.run(List.of("bash", "-c", script, "restore", gpg.passFile.toString(),
+        Procs.Result r = Procs.run(List.of("bash", "-c", script, "restore", gpg.passFile.toString(),
                 backup.toString(), dest.toString()), (byte[]) null, gpg.env(), null);
-        assertThat(r.exit()).as(r.stderr()).isZero();
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(r.stderr()).doesNotContain("tar:");
         assertThat(TarTestTrees.describe(dest.resolve("srv"))).isEqualTo(TarTestTrees.describe(src));
     }

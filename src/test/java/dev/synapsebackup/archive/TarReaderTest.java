@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.synapsebackup.IntegrityException;
-import dev.synapsebackup.testsupport.Proc;
+import dev.synapsebackup.testing.Procs;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -43,8 +43,8 @@ class TarReaderTest {
                 cmd.add("--format=" + format);
             }
             cmd.addAll(List.of("-cf", archive.toString(), "-C", src.toString(), "."));
-            Proc.Result c = Proc.run(cmd, (byte[]) null, Map.of(), null);
-            assertThat(c.exit()).as(c.stderr()).isZero();
+            Procs.Result c = Procs.run(cmd, (byte[]) null, Map.of(), null);
+            assertThat(c.exitCode()).as(c.stderr()).isZero();
 
             Path dest = tmp.resolve("dest-" + format);
             List<FileRecord> records = extract(Files.newInputStream(archive), new SafeExtractor(dest));
@@ -66,9 +66,9 @@ class TarReaderTest {
         Files.writeString(src.resolve("f.txt"), "abs");
         Path archive = tmp.resolve("abs.tar");
         // GNU tar strips the leading "/" itself (with a notice on stderr)
-        Proc.Result c = Proc.run(List.of("tar", "--format=posix", "-cf", archive.toString(), src.toString()),
+        Procs.Result c = Procs.run(List.of("tar", "--format=posix", "-cf", archive.toString(), src.toString()),
                 (byte[]) null, Map.of(), null);
-        assertThat(c.exit()).as(c.stderr()).isZero();
+        assertThat(c.exitCode()).as(c.stderr()).isZero();
         Path dest = tmp.resolve("dest");
         extract(Files.newInputStream(archive), new SafeExtractor(dest));
         assertThat(dest.resolve(src.toString().substring(1)).resolve("f.txt")).hasContent("abs");
@@ -80,7 +80,7 @@ class TarReaderTest {
         Files.writeString(src.resolve("a"), "first");
         Files.writeString(src.resolve("b"), "second");
         Path archive = tmp.resolve("x.tar");
-        Proc.run(List.of("tar", "--format=ustar", "-cf", archive.toString(), "-C", src.toString(), "a", "b"),
+        Procs.run(List.of("tar", "--format=ustar", "-cf", archive.toString(), "-C", src.toString(), "a", "b"),
                 (byte[]) null, Map.of(), null);
         byte[] bytes = Files.readAllBytes(archive);
         // second header starts at 1024; garble its size field
@@ -99,7 +99,7 @@ class TarReaderTest {
         Path src = Files.createDirectory(tmp.resolve("src"));
         Files.write(src.resolve("a"), new byte[5000]);
         Path archive = tmp.resolve("x.tar");
-        Proc.run(List.of("tar", "-cf", archive.toString(), "-C", src.toString(), "a"), (byte[]) null, Map.of(), null);
+        Procs.run(List.of("tar", "-cf", archive.toString(), "-C", src.toString(), "a"), (byte[]) null, Map.of(), null);
         byte[] cut = Arrays.copyOf(Files.readAllBytes(archive), 3000);
         try (TarReader r = new TarReader(new ByteArrayInputStream(cut))) {
             TarReader.Entry e = r.next();
@@ -127,7 +127,7 @@ class TarReaderTest {
         Files.writeString(src.resolve("a"), "1");
         Files.writeString(src.resolve("b"), "2");
         Path archive = tmp.resolve("x.tar");
-        Proc.run(List.of("tar", "-cf", archive.toString(), "-C", src.toString(), "a", "b"), (byte[]) null, Map.of(), null);
+        Procs.run(List.of("tar", "-cf", archive.toString(), "-C", src.toString(), "a", "b"), (byte[]) null, Map.of(), null);
         try (TarReader r = new TarReader(Files.newInputStream(archive))) {
             TarReader.Entry a = r.next();
             TarReader.Entry b = r.next();

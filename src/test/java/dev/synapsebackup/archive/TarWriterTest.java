@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.synapsebackup.io.Sha256;
-import dev.synapsebackup.testsupport.Proc;
+import dev.synapsebackup.testing.Procs;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -36,9 +36,9 @@ class TarWriterTest {
             records = TarTestTrees.addTree(w, src, "srv/synapse/");
         }
         Path dest = Files.createDirectory(tmp.resolve("dest"));
-        Proc.Result x = Proc.run(List.of("tar", "-xpf", archive.toString(), "-C", dest.toString()),
+        Procs.Result x = Procs.run(List.of("tar", "-xpf", archive.toString(), "-C", dest.toString()),
                 (byte[]) null, Map.of(), null);
-        assertThat(x.exit()).as(x.stderr()).isZero();
+        assertThat(x.exitCode()).as(x.stderr()).isZero();
         assertThat(x.stderr()).isEmpty();
         assertThat(TarTestTrees.describe(dest.resolve("srv/synapse")))
                 .isEqualTo(TarTestTrees.describe(src));
@@ -54,10 +54,10 @@ class TarWriterTest {
         assertThat(signing.mtime()).isEqualTo(Instant.ofEpochSecond(1_600_000_100L));
 
         // GNU tar's listing: owner names, modes, no complaints
-        Proc.Result tv = Proc.run(List.of("tar", "-tvf", archive.toString()), (byte[]) null, Map.of(), null);
+        Procs.Result tv = Procs.run(List.of("tar", "-tvf", archive.toString()), (byte[]) null, Map.of(), null);
         assertThat(tv.stderr()).isEmpty();
         String user = System.getProperty("user.name");
-        assertThat(tv.out()).contains("-rw------- " + user + "/", "dr-xr-xr-x " + user + "/",
+        assertThat(tv.stdout()).contains("-rw------- " + user + "/", "dr-xr-xr-x " + user + "/",
                 "srv/synapse/" + TarTestTrees.UNICODE_FILE);
 
         // and our own reader agrees with the writer's records
@@ -112,10 +112,10 @@ class TarWriterTest {
         assertThatThrownBy(() -> w.addBytes("x", new byte[1], 0600, Instant.now()))
                 .isInstanceOf(IOException.class);
 
-        Proc.Result x = Proc.run(List.of("tar", "-xOf", "-", ".synapse-backup/manifest.json"),
+        Procs.Result x = Procs.run(List.of("tar", "-xOf", "-", ".synapse-backup/manifest.json"),
                 buf.toByteArray(), Map.of(), null);
         assertThat(x.stderr()).isEmpty();
-        assertThat(x.out()).isEqualTo("{}");
+        assertThat(x.stdout()).isEqualTo("{}");
     }
 
     @Test
@@ -146,7 +146,7 @@ class TarWriterTest {
         Files.writeString(target, "t");
         Path link = Files.createSymbolicLink(tmp.resolve("link"), target);
         Path fifo = tmp.resolve("fifo");
-        assertThat(Proc.run(List.of("mkfifo", fifo.toString()), (byte[]) null, Map.of(), null).exit()).isZero();
+        assertThat(Procs.run(List.of("mkfifo", fifo.toString()), (byte[]) null, Map.of(), null).exitCode()).isZero();
         try (TarWriter w = new TarWriter(OutputStream.nullOutputStream())) {
             assertThatThrownBy(() -> w.addFile(link, "link")).isInstanceOf(IOException.class)
                     .hasMessageContaining(link.toString());
@@ -192,9 +192,9 @@ class TarWriterTest {
         assertThat(res.changedWhileReading()).isTrue();
         assertThat(res.record().size()).isEqualTo(2 << 20);
         // the archive is still well-formed: GNU tar reads the next entry
-        Proc.Result x = Proc.run(List.of("tar", "-xOf", "-", "after"), buf.toByteArray(), Map.of(), null);
+        Procs.Result x = Procs.run(List.of("tar", "-xOf", "-", "after"), buf.toByteArray(), Map.of(), null);
         assertThat(x.stderr()).isEmpty();
-        assertThat(x.out()).isEqualTo("after");
+        assertThat(x.stdout()).isEqualTo("after");
     }
 
     @Test
@@ -252,9 +252,9 @@ class TarWriterTest {
             raf.seek(dataStart + size - 5);
             raf.write("hello".getBytes(StandardCharsets.US_ASCII));
         }
-        Proc.Result tv = Proc.run(List.of("tar", "-tvf", sparseTar.toString()), (byte[]) null, Map.of(), null);
+        Procs.Result tv = Procs.run(List.of("tar", "-tvf", sparseTar.toString()), (byte[]) null, Map.of(), null);
         assertThat(tv.stderr()).isEmpty();
-        assertThat(tv.out()).contains(" " + size + " ").contains("var/lib/big.bin");
+        assertThat(tv.stdout()).contains(" " + size + " ").contains("var/lib/big.bin");
         Files.delete(sparseTar);
         Files.delete(big);
     }

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.config.Secret;
-import dev.synapsebackup.testsupport.Proc;
+import dev.synapsebackup.testing.Procs;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -26,11 +26,11 @@ class OpenPgpTest {
 
     @TempDir
     static Path dir;
-    static Proc.Gpg gpg;
+    static Procs.Gpg gpg;
 
     @BeforeAll
     static void setUp() throws IOException {
-        gpg = new Proc.Gpg(dir, PASS);
+        gpg = new Procs.Gpg(dir, PASS);
     }
 
     @AfterAll
@@ -64,13 +64,13 @@ class OpenPgpTest {
         byte[] plain = randomBytes(300_000, 7);
         byte[] cipher = encrypt(plain);
 
-        Proc.Result dec = gpg.run(cipher, "--decrypt");
-        assertThat(dec.exit()).as(dec.stderr()).isZero();
-        assertThat(dec.stdout()).isEqualTo(plain);
+        Procs.Result dec = gpg.run(cipher, "--decrypt");
+        assertThat(dec.exitCode()).as(dec.stderr()).isZero();
+        assertThat(dec.stdoutBytes()).isEqualTo(plain);
 
-        Proc.Result packets = gpg.run(cipher, "--list-packets");
-        String listing = packets.out() + packets.stderr();
-        assertThat(packets.exit()).as(listing).isZero();
+        Procs.Result packets = gpg.run(cipher, "--list-packets");
+        String listing = packets.stdout() + packets.stderr();
+        assertThat(packets.exitCode()).as(listing).isZero();
         // gpg 2.2: ":symkey enc packet: version 4, cipher 9, aead 0,s2k 3, hash 8, seskey 256 bits"
         assertThat(listing).containsPattern("symkey enc packet: version 4, cipher 9, (aead 0, ?)?s2k 3, hash 8");
         assertThat(listing).contains("salt ").containsPattern("count 65011712");
@@ -129,9 +129,9 @@ class OpenPgpTest {
                 String[] args = new String[variant.length + 1];
                 System.arraycopy(variant, 0, args, 0, variant.length);
                 args[variant.length] = "--symmetric";
-                Proc.Result enc = gpg.run(data, args);
-                assertThat(enc.exit()).as(enc.stderr()).isZero();
-                try (InputStream in = OpenPgp.decrypt(new ByteArrayInputStream(enc.stdout()), SECRET)) {
+                Procs.Result enc = gpg.run(data, args);
+                assertThat(enc.exitCode()).as(enc.stderr()).isZero();
+                try (InputStream in = OpenPgp.decrypt(new ByteArrayInputStream(enc.stdoutBytes()), SECRET)) {
                     assertThat(in.readAllBytes()).as(String.join(" ", variant)).isEqualTo(data);
                 }
             }
@@ -141,19 +141,19 @@ class OpenPgpTest {
     @Test
     void gpgDefaultMessageReallyIsCompressed() {
         byte[] text = "aaaa".repeat(10_000).getBytes(StandardCharsets.UTF_8);
-        Proc.Result enc = gpg.run(text, "--symmetric");
-        Proc.Result packets = gpg.run(enc.stdout(), "--list-packets");
-        assertThat(packets.out()).contains("compressed packet");
-        assertThat(OpenPgp.decrypt(enc.stdout(), SECRET)).isEqualTo(text);
+        Procs.Result enc = gpg.run(text, "--symmetric");
+        Procs.Result packets = gpg.run(enc.stdoutBytes(), "--list-packets");
+        assertThat(packets.stdout()).contains("compressed packet");
+        assertThat(OpenPgp.decrypt(enc.stdoutBytes(), SECRET)).isEqualTo(text);
     }
 
     @Test
     void refusesMessageWithoutMdc() {
-        Proc.Result enc = gpg.run("secret".getBytes(StandardCharsets.UTF_8),
+        Procs.Result enc = gpg.run("secret".getBytes(StandardCharsets.UTF_8),
                 "--rfc2440", "--cipher-algo", "AES", "--symmetric");
-        assertThat(enc.exit()).as(enc.stderr()).isZero();
-        assertThat(gpg.run(enc.stdout(), "--list-packets").out()).doesNotContain("mdc_method");
-        assertThatThrownBy(() -> OpenPgp.decrypt(enc.stdout(), SECRET))
+        assertThat(enc.exitCode()).as(enc.stderr()).isZero();
+        assertThat(gpg.run(enc.stdoutBytes(), "--list-packets").stdout()).doesNotContain("mdc_method");
+        assertThatThrownBy(() -> OpenPgp.decrypt(enc.stdoutBytes(), SECRET))
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("no integrity protection (MDC)");
     }
@@ -161,8 +161,8 @@ class OpenPgpTest {
     @Test
     void wrongPassphraseIsReportedAsSuch() throws IOException {
         byte[] cipher = encrypt(randomBytes(10_000, 5));
-        Proc.Result gpgMade = gpg.run(randomBytes(10_000, 5), "--symmetric");
-        for (byte[] c : new byte[][] {cipher, gpgMade.stdout()}) {
+        Procs.Result gpgMade = gpg.run(randomBytes(10_000, 5), "--symmetric");
+        for (byte[] c : new byte[][] {cipher, gpgMade.stdoutBytes()}) {
             assertThatThrownBy(() -> OpenPgp.decrypt(c, Secret.of("not it")))
                     .isInstanceOf(IntegrityException.class)
                     .hasMessage("wrong passphrase or corrupted backup")
@@ -181,8 +181,8 @@ class OpenPgpTest {
                 .isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("integrity check failed (MDC)");
         // and gpg agrees that it is bad
-        Proc.Result dec = gpg.run(bad, "--decrypt");
-        assertThat(dec.exit()).isNotZero();
+        Procs.Result dec = gpg.run(bad, "--decrypt");
+        assertThat(dec.exitCode()).isNotZero();
     }
 
     @Test
@@ -256,8 +256,8 @@ class OpenPgpTest {
         byte[] plain = randomBytes(2_000_000, 29);
         Files.write(plainFile, plain);
         Path out = dir.resolve("plain.bin.gpg");
-        Proc.Result enc = gpg.run(null, "--output", out.toString(), "--symmetric", plainFile.toString());
-        assertThat(enc.exit()).as(enc.stderr()).isZero();
+        Procs.Result enc = gpg.run(null, "--output", out.toString(), "--symmetric", plainFile.toString());
+        assertThat(enc.exitCode()).as(enc.stderr()).isZero();
         try (InputStream in = OpenPgp.decrypt(Files.newInputStream(out), SECRET)) {
             assertThat(in.readAllBytes()).isEqualTo(plain);
         }

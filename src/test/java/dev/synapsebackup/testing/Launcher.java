@@ -43,7 +43,7 @@ public final class Launcher {
             }
         }
         if (stale) {
-            Process p = new ProcessBuilder("mvn", "-q", "-B", "-o", "-DskipTests", "package")
+            Process p = new ProcessBuilder("mvn", "-q", "-B", "-DskipTests", "package")
                     .directory(PROJECT.toFile()).inheritIO().start();
             if (!p.waitFor(5, TimeUnit.MINUTES) || p.exitValue() != 0) {
                 throw new IOException("cannot build " + jar);
