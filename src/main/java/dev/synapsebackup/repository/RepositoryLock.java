@@ -236,6 +236,20 @@ public final class RepositoryLock implements AutoCloseable {
      */
     @Override
     public void close() {
+        // An interrupted run (Ctrl-C, SIGTERM) must still release its lock, but the S3 client
+        // refuses to start requests on an interrupted thread: clear the flag for the clean-up and
+        // set it again afterwards.
+        boolean interrupted = Thread.interrupted();
+        try {
+            release();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void release() {
         if (refresher != null) {
             // shutdown() cancels the periodic task but lets a refresh in flight finish (an
             // interrupt would only turn it into a spurious warning).
@@ -246,7 +260,6 @@ public final class RepositoryLock implements AutoCloseable {
                 }
             } catch (InterruptedException e) {
                 refresher.shutdownNow();
-                Thread.currentThread().interrupt();
             }
         }
         String lostReason;
