@@ -72,8 +72,7 @@ final class CreateCommand extends BaseCommand {
         m.put("archived-files", r.archivedFiles());
         m.put("archived-bytes", r.archivedBytes());
         m.put("stored-bytes", r.storedBytes());
-        m.put("duration-seconds", r.duration().toMillis() / 1000.0);
-        m.put("throughput-mb-per-second", Math.round(r.throughputMBps() * 10) / 10.0);
+        Output.putTiming(m, r.duration(), r.throughputMBps());
         List<Map<String, String>> skipped = r.skipped().stream()
                 .map((ManifestSummary.Skipped s) -> Map.of("path", s.path(), "reason", s.reason())).toList();
         m.put("skipped", skipped);

@@ -54,6 +54,12 @@ final class Output {
         err.println(line);
     }
 
+    /** Adds the duration and throughput fields every long-running command's JSON carries. */
+    static void putTiming(java.util.Map<String, Object> m, java.time.Duration duration, double mbPerSecond) {
+        m.put("duration-seconds", duration.toMillis() / 1000.0);
+        m.put("throughput-mb-per-second", Math.round(mbPerSecond * 10) / 10.0);
+    }
+
     /** Prints {@code value} as the one JSON document on stdout. */
     void json(Object value) {
         try {

@@ -68,8 +68,7 @@ final class RestoreCommand extends BaseCommand {
                 m.put("files", r.fileCount());
                 m.put("file-bytes", r.fileBytes());
                 m.put("stored-bytes", r.storedBytes());
-                m.put("duration-seconds", r.duration().toMillis() / 1000.0);
-                m.put("throughput-mb-per-second", Math.round(r.throughputMBps() * 10) / 10.0);
+                Output.putTiming(m, r.duration(), r.throughputMBps());
                 m.put("changes", r.changes());
                 m.put("kept", r.kept());
                 m.put("notes", r.notes());

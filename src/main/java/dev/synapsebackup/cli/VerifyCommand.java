@@ -33,8 +33,7 @@ final class VerifyCommand extends BaseCommand {
                 m.put("files", r.fileCount());
                 m.put("file-bytes", r.fileBytes());
                 m.put("stored-bytes", r.storedBytes());
-                m.put("duration-seconds", r.duration().toMillis() / 1000.0);
-                m.put("throughput-mb-per-second", Math.round(r.throughputMBps() * 10) / 10.0);
+                Output.putTiming(m, r.duration(), r.throughputMBps());
                 m.put("problems", r.problems());
                 m.put("problem-count", r.problemCount());
                 out.json(m);
