@@ -45,9 +45,14 @@ final class ConsoleProgress implements Progress {
         if (!show) {
             return;
         }
+        if (totalBytes < 0) {
+            // Nothing to count (a database snapshot): a line says what is going on.
+            err.println(phase + " ...");
+            return;
+        }
         bar = new ProgressBarBuilder()
                 .setTaskName(phase.length() > 40 ? phase.substring(0, 40) : phase)
-                .setInitialMax(Math.max(totalBytes, -1))
+                .setInitialMax(totalBytes)
                 .setUnit(" MiB", 1 << 20)
                 .showSpeed()
                 .setStyle(ProgressBarStyle.ASCII)
