@@ -136,7 +136,6 @@ timed() {
   sys=$(sed -n 's/^\s*System time (seconds): //p' "$RUN/$key.time")
   rss=$(sed -n 's/^\s*Maximum resident set size (kbytes): //p' "$RUN/$key.time")
   if [ "$rc" = 0 ]; then status=ok
-  elif grep -qi 'not available yet' "$RUN/$key.err"; then status=na; note="command not available yet"
   else status=failed; note="exit $rc: $(grep -v '^\s*$' "$RUN/$key.err" | tail -1 | cut -c1-160)"; fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$label" "$status" "$((e - s))" "${user:-0}" "${sys:-0}" \
     "${rss:-0}" "$load" "$note" >> "$TSV"
