@@ -127,6 +127,25 @@ public final class SafeExtractor {
                 : extractFile(e, name, target);
     }
 
+    /**
+     * Extracts a directory entry unless that directory exists already in the destination (then
+     * the entry that made it wins). Used for directories taken from an older object of an
+     * incremental chain.
+     *
+     * @return whether the entry was extracted
+     */
+    public boolean extractDirectoryIfAbsent(TarReader.Entry e) throws IOException {
+        if (e.type() != TarReader.Type.DIRECTORY) {
+            throw new IllegalArgumentException("not a directory entry: " + e.rawName());
+        }
+        String name = TarReader.normalise(e.rawName());
+        if (!name.isEmpty() && attrs(root.resolve(name)) != null) {
+            return false;
+        }
+        extract(e); // validates the name as for any entry
+        return true;
+    }
+
     /** Applies the recorded directory modes and mtimes, deepest first. Call once at the end. */
     public void finish() throws IOException {
         while (!pendingDirs.isEmpty()) {

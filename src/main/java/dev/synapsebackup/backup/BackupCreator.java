@@ -9,6 +9,7 @@ import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.MeteredOutputStream;
 import dev.synapsebackup.io.PipelinedOutputStream;
+import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
@@ -31,6 +32,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -51,10 +53,11 @@ import org.slf4j.LoggerFactory;
  * Nothing is held in memory beyond fixed-size buffers; the manifest is streamed to a temporary
  * file as files are archived.
  *
- * <p>An incremental backup archives keys, configuration and database in full but only the media
- * files that are new or changed (path, size or mtime) since its parent; its manifest still lists
- * every file, each with the id of the backup whose data object holds its bytes. Changes are found
- * by walking the media store in the same sorted order as the parent's manifest lists it, so the
+ * <p>An incremental backup archives keys and configuration in full, the database unless its
+ * snapshot is identical to the parent's, and only the media files that are new or changed (path,
+ * size or mtime) since its parent, with the directories {@link MediaDirectories} picks; its
+ * manifest still lists every file, each with the id of the backup whose data object holds its
+ * bytes. Changes are found by walking the media store in the same sorted order as the parent's manifest lists it, so the
  * comparison is a merge of two sorted streams: no re-reading of unchanged media, and no memory
  * that grows with the store.
  */
@@ -134,18 +137,26 @@ final class BackupCreator {
             sources.signingKeys().forEach(p -> head.add(absolute(p)));
             sources.configFiles().forEach(p -> head.add(absolute(p)));
 
-            long[] scan = {0, 0};
+            // An idle server's database snapshot is byte-identical to the parent's: refer to those bytes.
+            ManifestFile dbReused = parent == null || dbSnapshot == null ? null
+                    : unchangedSnapshot(parent, dbSnapshot, entryName(dbLive));
+            if (dbReused != null) {
+                LOG.info("the database snapshot is identical to the one of {}: not archived again", dbReused.backup());
+            }
+
+            // bytes to archive, entries to archive, files in the manifest
+            long[] scan = {0, 0, 0};
             for (Path p : head) {
                 addToScan(scan, p);
             }
-            if (dbSnapshot != null) {
+            if (dbSnapshot != null && dbReused == null) {
                 addToScan(scan, dbSnapshot);
             }
             scanMedia(sources, parent, scan);
-            if (scan[1] == 0) {
+            if (scan[1] == 0 && scan[2] == 0) {
                 throw new SynapseBackupException("Backup failed: no paths to back up");
             }
-            long expectedPlain = scan[0] + (scan[1] + 2) * ENTRY_OVERHEAD + scan[1] * 300 + 10240;
+            long expectedPlain = scan[0] + (scan[1] + 2) * ENTRY_OVERHEAD + scan[2] * 300 + 10240;
             // OpenPGP adds a few bytes per 64 KiB partial packet, plus headers and the MDC.
             long expectedCipher = expectedPlain + expectedPlain / 8192 + 4096;
 
@@ -194,7 +205,10 @@ final class BackupCreator {
                         for (Path p : head) {
                             add(tar, manifest, id, p, entryName(p));
                         }
-                        if (dbSnapshot != null) {
+                        if (dbReused != null) {
+                            manifest.file(dbReused);
+                            sumBytes += dbReused.size();
+                        } else if (dbSnapshot != null) {
                             add(tar, manifest, id, dbSnapshot, entryName(dbLive));
                         } else if (pgDump != null) {
                             dbInfo.putAll(dumpPostgres(pgDump, (DatabaseConfig.Postgres) db, tar, manifest, id, created));
@@ -321,14 +335,57 @@ final class BackupCreator {
         return null;
     }
 
+    /**
+     * The parent's record of the database if {@code snapshot} has the same size, mode, owner and
+     * SHA-256, else null. Hashing the snapshot again costs a fraction of encrypting and uploading
+     * it; PostgreSQL dumps are never identical (they carry their own timestamp), so only SQLite
+     * snapshots are compared.
+     */
+    private static ManifestFile unchangedSnapshot(Parent parent, Path snapshot, String name) throws IOException {
+        ManifestFile previous = null;
+        try (Manifest.FileIterator files = Manifest.files(parent.manifestFile())) {
+            while (files.hasNext() && previous == null) {
+                ManifestFile f = files.next();
+                if (f.path().equals(name)) {
+                    previous = f;
+                }
+            }
+        }
+        if (previous == null) {
+            return null;
+        }
+        Map<String, Object> a = Files.readAttributes(snapshot, "unix:size,mode,uid,gid", LinkOption.NOFOLLOW_LINKS);
+        if ((Long) a.get("size") != previous.size() || ((Integer) a.get("mode") & 07777) != previous.mode()
+                || (Integer) a.get("uid") != previous.uid() || (Integer) a.get("gid") != previous.gid()) {
+            return null;
+        }
+        MessageDigest sha = Sha256.newDigest();
+        try (InputStream in = Files.newInputStream(snapshot)) {
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                sha.update(buf, 0, n);
+            }
+        }
+        if (!Sha256.hex(sha.digest()).equals(previous.sha256())) {
+            return null;
+        }
+        return previous.backup() != null ? previous : new ManifestFile(previous.path(), previous.size(), previous.mtime(),
+                previous.mode(), previous.uid(), previous.gid(), previous.sha256(), parent.id());
+    }
+
     /** Adds to the size estimate what the media walk will archive. */
     private void scanMedia(SynapseSources sources, Parent parent, long[] scan) {
         try (ParentCursor cursor = ParentCursor.open(parent, sources)) {
             for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
                 MediaEntry m = it.next();
-                scan[1]++;
-                if (!m.isDirectory() && cursor.unchanged(entryName(absolute(m.path())), m) == null) {
-                    scan[0] += m.size();
+                if (m.isDirectory()) {
+                    scan[1] += parent == null ? 1 : 0; // an incremental archives few directories
+                } else {
+                    scan[2]++;
+                    if (cursor.unchanged(entryName(absolute(m.path())), m) == null) {
+                        scan[0] += m.size();
+                        scan[1]++;
+                    }
                 }
             }
         }
@@ -336,20 +393,20 @@ final class BackupCreator {
 
     private void archiveMedia(SynapseSources sources, Parent parent, TarWriter tar, Manifest.Writer manifest, String id)
             throws IOException {
+        Instant fullStart = parent == null ? null
+                : BackupId.timeOf(parent.summary().fullBackup()).orElse(parent.summary().created());
+        MediaDirectories dirs = new MediaDirectories(tar, fullStart);
         try (ParentCursor cursor = ParentCursor.open(parent, sources)) {
             for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
                 MediaEntry m = it.next();
                 Path p = absolute(m.path());
                 String name = entryName(p);
                 if (m.isDirectory()) {
-                    try {
-                        tar.addDirectory(p, name);
-                    } catch (NoSuchFileException e) {
-                        // deleted meanwhile: nothing to keep
-                    }
+                    dirs.directory(p, name);
                     continue;
                 }
                 ManifestFile same = cursor.unchanged(name, m);
+                dirs.file(name, same == null);
                 if (same != null) {
                     manifest.file(same);
                     sumBytes += same.size();
@@ -358,6 +415,7 @@ final class BackupCreator {
                 }
             }
         }
+        dirs.finish();
     }
 
     /**
@@ -452,6 +510,7 @@ final class BackupCreator {
         try {
             scan[0] += Files.size(p);
             scan[1]++;
+            scan[2]++;
         } catch (IOException e) {
             // vanished: the archiving pass will notice and record it
         }

@@ -212,6 +212,13 @@ final class BackupRestorer {
             }
 
             @Override
+            public void inheritedDirectory(TarReader.Entry e) throws IOException {
+                if (layout.accept(e) && !dryRun) {
+                    layout.extractorFor(e).extractDirectoryIfAbsent(e);
+                }
+            }
+
+            @Override
             public ChainReader.Read file(TarReader.Entry e) throws IOException {
                 if (!layout.accept(e)) {
                     throw new UnsafeEntryException(e.rawName(), "not a file this restore writes");

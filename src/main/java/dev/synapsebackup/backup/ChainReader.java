@@ -14,7 +14,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +35,16 @@ final class ChainReader {
     interface Handler {
         /** A directory entry of the backup's own object. */
         void directory(TarReader.Entry e) throws IOException;
+
+        /**
+         * A directory of an older object that holds a wanted file below it. An incremental backup
+         * archives only the directories that changed since its full backup (FORMAT.md §5), so the
+         * others come from the object that has them; objects are read newest first, so a
+         * directory that already exists came from a newer object and must be kept as it is.
+         */
+        default void inheritedDirectory(TarReader.Entry e) throws IOException {
+            // nothing to do unless the handler writes
+        }
 
         /** A wanted regular file; returns its size and SHA-256 as read. */
         Read file(TarReader.Entry e) throws IOException;
@@ -142,6 +155,17 @@ final class ChainReader {
         return new Result(files, bytes, downloaded, List.copyOf(objects.keySet()), problems, problemCount);
     }
 
+    /**
+     * Pops the directories that do not contain {@code name}; returns how many of those left were
+     * handed on already (always the outermost ones).
+     */
+    private static int leave(Deque<TarReader.Entry> dirs, int handedOn, String name) {
+        while (!dirs.isEmpty() && !name.startsWith(dirs.peek().name() + "/")) {
+            dirs.pop();
+        }
+        return Math.min(handedOn, dirs.size());
+    }
+
     /** Reads a backup without a manifest (another tool's): every entry goes to the handler. */
     Result readWhole(String id, long size, Handler handler) throws IOException {
         progress.start("read " + id, size);
@@ -181,6 +205,9 @@ final class ChainReader {
                     OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), passphrase), 1 << 20, 4,
                     "synapse-backup-decrypt")) {
                 TarReader tar = new TarReader(plain);
+                // An older object's directories on the current path, not yet handed on (see inheritedDirectory).
+                Deque<TarReader.Entry> dirs = new ArrayDeque<>();
+                int handedOn = 0;
                 TarReader.Entry e;
                 while ((e = tar.next()) != null) {
                     String name = e.name();
@@ -198,6 +225,9 @@ final class ChainReader {
                         case DIRECTORY -> {
                             if (own) {
                                 handler.directory(e);
+                            } else {
+                                handedOn = leave(dirs, handedOn, name);
+                                dirs.push(e);
                             }
                         }
                         case FILE -> {
@@ -206,6 +236,16 @@ final class ChainReader {
                                 totals[0]++;
                                 totals[1] += r.size();
                             } else if (matcher.wants(name)) {
+                                if (!own) {
+                                    handedOn = leave(dirs, handedOn, name);
+                                    for (Iterator<TarReader.Entry> it = dirs.descendingIterator(); it.hasNext(); ) {
+                                        TarReader.Entry d = it.next();
+                                        if (handedOn-- <= 0) {
+                                            handler.inheritedDirectory(d);
+                                        }
+                                    }
+                                    handedOn = dirs.size();
+                                }
                                 Read r = handler.file(e);
                                 matcher.entry(name, r.size(), r.sha256());
                             }

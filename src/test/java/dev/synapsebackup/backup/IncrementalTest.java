@@ -16,6 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,18 +93,29 @@ class IncrementalTest {
     }
 
     private void scenario(List<String> repoArgs) throws Exception {
+        // Directories changed (ctime) since shortly before the full backup are archived again by
+        // every incremental: let the freshly generated tree age past that slack first.
+        Thread.sleep((MediaDirectories.CTIME_SLACK_SECONDS + 1) * 1000);
         // 1. full
         JsonNode full = createJson(repoArgs);
         assertThat(full.get("kind").asText()).isEqualTo("full");
         String fullId = full.get("backup-id").asText();
         Map<String, String> t1 = backedUp();
 
-        // 2. no change: only keys, config and the database are archived again
+        // 2. no change: only keys and config are archived again; the database snapshot is identical
         JsonNode same = createJson(repoArgs);
         assertThat(same.get("kind").asText()).isEqualTo("incremental");
         assertThat(same.get("parent").asText()).isEqualTo(fullId);
-        assertThat(same.get("archived-files").asLong()).isEqualTo(4); // yaml, log config, signing key, db
+        assertThat(same.get("archived-files").asLong()).isEqualTo(3); // yaml, log config, signing key
         assertThat(same.get("files").asLong()).isEqualTo(full.get("files").asLong());
+        assertThat(same.get("stored-bytes").asLong()).isLessThan(64 * 1024); // no media directories either
+
+        // the database changes: archived again
+        Path db = hs.resolve("data/homeserver.db");
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE incremental_marker (x TEXT)");
+            st.execute("INSERT INTO incremental_marker VALUES ('after the full backup')");
+        }
 
         // 3. new media
         Path lc = hs.resolve("data/media_store/local_content");
@@ -110,7 +125,7 @@ class IncrementalTest {
         JsonNode inc1 = createJson(repoArgs);
         String inc1Id = inc1.get("backup-id").asText();
         assertThat(inc1.get("parent").asText()).isEqualTo(same.get("backup-id").asText());
-        assertThat(inc1.get("archived-files").asLong()).isEqualTo(4 + 2);
+        assertThat(inc1.get("archived-files").asLong()).isEqualTo(4 + 2); // with the changed database
         Map<String, String> t2 = backedUp();
 
         // 4. deleted media, and a thumbnail rewritten in place with the same size
@@ -128,7 +143,7 @@ class IncrementalTest {
         Files.setLastModifiedTime(thumb, FileTime.from(Instant.parse("2025-06-01T12:00:00.123456Z")));
         JsonNode inc2 = createJson(repoArgs);
         String inc2Id = inc2.get("backup-id").asText();
-        assertThat(inc2.get("archived-files").asLong()).isEqualTo(4 + 1);
+        assertThat(inc2.get("archived-files").asLong()).isEqualTo(3 + 1); // the database is inc1's
         assertThat(inc2.get("files").asLong()).isEqualTo(inc1.get("files").asLong() - 1);
         Map<String, String> t3 = backedUp();
 
@@ -144,7 +159,8 @@ class IncrementalTest {
         JsonNode objects = new ObjectMapper().readTree(sh.stdout()).get("objects");
         assertThat(objects.has(fullId)).isTrue();
         assertThat(objects.has(inc1Id)).isTrue();
-        assertThat(objects.get(inc2Id).get("files").asLong()).isEqualTo(5);
+        assertThat(objects.get(inc2Id).get("files").asLong()).isEqualTo(4);
+        assertThat(objects.get(inc1Id).get("files").asLong()).isEqualTo(2 + 1); // new media and the database
 
         // every point in time verifies and restores as it was
         String[][] points = {{fullId, "t1"}, {inc1Id, "t2"}, {inc2Id, "t3"}};
@@ -157,8 +173,26 @@ class IncrementalTest {
             Cli.Result r = cli().run(args(repoArgs, "restore", id, "--target", target.toString()));
             assertThat(r.exitCode()).as(r.toString()).isZero();
             assertThat(restored(target)).as(points[i][1]).isEqualTo(trees.get(i));
+            Path restoredDb = target.resolve(db.toString().substring(1));
+            assertThat(markerRows(restoredDb)).as(points[i][1]).isEqualTo(i == 0 ? -1 : 1);
         }
         assertThat(t3).doesNotContainKey(hs.relativize(media.get(0)).toString());
+    }
+
+    /** Rows of the marker table, -1 when the table does not exist. */
+    private static int markerRows(Path db) throws Exception {
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM sqlite_master WHERE name = 'incremental_marker'")) {
+            rs.next();
+            if (rs.getInt(1) == 0) {
+                return -1;
+            }
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM incremental_marker")) {
+            rs.next();
+            return rs.getInt(1);
+        }
     }
 
     @Test
@@ -173,6 +207,75 @@ class IncrementalTest {
         S3.createBucket("incremental");
         scenario(List.of("--bucket", "incremental", "--path", "chain", "--endpoint", S3.endpoint().toString(),
                 "--s3-uri-style", "path"));
+    }
+
+    @Test
+    void directoriesAreArchivedOnlyWhenChangedAndRestoreAsTheyWere() throws Exception {
+        homeserver();
+        Path lc = hs.resolve("data/media_store/local_content");
+        List<Path> dirs;
+        try (Stream<Path> s = Files.walk(lc, 1)) {
+            dirs = s.filter(p -> !p.equals(lc) && Files.isDirectory(p)).sorted().toList();
+        }
+        assertThat(dirs).hasSizeGreaterThanOrEqualTo(4);
+        Path untouched = dirs.get(0);
+        Path chmodded = dirs.get(1);
+        Path deleted = dirs.get(2);
+        Path rewritten = dirs.get(3);
+        Files.setPosixFilePermissions(untouched, PosixFilePermissions.fromString("rwxr-x---"));
+        Files.setPosixFilePermissions(rewritten, PosixFilePermissions.fromString("rwxr-x--x"));
+        Thread.sleep((MediaDirectories.CTIME_SLACK_SECONDS + 1) * 1000);
+        Path repoDir = tmp.resolve("repo");
+        List<String> repo = List.of("--repo", repoDir.toString());
+        createJson(repo);
+
+        Files.setPosixFilePermissions(chmodded, PosixFilePermissions.fromString("rwx------"));
+        try (Stream<Path> s = Files.walk(deleted)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        Path inPlace;
+        try (Stream<Path> s = Files.walk(rewritten)) {
+            inPlace = s.filter(Files::isRegularFile).sorted().findFirst().orElseThrow();
+        }
+        try (RandomAccessFile f = new RandomAccessFile(inPlace.toFile(), "rw")) {
+            f.write(new byte[] {1, 2, 3}); // same size, new content and mtime; the directory's ctime stays
+        }
+        Path empty = Files.createDirectories(lc.resolve("zz-empty"));
+        String incId = createJson(repo).get("backup-id").asText();
+
+        // the incremental object, opened with stock gpg and tar, holds only the directories that changed
+        Path gnupg = Files.createDirectories(tmp.resolve("gnupg"));
+        Files.setPosixFilePermissions(gnupg, PosixFilePermissions.fromString("rwx------"));
+        Procs.Result list = Procs.bash("gpg --batch --quiet --passphrase-file " + Procs.q(pass) + " --decrypt "
+                + Procs.q(repoDir.resolve(incId)) + " | tar -tf -", Map.of("GNUPGHOME", gnupg.toString()), null);
+        assertThat(list.exitCode()).as(list.stderr()).isZero();
+        String prefix = lc.toString().substring(1) + "/";
+        List<String> archivedDirs = list.stdout().lines().filter(l -> l.endsWith("/") && l.startsWith(prefix))
+                .map(l -> l.substring(prefix.length())).toList();
+        // local_content itself changed: an entry was added and one removed
+        assertThat(archivedDirs).containsExactlyInAnyOrder("", chmodded.getFileName() + "/",
+                rewritten.getFileName() + "/", inPlace.getParent().equals(rewritten) ? rewritten.getFileName() + "/"
+                        : lc.relativize(inPlace.getParent()) + "/", "zz-empty/")
+                .doesNotContain(untouched.getFileName() + "/", deleted.getFileName() + "/");
+
+        Map<String, String> expected = backedUp();
+        Path target = tmp.resolve("target");
+        Cli.Result r = cli().run(args(repo, "restore", incId, "--target", target.toString()));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(restored(target)).isEqualTo(expected);
+        Path rlc = target.resolve(lc.toString().substring(1));
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(rlc.resolve(untouched.getFileName()))))
+                .isEqualTo("rwxr-x---");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(rlc.resolve(chmodded.getFileName()))))
+                .isEqualTo("rwx------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(rlc.resolve(rewritten.getFileName()))))
+                .isEqualTo("rwxr-x--x");
+        assertThat(Files.getLastModifiedTime(rlc.resolve(untouched.getFileName())).toInstant())
+                .isEqualTo(Files.getLastModifiedTime(untouched).toInstant().truncatedTo(java.time.temporal.ChronoUnit.MICROS));
+        assertThat(rlc.resolve(deleted.getFileName())).doesNotExist();
+        assertThat(rlc.resolve(empty.getFileName())).isEmptyDirectory();
     }
 
     @Test
