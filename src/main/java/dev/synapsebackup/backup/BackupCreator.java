@@ -25,6 +25,7 @@ import dev.synapsebackup.synapse.SynapseSources;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -44,6 +45,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -95,23 +98,42 @@ final class BackupCreator {
         Path temp = options.tempDir() == null
                 ? Files.createTempDirectory("synapse-backup-")
                 : Files.createTempDirectory(options.tempDir(), "synapse-backup-");
+        SqliteCapture capture = null;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
+            DatabaseConfig db = sources.database();
+            if (db instanceof DatabaseConfig.Sqlite sqlite) {
+                // On its own thread: it takes about as long as reading the parent's manifest.
+                capture = new SqliteCapture(absolute(sqlite.path()), temp.resolve("homeserver.db"));
+            }
             removeLeftovers();
             String id = newId();
             Instant created = BackupId.timeOf(id).orElseThrow();
             Parent parent = chooseParent(created, temp);
             String kind = parent == null ? "full" : "incremental";
 
-            // The database first, so a broken database fails the run before anything is uploaded.
+            // Keys and configuration first: the smallest and most precious part of a backup.
+            Set<Path> head = new LinkedHashSet<>();
+            sources.signingKeys().forEach(p -> head.add(absolute(p)));
+            sources.configFiles().forEach(p -> head.add(absolute(p)));
+            // bytes to archive, entries to archive, files in the manifest
+            long[] scan = {0, 0, 0};
+            for (Path p : head) {
+                addToScan(scan, p);
+            }
+            if (parent == null) {
+                scanMedia(sources, scan);
+            }
+
+            // The database before any upload, so that a broken database fails the run first.
             Map<String, Object> dbInfo = new LinkedHashMap<>();
             Path dbSnapshot = null;
             Path dbLive = null;
-            DatabaseConfig db = sources.database();
-            if (db instanceof DatabaseConfig.Sqlite sqlite) {
-                dbLive = absolute(sqlite.path());
+            ManifestFile dbReused = null;
+            if (capture != null) {
+                dbLive = capture.live;
                 progress.start("snapshot of " + dbLive, -1);
-                SqliteSnapshot.Result snap = SqliteSnapshot.snapshot(dbLive, temp.resolve("homeserver.db"));
+                SqliteSnapshot.Result snap = capture.await();
                 progress.finish();
                 if (!"ok".equals(snap.quickCheck())) {
                     throw new SynapseBackupException("Backup failed: the SQLite database " + dbLive
@@ -124,6 +146,14 @@ final class BackupCreator {
                 dbInfo.put("method", "sqlite-online-backup");
                 dbInfo.put("quick-check", snap.quickCheck());
                 dbInfo.put("schema-version", snap.schemaVersion());
+                // An idle server's database snapshot is byte-identical to the parent's: refer to those bytes.
+                dbReused = parent == null ? null : unchangedSnapshot(parent, dbSnapshot, entryName(dbLive), capture.sha256());
+                if (dbReused != null) {
+                    LOG.info("the database snapshot is identical to the one of {}: not archived again", dbReused.backup());
+                    scan[2]++;
+                } else {
+                    addToScan(scan, dbSnapshot);
+                }
             }
             PostgresDump pgDump = null;
             if (db instanceof DatabaseConfig.Postgres pg) {
@@ -131,34 +161,17 @@ final class BackupCreator {
                 // Connection, credentials and client version are checked before anything is uploaded.
                 pgDump.probe(pg);
             }
-
-            // Keys and configuration first: the smallest and most precious part of a backup.
-            Set<Path> head = new LinkedHashSet<>();
-            sources.signingKeys().forEach(p -> head.add(absolute(p)));
-            sources.configFiles().forEach(p -> head.add(absolute(p)));
-
-            // An idle server's database snapshot is byte-identical to the parent's: refer to those bytes.
-            ManifestFile dbReused = parent == null || dbSnapshot == null ? null
-                    : unchangedSnapshot(parent, dbSnapshot, entryName(dbLive));
-            if (dbReused != null) {
-                LOG.info("the database snapshot is identical to the one of {}: not archived again", dbReused.backup());
-            }
-
-            // bytes to archive, entries to archive, files in the manifest
-            long[] scan = {0, 0, 0};
-            for (Path p : head) {
-                addToScan(scan, p);
-            }
-            if (dbSnapshot != null && dbReused == null) {
-                addToScan(scan, dbSnapshot);
-            }
-            scanMedia(sources, parent, scan);
             if (scan[1] == 0 && scan[2] == 0) {
                 throw new SynapseBackupException("Backup failed: no paths to back up");
             }
-            long expectedPlain = scan[0] + (scan[1] + 2) * ENTRY_OVERHEAD + scan[2] * 300 + 10240;
+            // A full backup's size is known from the scan. An incremental one is not scanned first
+            // (that would walk the media twice): its progress counts the bytes examined, unchanged
+            // files included, against the parent's total, and the repository gets no size estimate.
+            long expectedPlain = parent == null
+                    ? scan[0] + (scan[1] + 2) * ENTRY_OVERHEAD + scan[2] * 300 + 10240
+                    : Math.max(parent.summary().totalBytes(), scan[0]);
             // OpenPGP adds a few bytes per 64 KiB partial packet, plus headers and the MDC.
-            long expectedCipher = expectedPlain + expectedPlain / 8192 + 4096;
+            long expectedCipher = parent == null ? expectedPlain + expectedPlain / 8192 + 4096 : -1;
 
             Map<String, List<String>> roles = new LinkedHashMap<>(sources.roles());
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
@@ -208,6 +221,7 @@ final class BackupCreator {
                         if (dbReused != null) {
                             manifest.file(dbReused);
                             sumBytes += dbReused.size();
+                            progress.advance(dbReused.size());
                         } else if (dbSnapshot != null) {
                             add(tar, manifest, id, dbSnapshot, entryName(dbLive));
                         } else if (pgDump != null) {
@@ -251,7 +265,88 @@ final class BackupCreator {
             return new CreateResult(id, kind, parent == null ? null : parent.id(), fileCount, sumBytes, archivedFiles,
                     archivedBytes, stored, List.copyOf(skipped), Duration.ofNanos(System.nanoTime() - startNanos));
         } finally {
+            if (capture != null) {
+                capture.join(); // it writes into temp
+            }
             deleteTree(temp);
+        }
+    }
+
+    /**
+     * The SQLite snapshot and its SHA-256, made on a thread of their own: for a large database
+     * they take as long as reading the parent's manifest and scanning the media together.
+     */
+    private static final class SqliteCapture {
+        final Path live;
+        private final FutureTask<SqliteSnapshot.Result> task;
+        private final Thread thread;
+        private volatile String sha256;
+
+        SqliteCapture(Path live, Path target) {
+            this.live = live;
+            this.task = new FutureTask<>(() -> {
+                SqliteSnapshot.Result r = SqliteSnapshot.snapshot(live, target);
+                if (r.ok()) {
+                    sha256 = sha256Of(r.file());
+                }
+                return r;
+            });
+            this.thread = new Thread(task, "synapse-backup-snapshot");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        /** Waits for the snapshot; its failure is thrown here. */
+        SqliteSnapshot.Result await() throws IOException {
+            try {
+                return task.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while the database snapshot of " + live + " was made");
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (cause instanceof IOException io) {
+                    throw io;
+                }
+                if (cause instanceof Error err) {
+                    throw err;
+                }
+                throw new IOException("database snapshot of " + live + " failed: " + cause, cause);
+            }
+        }
+
+        /** The snapshot's SHA-256 (after {@link #await}), null if it failed its check. */
+        String sha256() {
+            return sha256;
+        }
+
+        /** Waits for the thread to end, ignoring interrupts (the backup API cannot be stopped midway). */
+        void join() {
+            boolean interrupted = false;
+            while (thread.isAlive()) {
+                try {
+                    thread.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private static String sha256Of(Path file) throws IOException {
+            MessageDigest sha = Sha256.newDigest();
+            try (InputStream in = Files.newInputStream(file)) {
+                byte[] buf = new byte[1 << 16];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    sha.update(buf, 0, n);
+                }
+            }
+            return Sha256.hex(sha.digest());
         }
     }
 
@@ -337,11 +432,12 @@ final class BackupCreator {
 
     /**
      * The parent's record of the database if {@code snapshot} has the same size, mode, owner and
-     * SHA-256, else null. Hashing the snapshot again costs a fraction of encrypting and uploading
-     * it; PostgreSQL dumps are never identical (they carry their own timestamp), so only SQLite
+     * SHA-256, else null. Hashing the snapshot costs a fraction of encrypting and uploading it, and
+     * runs beside other work ({@link SqliteCapture}); PostgreSQL dumps are never identical (they carry their own timestamp), so only SQLite
      * snapshots are compared.
      */
-    private static ManifestFile unchangedSnapshot(Parent parent, Path snapshot, String name) throws IOException {
+    private static ManifestFile unchangedSnapshot(Parent parent, Path snapshot, String name, String sha256)
+            throws IOException {
         ManifestFile previous = null;
         try (Manifest.FileIterator files = Manifest.files(parent.manifestFile())) {
             while (files.hasNext() && previous == null) {
@@ -359,34 +455,21 @@ final class BackupCreator {
                 || (Integer) a.get("uid") != previous.uid() || (Integer) a.get("gid") != previous.gid()) {
             return null;
         }
-        MessageDigest sha = Sha256.newDigest();
-        try (InputStream in = Files.newInputStream(snapshot)) {
-            byte[] buf = new byte[1 << 16];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                sha.update(buf, 0, n);
-            }
-        }
-        if (!Sha256.hex(sha.digest()).equals(previous.sha256())) {
+        if (!previous.sha256().equals(sha256)) {
             return null;
         }
         return previous.backup() != null ? previous : new ManifestFile(previous.path(), previous.size(), previous.mtime(),
                 previous.mode(), previous.uid(), previous.gid(), previous.sha256(), parent.id());
     }
 
-    /** Adds to the size estimate what the media walk will archive. */
-    private void scanMedia(SynapseSources sources, Parent parent, long[] scan) {
-        try (ParentCursor cursor = ParentCursor.open(parent, sources)) {
-            for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
-                MediaEntry m = it.next();
-                if (m.isDirectory()) {
-                    scan[1] += parent == null ? 1 : 0; // an incremental archives few directories
-                } else {
-                    scan[2]++;
-                    if (cursor.unchanged(entryName(absolute(m.path())), m) == null) {
-                        scan[0] += m.size();
-                        scan[1]++;
-                    }
-                }
+    /** Adds to the size estimate of a full backup what the media walk will archive. */
+    private static void scanMedia(SynapseSources sources, long[] scan) {
+        for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
+            MediaEntry m = it.next();
+            scan[1]++;
+            if (!m.isDirectory()) {
+                scan[0] += m.size();
+                scan[2]++;
             }
         }
     }
@@ -410,6 +493,7 @@ final class BackupCreator {
                 if (same != null) {
                     manifest.file(same);
                     sumBytes += same.size();
+                    options.progress().advance(same.size());
                 } else {
                     add(tar, manifest, id, p, name);
                 }

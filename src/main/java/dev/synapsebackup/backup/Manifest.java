@@ -68,7 +68,7 @@ public final class Manifest {
             gen.writeStartObject();
             gen.writeStringField("path", f.path());
             gen.writeNumberField("size", f.size());
-            gen.writeStringField("mtime", f.mtime().toString());
+            gen.writeStringField("mtime", IsoInstant.format(f.mtime()));
             gen.writeStringField("mode", String.format("%04o", f.mode()));
             gen.writeNumberField("uid", f.uid());
             gen.writeNumberField("gid", f.gid());
@@ -270,7 +270,7 @@ public final class Manifest {
                 if (path == null || sha == null || size < 0 || mtime == null || mode == null) {
                     throw new IOException("incomplete file record" + (path == null ? "" : " for " + path));
                 }
-                return new ManifestFile(path, size, Instant.parse(mtime), Integer.parseInt(mode, 8), uid, gid, sha, backup);
+                return new ManifestFile(path, size, IsoInstant.parse(mtime), Integer.parseInt(mode, 8), uid, gid, sha, backup);
             } catch (IOException | RuntimeException e) {
                 throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
             }

@@ -11,23 +11,16 @@ final class PathOrder {
     }
 
     static int compare(String a, String b) {
-        int i = 0;
-        int j = 0;
-        while (i < a.length() && j < b.length()) {
-            int ie = a.indexOf('/', i);
-            int je = b.indexOf('/', j);
-            String ca = ie < 0 ? a.substring(i) : a.substring(i, ie);
-            String cb = je < 0 ? b.substring(j) : b.substring(j, je);
-            int c = ca.compareTo(cb);
-            if (c != 0) {
-                return c;
+        // Component-wise order is character order with '/' below every other character (a
+        // component that is a prefix of another ends where the other goes on): no substrings.
+        int n = Math.min(a.length(), b.length());
+        for (int i = 0; i < n; i++) {
+            char ca = a.charAt(i);
+            char cb = b.charAt(i);
+            if (ca != cb) {
+                return (ca == '/' ? -1 : ca) - (cb == '/' ? -1 : cb);
             }
-            if (ie < 0 || je < 0) {
-                return ie < 0 ? (je < 0 ? 0 : -1) : 1;
-            }
-            i = ie + 1;
-            j = je + 1;
         }
-        return Integer.compare(a.length() - i, b.length() - j);
+        return Integer.compare(a.length(), b.length());
     }
 }
