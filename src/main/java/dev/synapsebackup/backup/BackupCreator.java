@@ -208,12 +208,13 @@ final class BackupCreator {
                     progress.start("backup " + id + (parent == null ? "" : " (incremental)"), expectedPlain);
                     try (OutputStream manifestOut = new BufferedOutputStream(Files.newOutputStream(manifestFile), 1 << 16);
                          Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
-                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, passphrase);
-                        // Encryption (serial by nature in OpenPGP's CFB mode) runs on its own thread,
-                        // overlapping with reading and hashing the files.
-                        PipelinedOutputStream pipe = new PipelinedOutputStream(encrypted, 1 << 20, 4, "synapse-backup-encrypt");
-                        pipeline = pipe;
-                        MeteredOutputStream plain = new MeteredOutputStream(pipe, progress::advance);
+                        // AES-CFB (serial by nature in OpenPGP) runs on its own thread; this one reads
+                        // and hashes the files, frames the packets and computes the MDC.
+                        PipelinedOutputStream[] stage = {null};
+                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, passphrase,
+                                s -> stage[0] = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt"));
+                        pipeline = stage[0];
+                        MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
                         TarWriter tar = new TarWriter(plain);
                         for (Path p : head) {
                             add(tar, manifest, id, p, entryName(p));
@@ -233,7 +234,7 @@ final class BackupCreator {
                         fileCount = manifest.fileCount();
                         tar.addFile(manifestFile, Manifest.TAR_ENTRY);
                         tar.finish();
-                        pipe.close(); // drains the buffers, then finishes the OpenPGP message
+                        encrypted.close(); // finishes the OpenPGP message once the cipher thread has drained
                     }
                     progress.finish();
                     stored = writer.commit().size();

@@ -69,7 +69,7 @@ public final class Manifest {
             gen.writeStringField("path", f.path());
             gen.writeNumberField("size", f.size());
             gen.writeStringField("mtime", IsoInstant.format(f.mtime()));
-            gen.writeStringField("mode", String.format("%04o", f.mode()));
+            gen.writeStringField("mode", octal4(f.mode()));
             gen.writeNumberField("uid", f.uid());
             gen.writeNumberField("gid", f.gid());
             gen.writeStringField("sha256", f.sha256());
@@ -115,6 +115,12 @@ public final class Manifest {
                 gen.flush();
             }
         }
+    }
+
+    /** Permission bits as 4 octal digits, like {@code "%04o"} (String.format is slow per file). */
+    static String octal4(int mode) {
+        String o = Integer.toOctalString(mode);
+        return o.length() >= 4 ? o : "0000".substring(o.length()) + o;
     }
 
     /** Reads everything but the files list. */

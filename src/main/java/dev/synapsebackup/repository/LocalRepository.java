@@ -24,6 +24,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 /**
@@ -250,6 +254,18 @@ public final class LocalRepository extends AbstractRepository {
     }
 
     /** Writes to a hidden temporary file beside the target; commit = fsync + rename. */
+    /**
+     * After this many bytes a writer flushes what it has written to disk in the background, so
+     * that the disk works while the data is still being produced and the final fsync is short
+     * (with much free memory the kernel would otherwise hold it all until that fsync).
+     */
+    static final long SYNC_EVERY = 32L << 20;
+    private static final ExecutorService SYNCER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "local-repository-sync");
+        t.setDaemon(true);
+        return t;
+    });
+
     private static final class LocalWriter extends ObjectWriter {
         private final String key;
         private final Path target;
@@ -259,6 +275,8 @@ public final class LocalRepository extends AbstractRepository {
         private final FileChannel channel;
         private final OutputStream out;
         private boolean done;
+        private long unsynced;
+        private Future<?> syncing;
 
         LocalWriter(String key, Path target, Map<String, String> metadata, boolean exclusive) throws IOException {
             this.key = key;
@@ -278,6 +296,42 @@ public final class LocalRepository extends AbstractRepository {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
             out.write(b, off, len);
+            unsynced += len;
+            if (unsynced >= SYNC_EVERY && (syncing == null || syncing.isDone())) {
+                awaitSync(); // reports a failed background fsync (EIO, ENOSPC) here, early
+                unsynced = 0;
+                syncing = SYNCER.submit(() -> {
+                    channel.force(false);
+                    return null;
+                });
+            }
+        }
+
+        /** Waits for the background fsync, if any, and rethrows its failure. */
+        private void awaitSync() throws IOException {
+            if (syncing == null) {
+                return;
+            }
+            Future<?> f = syncing;
+            syncing = null;
+            boolean interrupted = false;
+            try {
+                while (true) {
+                    try {
+                        f.get();
+                        return;
+                    } catch (InterruptedException e) {
+                        interrupted = true; // the fsync finishes soon; the file must not be closed under it
+                    }
+                }
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause();
+                throw c instanceof IOException io ? io : new IOException("cannot write " + key + ": " + c, c);
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
         }
 
         @Override
@@ -286,6 +340,7 @@ public final class LocalRepository extends AbstractRepository {
                 throw new IOException("write of " + key + " already finished");
             }
             try {
+                awaitSync();
                 channel.force(true);
                 channel.close();
                 if (!metadata.isEmpty()) {
@@ -336,6 +391,11 @@ public final class LocalRepository extends AbstractRepository {
                 return;
             }
             done = true;
+            try {
+                awaitSync();
+            } catch (IOException ignored) {
+                // the write is being abandoned anyway
+            }
             try {
                 channel.close();
             } catch (IOException ignored) {

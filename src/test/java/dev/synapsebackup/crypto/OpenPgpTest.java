@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.io.PipelinedOutputStream;
 import dev.synapsebackup.testing.Procs;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -78,6 +79,30 @@ class OpenPgpTest {
         assertThat(listing).contains("literal data packet");
         assertThat(listing).doesNotContain("compressed packet");
         assertThat(listing).doesNotContain("gpg: WARNING");
+    }
+
+    @Test
+    void cipherOnItsOwnThreadMakesTheSameKindOfMessage() throws IOException {
+        byte[] plain = randomBytes(5_000_011, 11);
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PipelinedOutputStream[] stage = {null};
+        OutputStream enc = OpenPgp.encrypt(buf, SECRET, s -> stage[0] = new PipelinedOutputStream(s, 1 << 16, 3, "test-cipher"));
+        assertThat(stage[0]).isNotNull();
+        Random r = new Random(5);
+        for (int off = 0; off < plain.length; ) {
+            int n = Math.min(plain.length - off, 1 + r.nextInt(200_000));
+            enc.write(plain, off, n);
+            off += n;
+        }
+        enc.close();
+        byte[] cipher = buf.toByteArray();
+        Procs.Result dec = gpg.run(cipher, "--decrypt");
+        assertThat(dec.exitCode()).as(dec.stderr()).isZero();
+        assertThat(dec.stdoutBytes()).isEqualTo(plain);
+        assertThat(OpenPgp.decrypt(cipher, SECRET)).isEqualTo(plain);
+        Procs.Result packets = gpg.run(cipher, "--list-packets");
+        assertThat(packets.stdout() + packets.stderr()).containsPattern("encrypted data packet:\\s+length: unknown\\s+mdc_method: 2")
+                .doesNotContain("compressed packet");
     }
 
     @Test

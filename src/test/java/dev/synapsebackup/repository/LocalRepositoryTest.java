@@ -48,6 +48,34 @@ class LocalRepositoryTest {
     }
 
     @Test
+    void writesLargerThanTheBackgroundSyncStepRoundTrip() throws IOException {
+        LocalRepository repo = new LocalRepository(dir);
+        byte[] chunk = new byte[1 << 20];
+        java.security.MessageDigest written = dev.synapsebackup.io.Sha256.newDigest();
+        Random r = new Random(2);
+        long total = LocalRepository.SYNC_EVERY * 2 + 12345;
+        try (ObjectWriter w = repo.create("backup-big", total, Map.of())) {
+            for (long n = 0; n < total; ) {
+                int len = (int) Math.min(chunk.length, total - n);
+                r.nextBytes(chunk);
+                w.write(chunk, 0, len);
+                written.update(chunk, 0, len);
+                n += len;
+            }
+            assertThat(w.commit().size()).isEqualTo(total);
+        }
+        java.security.MessageDigest read = dev.synapsebackup.io.Sha256.newDigest();
+        try (InputStream in = repo.open("backup-big")) {
+            byte[] b = new byte[1 << 16];
+            for (int n; (n = in.read(b)) > 0; ) {
+                read.update(b, 0, n);
+            }
+        }
+        assertThat(read.digest()).isEqualTo(written.digest());
+        assertThat(hiddenTempFiles()).isEmpty();
+    }
+
+    @Test
     void abandonedWriteLeavesNoVisibleFileAndAbortRemovesTemp() throws IOException {
         LocalRepository repo = new LocalRepository(dir);
         try (ObjectWriter w = repo.create("backup-2", -1, Map.of())) {
