@@ -22,8 +22,8 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * {@code PGPEncryptedDataGenerator}, with two differences from Bouncy Castle's JCE builder:
  *
  * <ul>
- *   <li>the cipher writes into one reused buffer (Bouncy Castle's cipher stream allocates a new
- *       array per write: a gigabyte of garbage per gigabyte encrypted);
+ *   <li>the CFB keystream comes from bulk AES-CBC ({@link CfbOutputStream}), into reused buffers
+ *       (Bouncy Castle's cipher stream allocates a new array per write);
  *   <li>a {@code cipherStage} may decorate the stream the generator writes its (already
  *       MDC-hashed) plaintext to, before the cipher — a {@code PipelinedOutputStream} there puts
  *       AES-CFB, which is serial by nature, on a thread of its own while the caller's thread
@@ -33,6 +33,7 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * <p>Everything else (key derivation, packets, the MDC packet) stays Bouncy Castle's.
  */
 final class AesCfbEncryptorBuilder extends JcePGPDataEncryptorBuilder {
+    private static final int BLOCK = 16;
     private static final int BUFFER = 1 << 16;
 
     private final UnaryOperator<OutputStream> cipherStage;
@@ -46,18 +47,23 @@ final class AesCfbEncryptorBuilder extends JcePGPDataEncryptorBuilder {
 
     @Override
     public PGPDataEncryptor build(byte[] keyBytes) throws PGPException {
-        Cipher cfb;
+        Cipher cbc;
+        byte[] firstKeystream;
         try {
-            cfb = Cipher.getInstance("AES/CFB/NoPadding");
-            cfb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(keyBytes, "AES"), new IvParameterSpec(new byte[16]));
+            // OpenPGP's CFB starts from a zero IV: the first keystream block is AES(0).
+            Cipher ecb = Cipher.getInstance("AES/ECB/NoPadding");
+            ecb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(keyBytes, "AES"));
+            firstKeystream = ecb.doFinal(new byte[BLOCK]);
+            cbc = Cipher.getInstance("AES/CBC/NoPadding");
+            cbc.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(keyBytes, "AES"), new IvParameterSpec(firstKeystream));
         } catch (GeneralSecurityException e) {
-            throw new PGPException("AES/CFB is not available: " + e.getMessage(), e);
+            throw new PGPException("AES is not available: " + e.getMessage(), e);
         }
         PGPDigestCalculator mdc = new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA1);
         return new PGPDataEncryptor() {
             @Override
             public OutputStream getOutputStream(OutputStream out) {
-                return cipherStage.apply(new CfbOutputStream(out, cfb));
+                return cipherStage.apply(new CfbOutputStream(out, cbc, firstKeystream));
             }
 
             @Override
@@ -67,21 +73,34 @@ final class AesCfbEncryptorBuilder extends JcePGPDataEncryptorBuilder {
 
             @Override
             public int getBlockSize() {
-                return 16;
+                return BLOCK;
             }
         };
     }
 
-    /** Encrypts through a JCE cipher into one reused buffer; closing finishes the cipher and closes {@code out}. */
+    /**
+     * CFB encryption (zero IV, full-block feedback, no resync) whose keystream comes from AES-CBC.
+     * CFB's keystream block i+1 is {@code E(C[i]) = E(P[i] xor X[i])}, which is exactly what CBC
+     * encryption of the plaintext computes when started from {@code X[1] = E(0)}: so one bulk
+     * CBC call per buffer (the JDK's intrinsic keeps the round keys in registers, about 2.4x the
+     * block-at-a-time speed of its CFB here) and an XOR give the ciphertext. A final partial block
+     * is XORed with the keystream block that follows. Closing writes it and closes {@code out}.
+     */
     static final class CfbOutputStream extends OutputStream {
         private final OutputStream out;
-        private final Cipher cipher;
-        private final byte[] buf = new byte[BUFFER + 16];
+        private final Cipher cbc;
+        /** Plaintext not yet encrypted (less than a block between writes). */
+        private final byte[] plain = new byte[BUFFER];
+        private int plainLen;
+        /** [0, 16): the keystream block for the next plaintext block; then CBC's output. */
+        private final byte[] keystream = new byte[BLOCK + BUFFER];
+        private final byte[] cipherText = new byte[BUFFER];
         private boolean closed;
 
-        CfbOutputStream(OutputStream out, Cipher cipher) {
+        CfbOutputStream(OutputStream out, Cipher cbc, byte[] firstKeystream) {
             this.out = out;
-            this.cipher = cipher;
+            this.cbc = cbc;
+            System.arraycopy(firstKeystream, 0, keystream, 0, BLOCK);
         }
 
         @Override
@@ -93,22 +112,44 @@ final class AesCfbEncryptorBuilder extends JcePGPDataEncryptorBuilder {
         public void write(byte[] b, int off, int len) throws IOException {
             Objects.checkFromIndexSize(off, len, b.length);
             while (len > 0) {
-                int n = Math.min(len, BUFFER);
-                int produced;
-                try {
-                    produced = cipher.update(b, off, n, buf, 0);
-                } catch (GeneralSecurityException e) {
-                    throw new IOException("AES/CFB encryption failed: " + e.getMessage(), e);
-                }
-                out.write(buf, 0, produced);
+                int n = Math.min(len, BUFFER - plainLen);
+                System.arraycopy(b, off, plain, plainLen, n);
+                plainLen += n;
                 off += n;
                 len -= n;
+                encryptWholeBlocks();
+            }
+        }
+
+        /** Encrypts the whole blocks of {@code plain}; keeps a partial block for later. */
+        private void encryptWholeBlocks() throws IOException {
+            int whole = plainLen / BLOCK * BLOCK;
+            if (whole == 0) {
+                return;
+            }
+            try {
+                cbc.update(plain, 0, whole, keystream, BLOCK);
+            } catch (GeneralSecurityException e) {
+                throw new IOException("AES encryption failed: " + e.getMessage(), e);
+            }
+            xor(whole);
+            out.write(cipherText, 0, whole);
+            // the last CBC block is the keystream of the next plaintext block
+            System.arraycopy(keystream, whole, keystream, 0, BLOCK);
+            System.arraycopy(plain, whole, plain, 0, plainLen - whole);
+            plainLen -= whole;
+        }
+
+        private void xor(int len) {
+            // same index on all three arrays: C2 turns this into vector instructions (20+ GB/s)
+            for (int i = 0; i < len; i++) {
+                cipherText[i] = (byte) (plain[i] ^ keystream[i]);
             }
         }
 
         @Override
         public void flush() throws IOException {
-            out.flush(); // a partial cipher block cannot be flushed; it goes out with the next write
+            out.flush(); // a partial block cannot be encrypted yet; it goes out with the next write
         }
 
         @Override
@@ -117,12 +158,9 @@ final class AesCfbEncryptorBuilder extends JcePGPDataEncryptorBuilder {
                 return;
             }
             closed = true;
-            try {
-                int produced = cipher.doFinal(buf, 0);
-                out.write(buf, 0, produced);
-            } catch (GeneralSecurityException e) {
-                throw new IOException("AES/CFB encryption failed: " + e.getMessage(), e);
-            }
+            xor(plainLen); // the final partial block
+            out.write(cipherText, 0, plainLen);
+            plainLen = 0;
             out.close();
         }
     }
