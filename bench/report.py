@@ -67,6 +67,41 @@ print("speed ratios (baseline wall time / ours; > 1: synapse-backup is faster)")
 for x in ratios:
     print(f"  {by_key[x['ours']]['label']:<34} vs {by_key[x['baseline']]['label']:<50} {x['speed_ratio']:>6.2f}x")
 print()
+
+# The targets of issues 8 and 6, each judged on this run.
+def ratio(ours, base):
+    return next((x["speed_ratio"] for x in ratios if x["ours"] == ours and x["baseline"] == base), None)
+
+
+def stored_pct(key):
+    import re
+    m = re.search(r"([\d.]+)% of the full", (by_key.get(key) or {}).get("note") or "")
+    return float(m.group(1)) if m else None
+
+
+def wall(key):
+    r = by_key.get(key) or {}
+    return r.get("wall_s") if r.get("status") == "ok" else None
+
+
+ours_rss = [r["peak_rss_mib"] for r in rows if r["status"] == "ok" and not r["key"].startswith(("stock", "raw", "restic"))]
+targets = [
+    ("create -> S3 >= 3x the charm pipeline", ratio("create-s3", "stock-backup-s3"), lambda v: v >= 3),
+    ("create -> S3 faster than restic's first backup", ratio("create-s3", "restic-backup-s3"), lambda v: v > 1),
+    ("create -> S3 >= 0.8x a raw upload", ratio("create-s3", "raw-upload-s3"), lambda v: v >= 0.8),
+    ("restore <- S3 >= 4x the charm pipeline", ratio("restore-s3", "stock-restore-s3"), lambda v: v >= 4),
+    ("restore <- S3 >= 1.5x restic", ratio("restore-s3", "restic-restore-s3"), lambda v: v >= 1.5),
+    ("peak RSS of every row of ours < 256 MiB", max(ours_rss) if ours_rss else None, lambda v: v < 256),
+    ("create -> local >= 0.7x tar|gpg --compress-algo none", ratio("create-local", "stock-backup-local"), lambda v: v >= 0.7),
+    ("no-change incremental -> S3 < 3 s", wall("incr-nochange-s3"), lambda v: v < 3),
+    ("no-change incremental -> local < 3 s", wall("incr-nochange-local"), lambda v: v < 3),
+    ("+1% incremental uploads about 1% (<= 2%)", stored_pct("incr-1pct-s3"), lambda v: v <= 2),
+]
+print("targets (issues 8 and 6)")
+for name, value, ok in targets:
+    verdict = "n/a" if value is None else ("met" if ok(value) else "NOT met")
+    print(f"  {name:<55} {'' if value is None else value!s:>8}  {verdict}")
+print()
 c, v = by_key.get("create-s3", {}), by_key.get("verify-s3", {})
 if c.get("status") == "ok" and v.get("status") == "ok":
     ok = max(c["peak_rss_mib"], v["peak_rss_mib"]) < 256
@@ -79,7 +114,8 @@ print(f"stock gpg|tar opens our backup: {meta['stock_check']}")
 if meta.get("profile"):
     print(f"JFR profile summary: {meta['profile']}")
 
-doc = {"meta": {k: (int(v) if v.isdigit() else v) for k, v in meta.items()}, "rows": rows, "ratios": ratios}
+doc = {"meta": {k: (int(v) if v.isdigit() else v) for k, v in meta.items()}, "rows": rows, "ratios": ratios,
+       "targets": [{"target": n, "value": val, "met": None if val is None else bool(ok(val))} for n, val, ok in targets]}
 with open(out_json, "w", encoding="utf-8") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")

@@ -122,6 +122,8 @@ TSV="$RUN/results.tsv"
 # of the tree (a pipeline's too); peak RSS is the largest single process.
 timed() {
   local key="$1" label="$2"; shift 2
+  # Write back what earlier rows left dirty, so that no row pays for another's writes.
+  sync
   local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
   log "$label ..."
   local s e rc
@@ -168,6 +170,7 @@ row_create_local() {
   rm -rf "$LOCALREPO"
   timed create-local "create (full) -> local repo" "${TOOL[@]}" create --full --repo "$LOCALREPO" "${COMMON[@]}" --json
   ID_LOCAL=$(backup_id "$RUN/create-local.out" 2>/dev/null || true)
+  LOCAL_STORED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stored-bytes"])' "$RUN/create-local.out" 2>/dev/null || true)
 }
 row_restore_local() {
   rm -rf "$RUN/restore-local"; mkdir -p "$RUN/restore-local"
@@ -188,6 +191,11 @@ PY
 row_incr_nochange_s3() {
   timed incr-nochange-s3 "create (incremental, no change) -> S3" "${TOOL[@]}" create "${S3ARGS[@]}" "${COMMON[@]}" --json
   note_row incr-nochange-s3 "$(stored_note "$RUN/incr-nochange-s3.out" "$FULL_STORED")"
+}
+# The same into the local repository, whose full backup create-local made.
+row_incr_nochange_local() {
+  timed incr-nochange-local "create (incremental, no change) -> local repo" "${TOOL[@]}" create --repo "$LOCALREPO" "${COMMON[@]}" --json
+  note_row incr-nochange-local "$(stored_note "$RUN/incr-nochange-local.out" "$LOCAL_STORED")"
 }
 # +1% of the local media bytes as new files, then an incremental backup; the files are removed again.
 row_incr_1pct_s3() {
@@ -222,6 +230,7 @@ OUR_ROWS=(
   "restore-s3|restore --target <- S3|row_restore_s3"
   "create-local|create (full) -> local repo|row_create_local"
   "restore-local|restore --target <- local repo|row_restore_local"
+  "incr-nochange-local|create (incremental, no change) -> local repo|row_incr_nochange_local"
   "incr-nochange-s3|create (incremental, no change) -> S3|row_incr_nochange_s3"
   "incr-1pct-s3|create (incremental, +1% media) -> S3|row_incr_1pct_s3"
 )
