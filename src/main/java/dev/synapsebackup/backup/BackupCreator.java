@@ -44,7 +44,9 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import org.slf4j.Logger;
@@ -132,22 +134,28 @@ final class BackupCreator {
             ManifestFile dbReused = null;
             if (capture != null) {
                 dbLive = capture.live;
+                ManifestFile parentDb = parent == null ? null : parentRecord(parent, entryName(dbLive));
+                capture.parentSha256(Optional.ofNullable(parentDb).map(ManifestFile::sha256));
                 progress.start("snapshot of " + dbLive, -1);
                 SqliteSnapshot.Result snap = capture.await();
                 progress.finish();
-                if (!"ok".equals(snap.quickCheck())) {
-                    throw new SynapseBackupException("Backup failed: the SQLite database " + dbLive
-                            + " fails PRAGMA quick_check: " + snap.quickCheck());
-                }
-                dbSnapshot = snap.file();
+                dbSnapshot = capture.file();
                 copyOwnership(dbLive, dbSnapshot);
+                // An idle server's database snapshot is byte-identical to the parent's: refer to those bytes.
+                dbReused = parentDb == null ? null : sameSnapshot(parentDb, parent, dbSnapshot, capture.sha256());
+                if (snap == null && dbReused == null) {
+                    snap = SqliteSnapshot.inspect(dbSnapshot); // same bytes, but another owner or mode
+                }
+                String quickCheck = snap == null ? String.valueOf(parent.summary().database().get("quick-check")) : snap.quickCheck();
+                if (!"ok".equals(quickCheck)) {
+                    throw new SynapseBackupException("Backup failed: the SQLite database " + dbLive
+                            + " fails PRAGMA quick_check: " + quickCheck);
+                }
                 dbInfo.put("engine", "sqlite3");
                 dbInfo.put("path", dbLive.toString());
                 dbInfo.put("method", "sqlite-online-backup");
-                dbInfo.put("quick-check", snap.quickCheck());
-                dbInfo.put("schema-version", snap.schemaVersion());
-                // An idle server's database snapshot is byte-identical to the parent's: refer to those bytes.
-                dbReused = parent == null ? null : unchangedSnapshot(parent, dbSnapshot, entryName(dbLive), capture.sha256());
+                dbInfo.put("quick-check", quickCheck);
+                dbInfo.put("schema-version", snap == null ? parent.summary().database().get("schema-version") : snap.schemaVersion());
                 if (dbReused != null) {
                     LOG.info("the database snapshot is identical to the one of {}: not archived again", dbReused.backup());
                     scan[2]++;
@@ -275,29 +283,49 @@ final class BackupCreator {
 
     /**
      * The SQLite snapshot and its SHA-256, made on a thread of their own: for a large database
-     * they take as long as reading the parent's manifest and scanning the media together.
+     * they take as long as reading the parent's manifest. Its {@code quick_check} is skipped when
+     * the snapshot is byte-identical to the parent's, which passed it: the thread waits for
+     * {@link #parentSha256} to know.
      */
     private static final class SqliteCapture {
         final Path live;
         private final FutureTask<SqliteSnapshot.Result> task;
         private final Thread thread;
+        private final CompletableFuture<Optional<String>> parentSha = new CompletableFuture<>();
         private volatile String sha256;
+        private volatile Path file;
 
         SqliteCapture(Path live, Path target) {
             this.live = live;
             this.task = new FutureTask<>(() -> {
-                SqliteSnapshot.Result r = SqliteSnapshot.snapshot(live, target);
-                if (r.ok()) {
-                    sha256 = sha256Of(r.file());
+                Path copy = SqliteSnapshot.copy(live, target);
+                file = copy;
+                String sha = sha256Of(copy);
+                sha256 = sha;
+                if (parentSha.get().filter(sha::equals).isPresent()) {
+                    return null; // identical to the parent's checked snapshot
                 }
-                return r;
+                return SqliteSnapshot.inspect(copy);
             });
             this.thread = new Thread(task, "synapse-backup-snapshot");
             thread.setDaemon(true);
             thread.start();
         }
 
-        /** Waits for the snapshot; its failure is thrown here. */
+        /** The SHA-256 of the parent's database record, empty if none; call once the parent is known. */
+        void parentSha256(Optional<String> sha) {
+            parentSha.complete(sha);
+        }
+
+        /** The snapshot file (after {@link #await}). */
+        Path file() {
+            return file;
+        }
+
+        /**
+         * Waits for the snapshot; its failure is thrown here. Null when it is byte-identical to
+         * the parent's (and so was not checked again).
+         */
         SqliteSnapshot.Result await() throws IOException {
             try {
                 return task.get();
@@ -326,6 +354,7 @@ final class BackupCreator {
 
         /** Waits for the thread to end, ignoring interrupts (the backup API cannot be stopped midway). */
         void join() {
+            parentSha.complete(Optional.empty()); // a run that failed before it knew its parent
             boolean interrupted = false;
             while (thread.isAlive()) {
                 try {
@@ -431,32 +460,31 @@ final class BackupCreator {
         return null;
     }
 
-    /**
-     * The parent's record of the database if {@code snapshot} has the same size, mode, owner and
-     * SHA-256, else null. Hashing the snapshot costs a fraction of encrypting and uploading it, and
-     * runs beside other work ({@link SqliteCapture}); PostgreSQL dumps are never identical (they carry their own timestamp), so only SQLite
-     * snapshots are compared.
-     */
-    private static ManifestFile unchangedSnapshot(Parent parent, Path snapshot, String name, String sha256)
-            throws IOException {
-        ManifestFile previous = null;
+    /** The parent's manifest record of {@code name}, or null. */
+    private static ManifestFile parentRecord(Parent parent, String name) throws IOException {
         try (Manifest.FileIterator files = Manifest.files(parent.manifestFile())) {
-            while (files.hasNext() && previous == null) {
+            while (files.hasNext()) {
                 ManifestFile f = files.next();
                 if (f.path().equals(name)) {
-                    previous = f;
+                    return f;
                 }
             }
         }
-        if (previous == null) {
-            return null;
-        }
+        return null;
+    }
+
+    /**
+     * The parent's record of the database if {@code snapshot} has the same size, mode, owner and
+     * SHA-256, else null. Hashing the snapshot costs a fraction of encrypting and uploading it, and
+     * runs beside other work ({@link SqliteCapture}); PostgreSQL dumps are never identical (they
+     * carry their own timestamp), so only SQLite snapshots are compared.
+     */
+    private static ManifestFile sameSnapshot(ManifestFile previous, Parent parent, Path snapshot, String sha256)
+            throws IOException {
         Map<String, Object> a = Files.readAttributes(snapshot, "unix:size,mode,uid,gid", LinkOption.NOFOLLOW_LINKS);
         if ((Long) a.get("size") != previous.size() || ((Integer) a.get("mode") & 07777) != previous.mode()
-                || (Integer) a.get("uid") != previous.uid() || (Integer) a.get("gid") != previous.gid()) {
-            return null;
-        }
-        if (!previous.sha256().equals(sha256)) {
+                || (Integer) a.get("uid") != previous.uid() || (Integer) a.get("gid") != previous.gid()
+                || !previous.sha256().equals(sha256)) {
             return null;
         }
         return previous.backup() != null ? previous : new ManifestFile(previous.path(), previous.size(), previous.mtime(),

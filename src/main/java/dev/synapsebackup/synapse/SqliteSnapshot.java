@@ -60,8 +60,36 @@ public final class SqliteSnapshot {
      *     backup fails
      */
     public static Result snapshot(Path liveDb, Path targetFile) {
+        Path target = targetFile.toAbsolutePath();
+        backup(liveDb.toAbsolutePath(), target);
+        return inspect(target, true);
+    }
+
+    /**
+     * The first half of {@link #snapshot}: the consistent copy, made self-contained
+     * ({@code journal_mode=DELETE}) but not yet checked; {@link #inspect(Path)} does the rest. For
+     * a caller that can tell from the copy's hash that an earlier, identical copy was checked.
+     */
+    public static Path copy(Path liveDb, Path targetFile) {
         Path source = liveDb.toAbsolutePath();
         Path target = targetFile.toAbsolutePath();
+        backup(source, target);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + target);
+                Statement st = c.createStatement()) {
+            makeSelfContained(st, target);
+        } catch (SQLException e) {
+            throw new SynapseBackupException("cannot check SQLite snapshot " + target + ": " + e.getMessage(), e);
+        }
+        return target;
+    }
+
+    /** The second half of {@link #snapshot}: {@code quick_check} and Synapse's schema version of a copy. */
+    public static Result inspect(Path snapshotFile) {
+        return inspect(snapshotFile.toAbsolutePath(), false);
+    }
+
+    /** The online backup of {@code source} into {@code target} (replaced if it exists). */
+    private static void backup(Path source, Path target) {
         checkIsSqlite(source);
         try {
             for (String suffix : new String[] {"", "-wal", "-shm", "-journal"}) {
@@ -86,7 +114,6 @@ public final class SqliteSnapshot {
         } catch (SQLException e) {
             throw new SynapseBackupException("cannot snapshot SQLite database " + source + ": " + e.getMessage(), e);
         }
-        return inspect(target, true);
     }
 
     /**
@@ -99,13 +126,7 @@ public final class SqliteSnapshot {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
                 Statement st = c.createStatement()) {
             if (makeSelfContained) {
-                try (ResultSet rs = st.executeQuery("PRAGMA journal_mode=DELETE")) {
-                    rs.next();
-                    if (!"delete".equalsIgnoreCase(rs.getString(1))) {
-                        throw new SynapseBackupException("cannot switch snapshot " + file
-                                + " to journal_mode=DELETE (it stays " + rs.getString(1) + ")");
-                    }
-                }
+                makeSelfContained(st, file);
             }
             StringBuilder check = new StringBuilder();
             try (ResultSet rs = st.executeQuery("PRAGMA quick_check")) {
@@ -140,6 +161,16 @@ public final class SqliteSnapshot {
             return new Result(file, quickCheck, version, Files.size(file));
         } catch (IOException e) {
             throw new SynapseBackupException("cannot read SQLite snapshot " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void makeSelfContained(Statement st, Path file) throws SQLException {
+        try (ResultSet rs = st.executeQuery("PRAGMA journal_mode=DELETE")) {
+            rs.next();
+            if (!"delete".equalsIgnoreCase(rs.getString(1))) {
+                throw new SynapseBackupException("cannot switch snapshot " + file
+                        + " to journal_mode=DELETE (it stays " + rs.getString(1) + ")");
+            }
         }
     }
 
