@@ -174,12 +174,14 @@ final class BackupCreator {
             }
             // A full backup's size is known from the scan. An incremental one is not scanned first
             // (that would walk the media twice): its progress counts the bytes examined, unchanged
-            // files included, against the parent's total, and the repository gets no size estimate.
+            // files included, against the parent's total. That total also bounds what the
+            // repository is told to expect, so an S3 upload sizes its parts (and so its memory) no
+            // larger than for a full backup of the same server.
             long expectedPlain = parent == null
                     ? scan[0] + (scan[1] + 2) * ENTRY_OVERHEAD + scan[2] * 300 + 10240
-                    : Math.max(parent.summary().totalBytes(), scan[0]);
+                    : Math.max(parent.summary().totalBytes(), scan[0]) + scan[2] * ENTRY_OVERHEAD + 10240;
             // OpenPGP adds a few bytes per 64 KiB partial packet, plus headers and the MDC.
-            long expectedCipher = parent == null ? expectedPlain + expectedPlain / 8192 + 4096 : -1;
+            long expectedCipher = expectedPlain + expectedPlain / 8192 + 4096;
 
             Map<String, List<String>> roles = new LinkedHashMap<>(sources.roles());
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
