@@ -81,7 +81,7 @@ public final class SafeExtractor {
         Files.createDirectories(root);
         this.root = root.toRealPath();
         this.allowedPath = allowedPath;
-        this.asRoot = currentUid() == 0;
+        this.asRoot = ownUid == 0;
     }
 
     /** The (real) destination root. */
@@ -309,10 +309,6 @@ public final class SafeExtractor {
         } catch (NoSuchFileException e) {
             return null;
         }
-    }
-
-    private static int currentUid() {
-        return currentId("uid");
     }
 
     /** This process's {@code uid} or {@code gid} (the owner of the files it creates), -1 if unknown. */

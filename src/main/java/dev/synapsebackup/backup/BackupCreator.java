@@ -62,9 +62,9 @@ import org.slf4j.LoggerFactory;
  * snapshot is identical to the parent's, and only the media files that are new or changed (path,
  * size or mtime) since its parent, with the directories {@link MediaDirectories} picks; its
  * manifest still lists every file, each with the id of the backup whose data object holds its
- * bytes. Changes are found by walking the media store in the same sorted order as the parent's manifest lists it, so the
- * comparison is a merge of two sorted streams: no re-reading of unchanged media, and no memory
- * that grows with the store.
+ * bytes. Changes are found by walking the media store in the same sorted order as the parent's
+ * manifest lists it, so the comparison is a merge of two sorted streams: no re-reading of
+ * unchanged media, and no memory that grows with the store.
  */
 final class BackupCreator {
     private static final Logger LOG = LoggerFactory.getLogger(BackupCreator.class);
@@ -198,7 +198,8 @@ final class BackupCreator {
                 metadata.put(BackupId.PARENT_METADATA, parent.id());
             }
             Thread abortOnExit;
-            PipelinedOutputStream pipeline = null;
+            // set as soon as the cipher thread exists, so that any failure after that stops it
+            PipelinedOutputStream[] pipeline = {null};
             try (ObjectWriter writer = repo.create(id, expectedCipher, metadata)) {
                 // Ctrl-C / SIGTERM: the shutdown hook aborts the upload so nothing is left behind.
                 // Under the launcher, Shutdown interrupts this thread instead, which aborts here; a
@@ -220,10 +221,8 @@ final class BackupCreator {
                          Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
                         // AES-CFB (serial by nature in OpenPGP) runs on its own thread; this one reads
                         // and hashes the files, frames the packets and computes the MDC.
-                        PipelinedOutputStream[] stage = {null};
                         OutputStream encrypted = OpenPgp.encrypt(cipherCount, passphrase,
-                                s -> stage[0] = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt"));
-                        pipeline = stage[0];
+                                s -> pipeline[0] = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt"));
                         MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
                         TarWriter tar = new TarWriter(plain);
                         for (Path p : head) {
@@ -249,8 +248,8 @@ final class BackupCreator {
                     progress.finish();
                     stored = writer.commit().size();
                 } catch (IOException | RuntimeException e) {
-                    if (pipeline != null) {
-                        pipeline.cancel(); // the encryption thread stops writing before the upload is aborted
+                    if (pipeline[0] != null) {
+                        pipeline[0].cancel(); // the encryption thread stops writing before the upload is aborted
                     }
                     throw e;
                 } finally {
@@ -349,7 +348,7 @@ final class BackupCreator {
             }
         }
 
-        /** The snapshot's SHA-256 (after {@link #await}), null if it failed its check. */
+        /** The snapshot's SHA-256 (after {@link #await}). */
         String sha256() {
             return sha256;
         }

@@ -53,13 +53,12 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerat
  * literal data packet written in 64 KiB partial-length chunks, so sizes need not be known in
  * advance. v6/SEIPD v2 is deliberately not used: GnuPG 2.2 and 2.4 cannot open it.
  *
- * <p>The cipher runs through the JDK's own provider (SunJCE, "AES/CFB/NoPadding", which uses
- * AES-NI): measured about 4x faster than Bouncy Castle's lightweight AES for encryption (roughly
- * 240 MB/s against 60 MB/s on the 2-core build machine), into one reused buffer
- * ({@code AesCfbEncryptorBuilder}), optionally on a thread of its own. Decryption computes the CFB keystream
- * with bulk AES/ECB ({@code AesCfbDecryptorFactory}), about 740 MB/s against 280 MB/s with
- * SunJCE's block-at-a-time CFB. Bouncy Castle's engines are only used for algorithms the JDK
- * lacks when decrypting (e.g. CAST5 from old GnuPG versions). Digests come from the JDK too.
+ * <p>AES comes from the JDK's own provider (SunJCE, which uses AES-NI), in bulk calls: encryption
+ * derives OpenPGP's CFB from AES/CBC ({@code AesCfbEncryptorBuilder}, about 1 GB/s against 430
+ * MB/s for SunJCE's block-at-a-time CFB on the 2-core build machine), optionally on a thread of
+ * its own; decryption computes the CFB keystream with AES/ECB ({@code AesCfbDecryptorFactory}).
+ * Bouncy Castle's engines are only used for algorithms the JDK lacks when decrypting (e.g. CAST5
+ * from old GnuPG versions). Digests come from the JDK too.
  *
  * <p>{@link #decrypt(InputStream, Secret) decrypt} hands out plaintext <em>before</em> the MDC is
  * checked (that is inherent to streaming); the check happens when the caller reads to EOF. Never
