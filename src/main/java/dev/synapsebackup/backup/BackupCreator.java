@@ -5,6 +5,7 @@ import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.archive.FileRecord;
 import dev.synapsebackup.archive.TarWriter;
 import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.crypto.EncryptionKey;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.MeteredOutputStream;
@@ -103,6 +104,9 @@ final class BackupCreator {
         SqliteCapture capture = null;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
+            // The key is slow to derive by design: on its own thread, while the parent is read.
+            FutureTask<EncryptionKey> keyTask = new FutureTask<>(() -> EncryptionKey.derive(passphrase));
+            startDaemon(keyTask, "synapse-backup-key");
             DatabaseConfig db = sources.database();
             if (db instanceof DatabaseConfig.Sqlite sqlite) {
                 // On its own thread: it takes about as long as reading the parent's manifest.
@@ -197,6 +201,7 @@ final class BackupCreator {
             if (parent != null) {
                 metadata.put(BackupId.PARENT_METADATA, parent.id());
             }
+            EncryptionKey key = await(keyTask, "deriving the encryption key");
             Thread abortOnExit;
             // set as soon as the cipher thread exists, so that any failure after that stops it
             PipelinedOutputStream[] pipeline = {null};
@@ -221,7 +226,7 @@ final class BackupCreator {
                          Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
                         // AES-CFB (serial by nature in OpenPGP) runs on its own thread; this one reads
                         // and hashes the files, frames the packets and computes the MDC.
-                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, passphrase,
+                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, key,
                                 s -> pipeline[0] = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt"));
                         MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
                         TarWriter tar = new TarWriter(plain);
@@ -267,7 +272,7 @@ final class BackupCreator {
             lock.checkStillHeld();
             try (ObjectWriter mw = repo.create(BackupId.manifestKey(id), Files.size(manifestFile) + 4096, Map.of());
                  InputStream in = Files.newInputStream(manifestFile)) {
-                OutputStream enc = OpenPgp.encrypt(mw, passphrase);
+                OutputStream enc = OpenPgp.encrypt(mw, key);
                 in.transferTo(enc);
                 enc.close();
                 mw.commit();
@@ -308,9 +313,7 @@ final class BackupCreator {
                 }
                 return SqliteSnapshot.inspect(copy);
             });
-            this.thread = new Thread(task, "synapse-backup-snapshot");
-            thread.setDaemon(true);
-            thread.start();
+            this.thread = startDaemon(task, "synapse-backup-snapshot");
         }
 
         /** The SHA-256 of the parent's database record, empty if none; call once the parent is known. */
@@ -328,24 +331,7 @@ final class BackupCreator {
          * the parent's (and so was not checked again).
          */
         SqliteSnapshot.Result await() throws IOException {
-            try {
-                return task.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new InterruptedIOException("interrupted while the database snapshot of " + live + " was made");
-            } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                if (cause instanceof RuntimeException r) {
-                    throw r;
-                }
-                if (cause instanceof IOException io) {
-                    throw io;
-                }
-                if (cause instanceof Error err) {
-                    throw err;
-                }
-                throw new IOException("database snapshot of " + live + " failed: " + cause, cause);
-            }
+            return BackupCreator.await(task, "the database snapshot of " + live);
         }
 
         /** The snapshot's SHA-256 (after {@link #await}). */
@@ -665,6 +651,35 @@ final class BackupCreator {
             }
         } catch (IOException e) {
             LOG.debug("cannot copy ownership of {} to the snapshot: {}", from, e.toString());
+        }
+    }
+
+    private static Thread startDaemon(Runnable task, String name) {
+        Thread t = new Thread(task, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** The task's result; its failure is thrown here as it was thrown there. */
+    private static <T> T await(FutureTask<T> task, String what) throws IOException {
+        try {
+            return task.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while " + what + " was done");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException(what + " failed: " + cause, cause);
         }
     }
 

@@ -48,7 +48,7 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerat
  * <p>{@link #encrypt(OutputStream, Secret) encrypt} writes exactly one message: a v4 SKESK with
  * iterated+salted S2K (SHA-256, coded count {@value #S2K_COUNT}, i.e. 65,011,712 bytes hashed —
  * the strongest RFC 4880 allows and gpg's own calibrated value on fast machines; it costs about a
- * tenth of a second here) carrying a random AES-256 session key (gpg shows "seskey 256 bits"),
+ * twentieth of a second here, {@link EncryptionKey} derives it once per run) carrying a random AES-256 session key (gpg shows "seskey 256 bits"),
  * a SEIPD v1 packet with MDC, and an uncompressed binary
  * literal data packet written in 64 KiB partial-length chunks, so sizes need not be known in
  * advance. v6/SEIPD v2 is deliberately not used: GnuPG 2.2 and 2.4 cannot open it.
@@ -86,49 +86,49 @@ public final class OpenPgp {
     }
 
     /**
-     * Starts an encrypted message on {@code out}. Closing the returned stream finishes the
-     * message (literal data, MDC, encrypted packet) and flushes {@code out} but does not close it.
+     * Starts an encrypted message on {@code out}, under a key derived from {@code passphrase} with
+     * a fresh salt. Closing the returned stream finishes the message (literal data, MDC,
+     * encrypted packet) and flushes {@code out} but does not close it.
      */
     public static OutputStream encrypt(OutputStream out, Secret passphrase) throws IOException {
-        return encrypt(out, passphrase, true);
+        return encrypt(out, EncryptionKey.derive(passphrase));
+    }
+
+    /** As {@link #encrypt(OutputStream, Secret)}, under a key already derived (one per run). */
+    public static OutputStream encrypt(OutputStream out, EncryptionKey key) throws IOException {
+        return encrypt(out, key, new AesCfbEncryptorBuilder(RANDOM, UnaryOperator.identity()));
     }
 
     /**
-     * As {@link #encrypt(OutputStream, Secret)}, with {@code cipherStage} decorating the stream
-     * that carries the plaintext (literal data packets, already hashed for the MDC) into AES-CFB.
-     * Passing {@code s -> new PipelinedOutputStream(s, …)} runs the cipher on its own thread:
-     * the caller's thread then only frames the packets and computes the MDC.
+     * As {@link #encrypt(OutputStream, EncryptionKey)}, with {@code cipherStage} decorating the
+     * stream that carries the plaintext (literal data packets, already hashed for the MDC) into
+     * AES-CFB. Passing {@code s -> new PipelinedOutputStream(s, …)} runs the cipher on its own
+     * thread: the caller's thread then only frames the packets and computes the MDC.
      */
-    public static OutputStream encrypt(OutputStream out, Secret passphrase, UnaryOperator<OutputStream> cipherStage)
+    public static OutputStream encrypt(OutputStream out, EncryptionKey key, UnaryOperator<OutputStream> cipherStage)
             throws IOException {
-        return encrypt(out, passphrase, new AesCfbEncryptorBuilder(RANDOM, cipherStage));
+        return encrypt(out, key, new AesCfbEncryptorBuilder(RANDOM, cipherStage));
     }
 
     /** As {@link #encrypt(OutputStream, Secret)}; {@code jce} picks the cipher implementation. */
     static OutputStream encrypt(OutputStream out, Secret passphrase, boolean jce)
             throws IOException {
-        return encrypt(out, passphrase, jce
+        return encrypt(out, EncryptionKey.derive(passphrase), jce
                 ? new AesCfbEncryptorBuilder(RANDOM, UnaryOperator.identity())
                 : new BcPGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256)
                         .setWithIntegrityPacket(true).setSecureRandom(RANDOM));
     }
 
-    private static OutputStream encrypt(OutputStream out, Secret passphrase, PGPDataEncryptorBuilder dataEncryptor)
+    private static OutputStream encrypt(OutputStream out, EncryptionKey key, PGPDataEncryptorBuilder dataEncryptor)
             throws IOException {
         PGPEncryptedDataGenerator encGen = new PGPEncryptedDataGenerator(dataEncryptor);
-        char[] pass = passphrase.reveal();
         OutputStream shielded = new NonClosingOutputStream(out);
         OutputStream encOut;
         try {
-            PGPDigestCalculator sha256 = jcaDigests().get(HashAlgorithmTags.SHA256);
-            encGen.addMethod(new JcePBEKeyEncryptionMethodGenerator(pass, sha256, S2K_COUNT)
-                    .setSecureRandom(RANDOM));
+            encGen.addMethod(key.method());
             encOut = encGen.open(shielded, new byte[PACKET_BUFFER]);
         } catch (PGPException e) {
             throw new IOException("cannot start OpenPGP encryption: " + e.getMessage(), e);
-        } finally {
-            // the key has been derived by open(): the copy is no longer needed
-            Arrays.fill(pass, '\0');
         }
         PGPLiteralDataGenerator litGen = new PGPLiteralDataGenerator();
         // whole seconds: OpenPGP dates have no finer resolution

@@ -86,7 +86,8 @@ class OpenPgpTest {
         byte[] plain = randomBytes(5_000_011, 11);
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         PipelinedOutputStream[] stage = {null};
-        OutputStream enc = OpenPgp.encrypt(buf, SECRET, s -> stage[0] = new PipelinedOutputStream(s, 1 << 16, 3, "test-cipher"));
+        EncryptionKey key = EncryptionKey.derive(SECRET);
+        OutputStream enc = OpenPgp.encrypt(buf, key, s -> stage[0] = new PipelinedOutputStream(s, 1 << 16, 3, "test-cipher"));
         assertThat(stage[0]).isNotNull();
         Random r = new Random(5);
         for (int off = 0; off < plain.length; ) {
@@ -103,6 +104,36 @@ class OpenPgpTest {
         Procs.Result packets = gpg.run(cipher, "--list-packets");
         assertThat(packets.stdout() + packets.stderr()).containsPattern("encrypted data packet:\\s+length: unknown\\s+mdc_method: 2")
                 .doesNotContain("compressed packet");
+
+        // A second message under the same key (a backup's manifest): same salt, its own random
+        // prefix, so other ciphertext; gpg opens it on its own.
+        byte[] second;
+        try (ByteArrayOutputStream b2 = new ByteArrayOutputStream(); OutputStream enc2 = OpenPgp.encrypt(b2, key)) {
+            enc2.write(plain, 0, 100_000);
+            enc2.close();
+            second = b2.toByteArray();
+        }
+        Procs.Result dec2 = gpg.run(second, "--decrypt");
+        assertThat(dec2.exitCode()).as(dec2.stderr()).isZero();
+        assertThat(dec2.stdoutBytes()).isEqualTo(java.util.Arrays.copyOf(plain, 100_000));
+        String salt1 = saltOf(packets.stdout() + packets.stderr());
+        Procs.Result packets2 = gpg.run(second, "--list-packets");
+        assertThat(saltOf(packets2.stdout() + packets2.stderr())).isEqualTo(salt1);
+        assertThat(java.util.Arrays.copyOfRange(second, 0, 200)).isNotEqualTo(java.util.Arrays.copyOfRange(cipher, 0, 200));
+        // ... and a key derived again has a new salt
+        try (ByteArrayOutputStream b3 = new ByteArrayOutputStream(); OutputStream enc3 = OpenPgp.encrypt(b3, SECRET)) {
+            enc3.write(1);
+            enc3.close();
+            Procs.Result packets3 = gpg.run(b3.toByteArray(), "--list-packets");
+            assertThat(saltOf(packets3.stdout() + packets3.stderr())).isNotEqualTo(salt1);
+        }
+        assertThat(key.toString()).doesNotContain(SECRET.revealString());
+    }
+
+    private static String saltOf(String listing) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("salt ([0-9A-Fa-f]{16})").matcher(listing);
+        assertThat(m.find()).as(listing).isTrue();
+        return m.group(1);
     }
 
     @Test
