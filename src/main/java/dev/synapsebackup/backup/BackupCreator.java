@@ -21,12 +21,14 @@ import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.MediaEntry;
 import dev.synapsebackup.synapse.PgTools;
 import dev.synapsebackup.synapse.PostgresDump;
+import dev.synapsebackup.synapse.SqliteFileState;
 import dev.synapsebackup.synapse.SqliteSnapshot;
 import dev.synapsebackup.synapse.SynapseSources;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -107,15 +109,17 @@ final class BackupCreator {
             // The key is slow to derive by design: on its own thread, while the parent is read.
             FutureTask<EncryptionKey> keyTask = new FutureTask<>(() -> EncryptionKey.derive(passphrase));
             startDaemon(keyTask, "synapse-backup-key");
+            List<BackupEntry> entries = repo.list();
             DatabaseConfig db = sources.database();
             if (db instanceof DatabaseConfig.Sqlite sqlite) {
                 // On its own thread: it takes about as long as reading the parent's manifest.
-                capture = new SqliteCapture(absolute(sqlite.path()), temp.resolve("homeserver.db"));
+                capture = new SqliteCapture(absolute(sqlite.path()), temp.resolve("homeserver.db"),
+                        newestComplete(entries).flatMap(e -> BackupId.timeOf(e.id())).orElse(null));
             }
             removeLeftovers();
             String id = newId();
             Instant created = BackupId.timeOf(id).orElseThrow();
-            Parent parent = chooseParent(created, temp);
+            Parent parent = chooseParent(created, temp, entries);
             String kind = parent == null ? "full" : "incremental";
 
             // Keys and configuration first: the smallest and most precious part of a backup.
@@ -133,22 +137,29 @@ final class BackupCreator {
 
             // The database before any upload, so that a broken database fails the run first.
             Map<String, Object> dbInfo = new LinkedHashMap<>();
+            String dbOutcome = null;
             Path dbSnapshot = null;
             Path dbLive = null;
             ManifestFile dbReused = null;
             if (capture != null) {
                 dbLive = capture.live;
                 ManifestFile parentDb = parent == null ? null : parentRecord(parent, entryName(dbLive));
-                capture.parentSha256(Optional.ofNullable(parentDb).map(ManifestFile::sha256));
+                capture.parent(parentDb == null ? Optional.empty() : Optional.of(new ParentDatabase(
+                        withHolder(parentDb, parent), SqliteFileState.fromManifest(parent.summary().database().get("source")))));
                 progress.start("snapshot of " + dbLive, -1);
                 SqliteSnapshot.Result snap = capture.await();
                 progress.finish();
-                dbSnapshot = capture.file();
-                copyOwnership(dbLive, dbSnapshot);
-                // An idle server's database snapshot is byte-identical to the parent's: refer to those bytes.
-                dbReused = parentDb == null ? null : sameSnapshot(parentDb, parent, dbSnapshot, capture.sha256());
-                if (snap == null && dbReused == null) {
-                    snap = SqliteSnapshot.inspect(dbSnapshot); // same bytes, but another owner or mode
+                if (capture.unchanged()) {
+                    // Not a byte written to the database's files since the parent's snapshot began.
+                    dbReused = withHolder(parentDb, parent);
+                } else {
+                    dbSnapshot = capture.file();
+                    copyOwnership(dbLive, dbSnapshot);
+                    // An idle server's snapshot is byte-identical to the parent's: refer to those bytes.
+                    dbReused = parentDb == null ? null : sameSnapshot(parentDb, parent, dbSnapshot, capture.sha256());
+                    if (snap == null && dbReused == null) {
+                        snap = SqliteSnapshot.inspect(dbSnapshot); // same bytes, but another owner or mode
+                    }
                 }
                 String quickCheck = snap == null ? String.valueOf(parent.summary().database().get("quick-check")) : snap.quickCheck();
                 if (!"ok".equals(quickCheck)) {
@@ -160,10 +171,17 @@ final class BackupCreator {
                 dbInfo.put("method", "sqlite-online-backup");
                 dbInfo.put("quick-check", quickCheck);
                 dbInfo.put("schema-version", snap == null ? parent.summary().database().get("schema-version") : snap.schemaVersion());
-                if (dbReused != null) {
+                dbInfo.put("source", capture.state().toManifest());
+                if (capture.unchanged()) {
+                    LOG.info("the database files are unchanged since the snapshot in {}: not copied again", dbReused.backup());
+                    dbOutcome = "unchanged";
+                    scan[2]++;
+                } else if (dbReused != null) {
                     LOG.info("the database snapshot is identical to the one of {}: not archived again", dbReused.backup());
+                    dbOutcome = "identical";
                     scan[2]++;
                 } else {
+                    dbOutcome = "archived";
                     addToScan(scan, dbSnapshot);
                 }
             }
@@ -172,6 +190,7 @@ final class BackupCreator {
                 pgDump = new PostgresDump(PgTools.system(), PostgresDump.DEFAULT_CHUNK_SIZE, temp);
                 // Connection, credentials and client version are checked before anything is uploaded.
                 pgDump.probe(pg);
+                dbOutcome = "archived";
             }
             if (scan[1] == 0 && scan[2] == 0) {
                 throw new SynapseBackupException("Backup failed: no paths to back up");
@@ -278,7 +297,7 @@ final class BackupCreator {
                 mw.commit();
             }
             return new CreateResult(id, kind, parent == null ? null : parent.id(), fileCount, sumBytes, archivedFiles,
-                    archivedBytes, stored, List.copyOf(skipped), Duration.ofNanos(System.nanoTime() - startNanos));
+                    archivedBytes, stored, dbOutcome, List.copyOf(skipped), Duration.ofNanos(System.nanoTime() - startNanos));
         } finally {
             if (capture != null) {
                 capture.join(); // it writes into temp
@@ -287,28 +306,58 @@ final class BackupCreator {
         }
     }
 
+    /** The parent's record of the database, naming the object that holds it, and the files' state then. */
+    private record ParentDatabase(ManifestFile record, SqliteFileState state) {
+    }
+
     /**
      * The SQLite snapshot and its SHA-256, made on a thread of their own: for a large database
-     * they take as long as reading the parent's manifest. Its {@code quick_check} is skipped when
-     * the snapshot is byte-identical to the parent's, which passed it: the thread waits for
-     * {@link #parentSha256} to know.
+     * they take as long as reading the parent's manifest. No snapshot is made when the database's
+     * files are, by {@code stat}, exactly as when the parent's snapshot began
+     * ({@link SqliteFileState}); and its {@code quick_check} is skipped when the snapshot is
+     * byte-identical to the parent's, which passed it. The thread learns the parent's record from
+     * {@link #parent}, and waits for it only when the files have not changed since the newest
+     * backup was made: otherwise it starts copying at once.
      */
     private static final class SqliteCapture {
         final Path live;
         private final FutureTask<SqliteSnapshot.Result> task;
         private final Thread thread;
-        private final CompletableFuture<Optional<String>> parentSha = new CompletableFuture<>();
+        private final CompletableFuture<Optional<ParentDatabase>> parent = new CompletableFuture<>();
         private volatile String sha256;
         private volatile Path file;
+        private volatile SqliteFileState state;
+        private volatile boolean unchanged;
 
-        SqliteCapture(Path live, Path target) {
+        /** @param newestBackup when the newest complete backup was made, or null if there is none */
+        SqliteCapture(Path live, Path target, Instant newestBackup) {
             this.live = live;
             this.task = new FutureTask<>(() -> {
-                Path copy = SqliteSnapshot.copy(live, target);
+                // Read before the snapshot begins: a write after this moment changes what a later run sees.
+                SqliteFileState before = SqliteFileState.read(live, Instant.now());
+                state = before;
+                if (newestBackup != null && !before.changedSince(newestBackup.minus(SqliteFileState.SLACK))) {
+                    Optional<ParentDatabase> p = parent.get();
+                    SqliteFileState then = p.map(ParentDatabase::state).orElse(null);
+                    if (then != null && then.settled() && then.sameFiles(before)) {
+                        state = then; // the bytes are those of that snapshot
+                        unchanged = true;
+                        return null;
+                    }
+                }
+                // What the next run compares with: read once SQLite has opened the database (which
+                // creates a missing -wal), before the copy reads it.
+                Path copy = SqliteSnapshot.copy(live, target, () -> {
+                    try {
+                        state = SqliteFileState.read(live, Instant.now());
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot read the attributes of " + live + ": " + e.getMessage(), e);
+                    }
+                });
                 file = copy;
                 String sha = sha256Of(copy);
                 sha256 = sha;
-                if (parentSha.get().filter(sha::equals).isPresent()) {
+                if (parent.get().map(pd -> pd.record().sha256()).filter(sha::equals).isPresent()) {
                     return null; // identical to the parent's checked snapshot
                 }
                 return SqliteSnapshot.inspect(copy);
@@ -316,9 +365,19 @@ final class BackupCreator {
             this.thread = startDaemon(task, "synapse-backup-snapshot");
         }
 
-        /** The SHA-256 of the parent's database record, empty if none; call once the parent is known. */
-        void parentSha256(Optional<String> sha) {
-            parentSha.complete(sha);
+        /** The parent's database record and state, empty if none; call once the parent is known. */
+        void parent(Optional<ParentDatabase> p) {
+            parent.complete(p);
+        }
+
+        /** Whether no snapshot was made because the files are as at the parent's (after {@link #await}). */
+        boolean unchanged() {
+            return unchanged;
+        }
+
+        /** The state of the database's files that goes with the snapshot's bytes (after {@link #await}). */
+        SqliteFileState state() {
+            return state;
         }
 
         /** The snapshot file (after {@link #await}). */
@@ -329,6 +388,10 @@ final class BackupCreator {
         /**
          * Waits for the snapshot; its failure is thrown here. Null when it is byte-identical to
          * the parent's (and so was not checked again).
+         */
+        /**
+         * Waits for the snapshot; its failure is thrown here. Null when none was made, or when it
+         * is byte-identical to the parent's (and so was not checked again).
          */
         SqliteSnapshot.Result await() throws IOException {
             return BackupCreator.await(task, "the database snapshot of " + live);
@@ -341,7 +404,7 @@ final class BackupCreator {
 
         /** Waits for the thread to end, ignoring interrupts (the backup API cannot be stopped midway). */
         void join() {
-            parentSha.complete(Optional.empty()); // a run that failed before it knew its parent
+            parent.complete(Optional.empty()); // a run that failed before it knew its parent
             boolean interrupted = false;
             while (thread.isAlive()) {
                 try {
@@ -401,16 +464,11 @@ final class BackupCreator {
      * the chain's full backup is older than {@code full-every}, or the newest backup cannot serve
      * (another server, another passphrase, a data object of its chain missing).
      */
-    private Parent chooseParent(Instant now, Path temp) {
+    private Parent chooseParent(Instant now, Path temp, List<BackupEntry> entries) {
         if (options.forceFull()) {
             return null;
         }
-        BackupEntry newest = null;
-        for (BackupEntry e : repo.list()) {
-            if (e.status() == BackupEntry.Status.COMPLETE && BackupId.timeOf(e.id()).isPresent()) {
-                newest = e;
-            }
-        }
+        BackupEntry newest = newestComplete(entries).orElse(null);
         if (newest == null) {
             return null;
         }
@@ -447,6 +505,17 @@ final class BackupCreator {
         return null;
     }
 
+    /** The newest complete backup made by this tool (entries are in id order). */
+    private static Optional<BackupEntry> newestComplete(List<BackupEntry> entries) {
+        BackupEntry newest = null;
+        for (BackupEntry e : entries) {
+            if (e.status() == BackupEntry.Status.COMPLETE && BackupId.timeOf(e.id()).isPresent()) {
+                newest = e;
+            }
+        }
+        return Optional.ofNullable(newest);
+    }
+
     /** The parent's manifest record of {@code name}, or null. */
     private static ManifestFile parentRecord(Parent parent, String name) throws IOException {
         try (Manifest.FileIterator files = Manifest.files(parent.manifestFile())) {
@@ -474,6 +543,11 @@ final class BackupCreator {
                 || !previous.sha256().equals(sha256)) {
             return null;
         }
+        return withHolder(previous, parent);
+    }
+
+    /** The parent's record, naming the object that holds its bytes. */
+    private static ManifestFile withHolder(ManifestFile previous, Parent parent) {
         return previous.backup() != null ? previous : new ManifestFile(previous.path(), previous.size(), previous.mtime(),
                 previous.mode(), previous.uid(), previous.gid(), previous.sha256(), parent.id());
     }

@@ -72,6 +72,7 @@ final class CreateCommand extends BaseCommand {
         m.put("archived-files", r.archivedFiles());
         m.put("archived-bytes", r.archivedBytes());
         m.put("stored-bytes", r.storedBytes());
+        m.put("database", r.database());
         Output.putTiming(m, r.duration(), r.throughputMBps());
         List<Map<String, String>> skipped = r.skipped().stream()
                 .map((ManifestSummary.Skipped s) -> Map.of("path", s.path(), "reason", s.reason())).toList();

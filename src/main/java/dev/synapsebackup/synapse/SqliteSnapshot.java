@@ -61,7 +61,7 @@ public final class SqliteSnapshot {
      */
     public static Result snapshot(Path liveDb, Path targetFile) {
         Path target = targetFile.toAbsolutePath();
-        backup(liveDb.toAbsolutePath(), target);
+        backup(liveDb.toAbsolutePath(), target, () -> { });
         return inspect(target, true);
     }
 
@@ -71,9 +71,17 @@ public final class SqliteSnapshot {
      * a caller that can tell from the copy's hash that an earlier, identical copy was checked.
      */
     public static Path copy(Path liveDb, Path targetFile) {
+        return copy(liveDb, targetFile, () -> { });
+    }
+
+    /**
+     * As {@link #copy(Path, Path)}, running {@code opened} once the live database is open (SQLite
+     * may just have created its {@code -wal} and {@code -shm}) and before the copy begins.
+     */
+    public static Path copy(Path liveDb, Path targetFile, Runnable opened) {
         Path source = liveDb.toAbsolutePath();
         Path target = targetFile.toAbsolutePath();
-        backup(source, target);
+        backup(source, target, opened);
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + target);
                 Statement st = c.createStatement()) {
             makeSelfContained(st, target);
@@ -89,7 +97,7 @@ public final class SqliteSnapshot {
     }
 
     /** The online backup of {@code source} into {@code target} (replaced if it exists). */
-    private static void backup(Path source, Path target) {
+    private static void backup(Path source, Path target, Runnable opened) {
         checkIsSqlite(source);
         try {
             for (String suffix : new String[] {"", "-wal", "-shm", "-journal"}) {
@@ -105,6 +113,7 @@ public final class SqliteSnapshot {
             try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM sqlite_master")) {
                 rs.next(); // fails with SQLITE_NOTADB on a file that only looks like a database
             }
+            opened.run();
             int rc = ((SQLiteConnection) c).getDatabase().backup("main", target.toString(), null,
                     BUSY_SLEEP_MILLIS, BUSY_RETRIES, -1);
             if (rc != 0) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.synapse.SqliteFileState;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.Procs;
 import dev.synapsebackup.testing.S3ProxyServer;
@@ -102,8 +103,9 @@ class IncrementalTest {
         String fullId = full.get("backup-id").asText();
         Map<String, String> t1 = backedUp();
 
-        // 2. no change: only keys and config are archived again; the database snapshot is identical
+        // 2. no change: only keys and config are archived again; the database files are unchanged
         JsonNode same = createJson(repoArgs);
+        assertThat(same.get("database").asText()).isEqualTo("unchanged");
         assertThat(same.get("kind").asText()).isEqualTo("incremental");
         assertThat(same.get("parent").asText()).isEqualTo(fullId);
         assertThat(same.get("archived-files").asLong()).isEqualTo(3); // yaml, log config, signing key
@@ -144,6 +146,8 @@ class IncrementalTest {
         JsonNode inc2 = createJson(repoArgs);
         String inc2Id = inc2.get("backup-id").asText();
         assertThat(inc2.get("archived-files").asLong()).isEqualTo(3 + 1); // the database is inc1's
+        // written less than SLACK before inc1's snapshot began: inc1's stat is not trusted, the bytes are compared
+        assertThat(inc2.get("database").asText()).isEqualTo("identical");
         assertThat(inc2.get("files").asLong()).isEqualTo(inc1.get("files").asLong() - 1);
         Map<String, String> t3 = backedUp();
 
@@ -177,6 +181,48 @@ class IncrementalTest {
             assertThat(markerRows(restoredDb)).as(points[i][1]).isEqualTo(i == 0 ? -1 : 1);
         }
         assertThat(t3).doesNotContainKey(hs.relativize(media.get(0)).toString());
+    }
+
+    /**
+     * A database whose files are, by stat, as when the parent's snapshot began is not copied at
+     * all; a write that only reaches the -wal (no checkpoint yet) is still seen.
+     */
+    @Test
+    void unchangedDatabaseFilesAreNotCopiedAndAWalOnlyWriteIsSeen() throws Exception {
+        homeserver();
+        Path repo = tmp.resolve("repo");
+        List<String> repoArgs = List.of("--repo", repo.toString());
+        Path db = hs.resolve("data/homeserver.db");
+        // Times within the filesystem's resolution of a snapshot's start are not trusted: age the files.
+        Thread.sleep(SqliteFileState.SLACK.toMillis() + 500);
+        JsonNode full = createJson(repoArgs);
+        assertThat(full.get("database").asText()).isEqualTo("archived");
+
+        JsonNode same = createJson(repoArgs);
+        assertThat(same.get("database").asText()).isEqualTo("unchanged");
+        assertThat(same.get("archived-files").asLong()).isEqualTo(3);
+        String sameId = same.get("backup-id").asText();
+
+        FileTime dbMtime = Files.getLastModifiedTime(db);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement st = c.createStatement()) {
+            st.execute("PRAGMA wal_autocheckpoint=0");
+            try (ResultSet rs = st.executeQuery("PRAGMA journal_mode")) {
+                rs.next();
+                assertThat(rs.getString(1)).isEqualTo("wal");
+            }
+            st.execute("CREATE TABLE incremental_marker (x TEXT)");
+            st.execute("INSERT INTO incremental_marker VALUES ('only in the wal')");
+            // The connection stays open: the commit lives in the -wal alone.
+            assertThat(Files.getLastModifiedTime(db)).isEqualTo(dbMtime);
+            JsonNode j = createJson(repoArgs);
+            assertThat(j.get("database").asText()).isEqualTo("archived");
+            assertThat(j.get("parent").asText()).isEqualTo(sameId);
+            assertThat(j.get("archived-files").asLong()).isEqualTo(4); // keys, config and the database
+            Path target = tmp.resolve("restore-wal");
+            Cli.Result r = cli().run(args(repoArgs, "restore", j.get("backup-id").asText(), "--target", target.toString()));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(markerRows(target.resolve(db.toString().substring(1)))).isEqualTo(1);
+        }
     }
 
     /** Rows of the marker table, -1 when the table does not exist. */
