@@ -49,6 +49,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -90,8 +91,12 @@ final class BackupCreator {
         this.clock = clock;
     }
 
-    /** The parent an incremental backup builds on. */
-    private record Parent(String id, Path manifestFile, ManifestSummary summary) {
+    /**
+     * The parent an incremental backup builds on.
+     *
+     * @param database its record of the SQLite database ({@link #parentDatabaseEntry}), or null
+     */
+    private record Parent(String id, Path manifestFile, ManifestSummary summary, ManifestFile database) {
     }
 
     CreateResult create() throws IOException {
@@ -119,7 +124,8 @@ final class BackupCreator {
             removeLeftovers();
             String id = newId();
             Instant created = BackupId.timeOf(id).orElseThrow();
-            Parent parent = chooseParent(created, temp, entries);
+            Parent parent = chooseParent(created, temp, entries,
+                    capture == null ? null : entryName(capture.live));
             String kind = parent == null ? "full" : "incremental";
 
             // Keys and configuration first: the smallest and most precious part of a backup.
@@ -143,7 +149,7 @@ final class BackupCreator {
             ManifestFile dbReused = null;
             if (capture != null) {
                 dbLive = capture.live;
-                ManifestFile parentDb = parent == null ? null : parentRecord(parent, entryName(dbLive));
+                ManifestFile parentDb = parent == null ? null : parent.database();
                 capture.parent(parentDb == null ? Optional.empty() : Optional.of(new ParentDatabase(
                         withHolder(parentDb, parent), SqliteFileState.fromManifest(parent.summary().database().get("source")))));
                 progress.start("snapshot of " + dbLive, -1);
@@ -464,7 +470,7 @@ final class BackupCreator {
      * the chain's full backup is older than {@code full-every}, or the newest backup cannot serve
      * (another server, another passphrase, a data object of its chain missing).
      */
-    private Parent chooseParent(Instant now, Path temp, List<BackupEntry> entries) {
+    private Parent chooseParent(Instant now, Path temp, List<BackupEntry> entries, String parentDatabaseEntry) {
         if (options.forceFull()) {
             return null;
         }
@@ -475,7 +481,20 @@ final class BackupCreator {
         String why;
         try {
             Path manifestFile = BackupReader.fetchManifest(repo, newest.id(), options.passphrase(), temp);
-            ManifestSummary s = Manifest.readSummary(manifestFile);
+            // One pass: the summary, the objects the chain's bytes are in, and the database's record.
+            Set<String> objects = new TreeSet<>(Set.of(newest.id()));
+            ManifestFile database = null;
+            ManifestSummary s;
+            try (Manifest.FileIterator files = Manifest.files(manifestFile)) {
+                while (files.hasNext()) {
+                    ManifestFile f = files.next();
+                    objects.add(f.backup() == null ? newest.id() : f.backup());
+                    if (database == null && f.path().equals(parentDatabaseEntry)) {
+                        database = f;
+                    }
+                }
+                s = files.summary();
+            }
             Instant fullTime = BackupId.timeOf(s.fullBackup()).orElse(s.created());
             if (!homeserver.serverName().equals(s.serverName())) {
                 why = "the newest backup " + newest.id() + " is of another server (" + s.serverName() + ")";
@@ -485,14 +504,14 @@ final class BackupCreator {
                 return null;
             } else {
                 String missing = null;
-                for (String object : ChainReader.objectsOf(manifestFile, newest.id()).keySet()) {
+                for (String object : objects) {
                     if (!repo.exists(object)) {
                         missing = object;
                         break;
                     }
                 }
                 if (missing == null) {
-                    return new Parent(newest.id(), manifestFile, s);
+                    return new Parent(newest.id(), manifestFile, s, database);
                 }
                 why = "data object " + missing + " of the newest backup's chain is missing";
             }
@@ -514,19 +533,6 @@ final class BackupCreator {
             }
         }
         return Optional.ofNullable(newest);
-    }
-
-    /** The parent's manifest record of {@code name}, or null. */
-    private static ManifestFile parentRecord(Parent parent, String name) throws IOException {
-        try (Manifest.FileIterator files = Manifest.files(parent.manifestFile())) {
-            while (files.hasNext()) {
-                ManifestFile f = files.next();
-                if (f.path().equals(name)) {
-                    return f;
-                }
-            }
-        }
-        return null;
     }
 
     /**

@@ -195,12 +195,15 @@ public final class Manifest {
     /** An iterator over the manifest's file records; close it when done. */
     public static final class FileIterator implements Iterator<ManifestFile>, Closeable {
         private final JsonParser p;
+        /** The header fields read so far (those before {@code files}). */
+        private final Map<String, Object> fields = new LinkedHashMap<>();
         private ManifestFile next;
         private boolean done;
 
         FileIterator(InputStream in) {
             try {
                 p = FACTORY.createParser(in);
+                p.setCodec(MAPPER);
                 expect(p, JsonToken.START_OBJECT);
                 while (true) {
                     JsonToken t = p.nextToken();
@@ -215,9 +218,31 @@ public final class Manifest {
                         }
                         break;
                     }
-                    p.skipChildren();
+                    fields.put(name, p.readValueAs(Object.class)); // header fields are small
                 }
             } catch (IOException e) {
+                throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
+            }
+        }
+
+        /**
+         * Everything but the files list, as {@link Manifest#readSummary} gives it: for one pass
+         * over a manifest that needs both. Reads the trailer, so call it after the last record.
+         *
+         * @throws IllegalStateException records remain
+         */
+        public ManifestSummary summary() {
+            if (hasNext()) {
+                throw new IllegalStateException("file records remain");
+            }
+            try {
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String name = p.currentName();
+                    p.nextToken();
+                    fields.put(name, p.readValueAs(Object.class));
+                }
+                return Manifest.summary(fields);
+            } catch (IOException | RuntimeException e) {
                 throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
             }
         }

@@ -1,0 +1,61 @@
+package dev.synapsebackup.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ManifestTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void onePassGivesTheRecordsAndTheSameSummaryAsReadSummary() throws Exception {
+        Path file = tmp.resolve("manifest.json");
+        ManifestSummary header = new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000001",
+                Instant.parse("2026-11-26T00:00:00.000001Z"), "test", "example.org", "incremental",
+                "backup-20261125000000000001", "backup-20261120000000000001",
+                Map.of("media", List.of("/var/lib/synapse/media")), Map.of(), List.of(), 0, 0);
+        List<ManifestFile> records = List.of(
+                new ManifestFile("etc/synapse/homeserver.yaml", 10, Instant.parse("2026-01-01T00:00:00Z"), 0640, 0, 0,
+                        "a".repeat(64), "backup-20261126000000000001"),
+                new ManifestFile("var/lib/synapse/homeserver.db", 4096, Instant.parse("2026-01-02T00:00:00.5Z"), 0600,
+                        998, 998, "b".repeat(64), "backup-20261120000000000001"),
+                new ManifestFile("var/lib/synapse/media/local_content/ab/cd/ef", 7, Instant.parse("2026-01-03T00:00:00.123456Z"),
+                        0644, 998, 998, "c".repeat(64), "backup-20261125000000000001"));
+        Map<String, Object> db = new LinkedHashMap<>();
+        db.put("engine", "sqlite3");
+        db.put("source", Map.of("taken", "2026-11-26T00:00:00Z", "files", List.of()));
+        try (OutputStream out = Files.newOutputStream(file); Manifest.Writer w = new Manifest.Writer(out, header)) {
+            for (ManifestFile f : records) {
+                w.file(f);
+            }
+            w.finish(db, List.of(new ManifestSummary.Skipped("/x", "vanished while the backup ran")));
+        }
+
+        List<ManifestFile> read = new ArrayList<>();
+        ManifestSummary onePass;
+        try (Manifest.FileIterator it = Manifest.files(file)) {
+            assertThatThrownBy(it::summary).isInstanceOf(IllegalStateException.class);
+            it.forEachRemaining(read::add);
+            onePass = it.summary();
+        }
+        assertThat(read).isEqualTo(records);
+        ManifestSummary summary = Manifest.readSummary(file);
+        assertThat(onePass).isEqualTo(summary);
+        assertThat(summary.fileCount()).isEqualTo(3);
+        assertThat(summary.totalBytes()).isEqualTo(10 + 4096 + 7);
+        assertThat(summary.parent()).isEqualTo("backup-20261125000000000001");
+        assertThat(summary.database()).containsEntry("engine", "sqlite3").containsKey("source");
+        assertThat(summary.skipped()).containsExactly(new ManifestSummary.Skipped("/x", "vanished while the backup ran"));
+    }
+}
