@@ -100,6 +100,24 @@ class SynapseSourcesTest {
                 "local_thumbnails/ab/cd/efgh/32-32-image-png-crop");
     }
 
+    /** A name that is not valid UTF-8 (made by a shell) is walked, and read back under its raw bytes. */
+    @Test
+    void aFileNameThatIsNotUtf8IsStillWalked() throws Exception {
+        Path dir = media.resolve("local_content/ab/cd");
+        Process p = new ProcessBuilder("sh", "-c", "printf 'raw' > \"$(printf 'bad\\377name')\"")
+                .directory(dir.toFile()).redirectErrorStream(true).start();
+        assertThat(p.waitFor()).isZero();
+        List<MediaEntry> seen = new ArrayList<>();
+        SynapseSources.of(cfg(), false).walkMedia(seen::add);
+        List<MediaEntry> odd = seen.stream().filter(e -> e.path().getParent().equals(dir)
+                && e.path().getFileName().toString().startsWith("bad")).toList();
+        assertThat(odd).hasSize(1);
+        assertThat(Files.readString(odd.get(0).path())).isEqualTo("raw");
+        // the rest of that directory is still there, in order
+        assertThat(seen.stream().filter(e -> dir.equals(e.path().getParent())).map(e -> e.path().getFileName().toString())
+                .filter(n -> !n.startsWith("bad"))).containsExactly("Abc", "efgh");
+    }
+
     @Test
     void remoteMediaOnlyWithTheFlagAndUrlCacheNever() {
         SynapseSources s = SynapseSources.of(cfg(), true);
