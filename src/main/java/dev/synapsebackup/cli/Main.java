@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
             "Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 bucket/repository not accessible,",
             "4 backup id does not exist, 5 wrong passphrase or integrity failure, 6 repository locked, 130 interrupted."},
         subcommands = {CheckCommand.class, CreateCommand.class, ListCommand.class, ShowCommand.class, VerifyCommand.class,
-            RestoreCommand.class, DeleteCommand.class, PruneCommand.class, UnlockCommand.class, GenerateSampleCommand.class, CommandLine.HelpCommand.class})
+            RestoreCommand.class, DeleteCommand.class, PruneCommand.class, UnlockCommand.class, GenerateSampleCommand.class, TrainStartupCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     private Context context;
 

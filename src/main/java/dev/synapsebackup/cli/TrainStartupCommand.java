@@ -1,0 +1,81 @@
+package dev.synapsebackup.cli;
+
+import dev.synapsebackup.synapse.SampleHomeserver;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * Hidden helper for {@code bin/synapse-backup}: runs the usual commands once on a throwaway sample
+ * homeserver, so that a JVM started with {@code -XX:ArchiveClassesAtExit} records the classes a
+ * run loads in a class data sharing archive. Later runs map that archive instead of finding,
+ * reading and verifying some 4,000 classes in the jars: about 0.3 s less per run, most of a
+ * no-change incremental backup's start-up. The S3 client is exercised up to a refused connection
+ * (no server is needed), which loads most of its classes.
+ */
+@Command(name = "train-startup", hidden = true, mixinStandardHelpOptions = true,
+        description = "Run the usual commands on a throwaway sample (for a class data sharing archive).")
+final class TrainStartupCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Override
+    public Integer call() throws IOException {
+        Path dir = Files.createTempDirectory("synapse-backup-training-");
+        try {
+            Path yaml = SampleHomeserver.generate(dir.resolve("homeserver"), SampleHomeserver.Options.defaults());
+            Path pass = dir.resolve("passphrase");
+            Files.writeString(pass, "training only\n");
+            List<String> local = List.of("--repo", dir.resolve("repo").toString(), "--synapse-config", yaml.toString(),
+                    "--passphrase-file", pass.toString(), "--quiet");
+            String full = run(local, "create", "--json");
+            run(local, "create");
+            run(local, "list", "--json");
+            run(local, "verify", id(full));
+            run(local, "restore", id(full), "--target", dir.resolve("restored").toString());
+            run(local, "restore", id(full), "--print-command", "--target", dir.resolve("restored2").toString());
+            run(local, "prune", "--keep-last", "5", "--dry-run");
+            // Nothing listens on port 1: the S3 client is built, signs and fails at once.
+            run(List.of("--bucket", "training", "--endpoint", "http://127.0.0.1:1", "--region", "us-east-1",
+                    "--s3-uri-style", "path", "--passphrase-file", pass.toString(), "--quiet"), "list");
+            return 0;
+        } finally {
+            try (Stream<Path> walk = Files.walk(dir)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /** Runs one command in this JVM with its output discarded; returns its stdout. */
+    private String run(List<String> common, String... command) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream discard = new PrintStream(err, true, StandardCharsets.UTF_8);
+        Map<String, String> env = new HashMap<>(main.context().env());
+        env.putIfAbsent("AWS_ACCESS_KEY_ID", "training");
+        env.putIfAbsent("AWS_SECRET_ACCESS_KEY", "training");
+        String[] args = Stream.concat(Stream.of(command), common.stream()).toArray(String[]::new);
+        Main.run(args, new Context(Map.copyOf(env), new PrintStream(out, true, StandardCharsets.UTF_8), discard,
+                null, null, main.context().defaultConfigFile()));
+        if (System.getenv("SYNAPSE_BACKUP_TRAINING_DEBUG") != null) {
+            System.err.println(String.join(" ", args) + "\n" + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private static String id(String createJson) {
+        int i = createJson.indexOf("\"backup-id\"");
+        int start = createJson.indexOf('"', createJson.indexOf(':', i)) + 1;
+        return createJson.substring(start, createJson.indexOf('"', start));
+    }
+}
