@@ -84,10 +84,10 @@ SKIPPED_FILES=$(find "$MS/remote_content" "$MS/remote_thumbnail" "$MS/url_cache"
 log "source: $SOURCE_FILES files, $SOURCE_BYTES bytes (plus $SKIPPED_FILES remote/url-cache files that must be skipped)"
 
 # --- S3Proxy -----------------------------------------------------------------------------------
-# drop DIR...: rm -rf, remembering when. ext4 checks every inode it allocates against those freed
-# in the last 30 s (recently_deleted()), which makes creating files several times slower right
-# after tens of thousands were deleted; timed() lets that window pass so that no row pays for an
-# earlier row's clean-up.
+# drop DIR...: rm -rf, remembering when. Creating tens of thousands of files right after as many
+# were deleted is up to 2.5x slower here (ext4 checks each new inode against recently freed ones;
+# this disk is mounted with online discard), so restored trees are kept until the run ends, and
+# timed() lets a minute pass after the previous run's clean-up before a row starts.
 LAST_DROP=0
 drop() {
   local d existed=0
@@ -139,7 +139,7 @@ timed() {
   # Write back what earlier rows left dirty, so that no row pays for another's writes.
   sync
   local since=$(( $(date +%s) - LAST_DROP ))
-  if [ "$since" -lt 31 ]; then sleep $((31 - since)); fi
+  if [ "$since" -lt 61 ]; then sleep $((61 - since)); fi
   local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
   log "$label ..."
   local s e rc
@@ -174,7 +174,6 @@ row_verify_s3() { timed verify-s3 "verify <- S3" "${TOOL[@]}" verify "$ID_S3" "$
 row_restore_s3() {
   drop "$RUN/restore-s3"; mkdir -p "$RUN/restore-s3"
   timed restore-s3 "restore --target <- S3" "${TOOL[@]}" restore "$ID_S3" --target "$RUN/restore-s3" "${S3ARGS[@]}" "${COMMON[@]}"
-  drop "$RUN/restore-s3"
 }
 # The default -Xms is 1/64 of RAM (384 MiB here), above -Xmx: the whole heap is committed and
 # touched from the start. This row shows the peak RSS with a small initial heap.
@@ -191,7 +190,6 @@ row_create_local() {
 row_restore_local() {
   drop "$RUN/restore-local"; mkdir -p "$RUN/restore-local"
   timed restore-local "restore --target <- local repo" "${TOOL[@]}" restore "$ID_LOCAL" --target "$RUN/restore-local" --repo "$LOCALREPO" "${COMMON[@]}"
-  drop "$RUN/restore-local"
 }
 stored_note() {
   python3 - "$@" <<'PY' 2>/dev/null || true
@@ -275,7 +273,6 @@ if [ -n "$ID_S3" ]; then
   leaked=$(find "$RUN/restore-stock" -path '*/remote_content/*' -o -path '*/url_cache*' -type f | wc -l)
   STOCK_CHECK="$same/$total sampled files identical; $restored files extracted (source $SOURCE_FILES); $leaked remote/url-cache files; restored db integrity_check: ${dbcheck:-sqlite3 missing}"
   log "stock tools: $STOCK_CHECK"
-  drop "$RUN/restore-stock"
 fi
 
 # --- comparisons -------------------------------------------------------------------------------
@@ -291,7 +288,6 @@ if [ "$COMPARE" = 1 ]; then
     timed stock-restore-s3 "charm: aws s3 cp -|gpg --decrypt|tar -x" bash -o pipefail -c \
       'aws s3 cp s3://stock/charm-backup - --endpoint-url "$2" | gpg --batch --quiet --decrypt --passphrase-file "$1" | tar -x -C "$3"' \
       _ "$PASSFILE" "$EP" "$RUN/restore-stock-s3"
-    drop "$RUN/restore-stock-s3"
   else
     na stock-backup-s3 "charm: tar|gpg --symmetric|aws s3 cp -" "gpg or aws not installed"
     na stock-restore-s3 "charm: aws s3 cp -|gpg --decrypt|tar -x" "gpg or aws not installed"
@@ -304,7 +300,6 @@ if [ "$COMPARE" = 1 ]; then
     timed stock-restore-local "gpg --decrypt < file | tar -x" bash -o pipefail -c \
       'gpg --batch --quiet --decrypt --passphrase-file "$1" < "$2" | tar -x -C "$3"' \
       _ "$PASSFILE" "$RUN/stock.tar.gpg" "$RUN/restore-stock-local"
-    drop "$RUN/restore-stock-local"
   fi
   if have aws && [ -f "$RUN/stock.tar.gpg" ]; then
     timed raw-upload-s3 "raw aws s3 cp FILE (equal size; server ceiling)" \
@@ -319,9 +314,8 @@ if [ "$COMPARE" = 1 ]; then
       export RESTIC_REPOSITORY="$repo"
       restic init >"$RUN/restic-init-$where.log" 2>&1 || true
       timed "restic-backup-$where" "restic backup -> $where" restic backup --quiet "${PATHS[@]}"
-      drop "$RUN/restic-restore"; mkdir -p "$RUN/restic-restore"
-      timed "restic-restore-$where" "restic restore <- $where" restic restore latest --target "$RUN/restic-restore"
-      drop "$RUN/restic-restore"
+      drop "$RUN/restic-restore-$where"; mkdir -p "$RUN/restic-restore-$where"
+      timed "restic-restore-$where" "restic restore <- $where" restic restore latest --target "$RUN/restic-restore-$where"
     done
   else
     na restic-backup-local "restic backup -> local" "restic not installed (--install-tools)"
