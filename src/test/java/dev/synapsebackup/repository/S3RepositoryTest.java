@@ -104,6 +104,24 @@ class S3RepositoryTest {
         }
     }
 
+    /** Uploads carry UNSIGNED-PAYLOAD (UnsignedPayloadSigner); the server still checks their signatures. */
+    @Test
+    void uploadsWithAWrongSecretKeyAreRefused() throws IOException {
+        String bucket = newBucket(MEMORY);
+        S3Parameters p = MEMORY.parameters(bucket).secretKey(Secret.of("wrong-secret-value")).build();
+        try (S3Repository repo = repo(p)) {
+            assertThatThrownBy(() -> repo.put("obj", new byte[] {1, 2, 3}, Map.of()))
+                    .hasMessageContaining("403");
+            assertThatThrownBy(() -> {
+                try (ObjectWriter w = repo.create("big", 12L << 20, Map.of())) {
+                    w.write(new byte[12 << 20]);
+                    w.commit();
+                }
+            }).hasMessageContaining("403");
+        }
+        assertThat(MEMORY.keys(bucket)).isEmpty();
+    }
+
     @Test
     void unknownAccessKeyIsAccessDenied() {
         String bucket = newBucket(MEMORY);
