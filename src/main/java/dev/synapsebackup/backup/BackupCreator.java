@@ -361,10 +361,14 @@ final class BackupCreator {
                     }
                 });
                 file = copy;
-                String sha = sha256Of(copy);
-                sha256 = sha;
-                if (parent.get().map(pd -> pd.record().sha256()).filter(sha::equals).isPresent()) {
-                    return null; // identical to the parent's checked snapshot
+                // Hashed here only to compare with the parent's: archiving hashes it anyway.
+                Optional<String> parentSha = parent.get().map(pd -> pd.record().sha256());
+                if (parentSha.isPresent()) {
+                    String sha = sha256Of(copy);
+                    sha256 = sha;
+                    if (parentSha.get().equals(sha)) {
+                        return null; // identical to the parent's checked snapshot
+                    }
                 }
                 return SqliteSnapshot.inspect(copy);
             });
@@ -403,7 +407,7 @@ final class BackupCreator {
             return BackupCreator.await(task, "the database snapshot of " + live);
         }
 
-        /** The snapshot's SHA-256 (after {@link #await}). */
+        /** The snapshot's SHA-256 (after {@link #await}), null when there was no parent record to compare it with. */
         String sha256() {
             return sha256;
         }
