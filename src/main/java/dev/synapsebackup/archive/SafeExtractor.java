@@ -12,6 +12,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
@@ -67,6 +68,10 @@ public final class SafeExtractor {
     private final List<String> checkedNames = new ArrayList<>();
     private final List<Path> checkedDirs = new ArrayList<>();
     private final int ownUid = currentId("uid");
+    /** This process's umask, -1 if unknown: a file created with bits it keeps needs no chmod. */
+    private final int umask = currentUmask();
+    /** The access time every extracted entry gets: when the extraction began (as tar gives "now"). */
+    private final FileTime atime = FileTime.from(Instant.now());
 
     /** Extracts below {@code root} (created if missing), allowing every safe path. */
     public SafeExtractor(Path root) throws IOException {
@@ -188,7 +193,13 @@ public final class SafeExtractor {
             chown(d.path, d.uid, d.gid);
         }
         Files.setAttribute(d.path, "unix:mode", d.mode, LinkOption.NOFOLLOW_LINKS);
-        Files.setLastModifiedTime(d.path, FileTime.from(d.mtime));
+        setMtime(d.path, d.mtime);
+    }
+
+    /** One utimensat that never follows a link ({@code Files.setLastModifiedTime} takes four calls). */
+    private void setMtime(Path p, Instant mtime) throws IOException {
+        Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                .setTimes(FileTime.from(mtime), atime, null);
     }
 
     /**
@@ -235,9 +246,19 @@ public final class SafeExtractor {
 
     private FileRecord extractDirectory(TarReader.Entry e, String name, Path target)
             throws IOException {
-        BasicFileAttributes a = attrs(target);
-        if (a == null) {
+        // mkdir first: in a fresh destination it succeeds, and on anything in the way (a link
+        // included: mkdir never follows one) it fails, and only then is the thing looked at.
+        BasicFileAttributes a = null;
+        try {
             Files.createDirectory(target, PosixFilePermissions.asFileAttribute(DIR_WORKING_PERMS));
+        } catch (FileAlreadyExistsException exists) {
+            a = attrs(target);
+            if (a == null) {
+                throw new IOException("directory " + target + " vanished while being extracted", exists);
+            }
+        }
+        if (a == null) {
+            // created
         } else if (a.isSymbolicLink() || !a.isDirectory()) {
             throw new UnsafeEntryException(e.rawName(),
                     "exists in the destination and is not a directory");
@@ -253,21 +274,16 @@ public final class SafeExtractor {
 
     private FileRecord extractFile(TarReader.Entry e, String name, Path target)
             throws IOException {
-        BasicFileAttributes a = attrs(target);
-        if (a != null) {
-            if (a.isDirectory()) {
-                throw new UnsafeEntryException(e.rawName(),
-                        "a directory of that name exists in the destination");
-            }
-            Files.delete(target); // unlinks a file or a link itself, never its target
-        }
+        // Created with its permission bits; when the umask keeps them all (and there are no
+        // setuid/setgid/sticky bits, which a chown would clear), no chmod is needed after.
+        int perms = e.mode() & 0777;
+        boolean exactAtCreate = umask >= 0 && (e.mode() & 07000) == 0 && (perms & umask) == 0;
         MessageDigest sha = Sha256.newDigest();
         long size = e.size();
+        OutputStream created = createNew(e, target, perms); // from here on the file is ours
         boolean done = false;
         try {
-            try (InputStream in = e.content();
-                    OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
-                            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+            try (InputStream in = e.content(); OutputStream out = created) {
                 long remaining = size;
                 while (remaining > 0) {
                     int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
@@ -286,8 +302,10 @@ public final class SafeExtractor {
                 }
                 Files.setAttribute(target, "unix:gid", e.gid(), LinkOption.NOFOLLOW_LINKS);
             }
-            Files.setAttribute(target, "unix:mode", e.mode(), LinkOption.NOFOLLOW_LINKS);
-            Files.setLastModifiedTime(target, FileTime.from(e.mtime()));
+            if (!exactAtCreate) {
+                Files.setAttribute(target, "unix:mode", e.mode(), LinkOption.NOFOLLOW_LINKS);
+            }
+            setMtime(target, e.mtime());
             done = true;
         } finally {
             if (!done) {
@@ -296,6 +314,51 @@ public final class SafeExtractor {
         }
         return new FileRecord(name, size, e.mtime(), e.mode(), e.uid(), e.gid(),
                 Sha256.hex(sha.digest()));
+    }
+
+    /**
+     * Opens a new file for writing, never through a link. Something in the way (a file or a link,
+     * which O_EXCL never follows) is unlinked first, as GNU tar does; a directory is refused.
+     */
+    private static OutputStream createNew(TarReader.Entry e, Path target, int perms) throws IOException {
+        var attr = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(rwx(perms)));
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return java.nio.channels.Channels.newOutputStream(Files.newByteChannel(target,
+                        Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                        attr));
+            } catch (FileAlreadyExistsException exists) {
+                BasicFileAttributes a = attrs(target);
+                if (a != null && a.isDirectory()) {
+                    throw new UnsafeEntryException(e.rawName(), "a directory of that name exists in the destination");
+                }
+                if (attempt > 0) {
+                    throw exists; // something keeps putting it back
+                }
+                Files.deleteIfExists(target); // unlinks a file or a link itself, never its target
+            }
+        }
+    }
+
+    /** {@code "rwxr-x---"} for 0750. */
+    private static String rwx(int perms) {
+        char[] c = "rwxrwxrwx".toCharArray();
+        for (int i = 0; i < 9; i++) {
+            if ((perms & (1 << (8 - i))) == 0) {
+                c[i] = '-';
+            }
+        }
+        return new String(c);
+    }
+
+    /** The umask from /proc/self/status (Linux 4.7+), -1 if it cannot be read. */
+    private static int currentUmask() {
+        try (var lines = Files.lines(Path.of("/proc/self/status"))) {
+            return lines.filter(l -> l.startsWith("Umask:")).findFirst()
+                    .map(l -> Integer.parseInt(l.substring(6).trim(), 8)).orElse(-1);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     private static void chown(Path p, int uid, int gid) throws IOException {

@@ -45,10 +45,15 @@ class SafeExtractorTest {
         }
 
         Evil file(String name, String content) throws IOException {
+            return file(name, content, 0644);
+        }
+
+        Evil file(String name, String content, int mode) throws IOException {
             byte[] data = content.getBytes(StandardCharsets.UTF_8);
             TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
             e.setSize(data.length);
-            e.setMode(0100644);
+            e.setMode(0100000 | mode);
+            e.setModTime(java.nio.file.attribute.FileTime.from(java.time.Instant.parse("2024-02-03T04:05:06Z").plusSeconds(mode)));
             tar.putArchiveEntry(e);
             tar.write(data);
             tar.closeArchiveEntry();
@@ -189,6 +194,39 @@ class SafeExtractorTest {
         assertThat(victim).hasContent("original");
         assertThat(Files.isSymbolicLink(root.resolve("leaf"))).isFalse();
         assertThat(root.resolve("leaf")).hasContent("new content");
+    }
+
+    /** Exact bits whether or not the umask would keep them (no chmod when it does), and the mtime. */
+    @Test
+    void filesGetTheirExactModeAndMtime() throws IOException {
+        int[] modes = {0644, 0600, 0444, 0000, 0666, 0777, 0750, 04755, 02750, 01644};
+        Evil tar = new Evil();
+        for (int m : modes) {
+            tar.file("m" + Integer.toOctalString(m), "mode " + m, m);
+        }
+        assertThat(extractAll(tar.bytes(), new SafeExtractor(root))).isEmpty();
+        for (int m : modes) {
+            Path p = root.resolve("m" + Integer.toOctalString(m));
+            assertThat((Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777)
+                    .as(Integer.toOctalString(m)).isEqualTo(m);
+            assertThat(Files.getLastModifiedTime(p).toInstant())
+                    .isEqualTo(java.time.Instant.parse("2024-02-03T04:05:06Z").plusSeconds(m));
+            assertThat(Files.readAllBytes(p)).isEqualTo(("mode " + m).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    @Test
+    void aFileOverAnExistingDirectoryIsRefusedAndTheDirectoryKept() throws IOException {
+        Files.createDirectories(root.resolve("d"));
+        Files.writeString(root.resolve("d/inner"), "kept");
+        Files.createDirectories(root.resolve("empty"));
+        byte[] tar = new Evil().file("d", "x").file("empty", "y").file("old", "replaced").bytes();
+        Files.writeString(root.resolve("old"), "before");
+        List<String> refusals = extractAll(tar, new SafeExtractor(root));
+        assertThat(refusals).hasSize(2).allSatisfy(r -> assertThat(r).contains("a directory of that name exists"));
+        assertThat(root.resolve("d/inner")).hasContent("kept");
+        assertThat(root.resolve("empty")).isDirectory();
+        assertThat(root.resolve("old")).hasContent("replaced");
     }
 
     @Test
