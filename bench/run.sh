@@ -105,7 +105,7 @@ S3PID=$!
 cleanup() {
   kill "$S3PID" 2>/dev/null || true
   wait "$S3PID" 2>/dev/null || true
-  if [ "$KEEP" = 0 ]; then rm -rf "$RUN/s3store" "$RUN/localrepo" "$RUN"/restore-* "$RUN/stock.tar.gpg" "$RUN"/restic-*; fi
+  if [ "$KEEP" = 0 ]; then rm -rf "$RUN/s3store" "$RUN/localrepo" "$RUN"/restore-*/ "$RUN/stock.tar.gpg" "$RUN"/restic-*/; fi
 }
 trap cleanup EXIT
 for _ in $(seq 1 300); do
