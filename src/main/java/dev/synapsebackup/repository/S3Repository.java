@@ -143,8 +143,6 @@ public final class S3Repository extends AbstractRepository {
                 .region(Region.of(p.effectiveRegion()))
                 .credentialsProvider(credentials(p))
                 .forcePathStyle(p.addressingStyle() == S3Parameters.AddressingStyle.PATH)
-                // No SHA-256 of every byte over plain HTTP either: our objects carry their own integrity.
-                .putAuthScheme(UnsignedPayloadSigner.authScheme())
                 // SDK >= 2.30 sends CRC32 checksums by default, which many S3-compatible stores reject.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)

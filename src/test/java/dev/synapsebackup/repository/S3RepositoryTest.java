@@ -104,7 +104,7 @@ class S3RepositoryTest {
         }
     }
 
-    /** Uploads carry UNSIGNED-PAYLOAD (UnsignedPayloadSigner); the server still checks their signatures. */
+    /** A single PUT and a multipart upload signed with a wrong secret are refused, and nothing is left. */
     @Test
     void uploadsWithAWrongSecretKeyAreRefused() throws IOException {
         String bucket = newBucket(MEMORY);
