@@ -196,7 +196,7 @@ public final class SafeExtractor {
         setMtime(d.path, d.mtime);
     }
 
-    /** One utimensat that never follows a link ({@code Files.setLastModifiedTime} takes four calls). */
+    /** Sets the mtime (and {@link #atime}) without following a link, as {@code Files.setLastModifiedTime} would. */
     private void setMtime(Path p, Instant mtime) throws IOException {
         Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                 .setTimes(FileTime.from(mtime), atime, null);
@@ -275,7 +275,8 @@ public final class SafeExtractor {
     private FileRecord extractFile(TarReader.Entry e, String name, Path target)
             throws IOException {
         // Created with its permission bits; when the umask keeps them all (and there are no
-        // setuid/setgid/sticky bits, which a chown would clear), no chmod is needed after.
+        // setuid/setgid/sticky bits, which a chown would clear), a stat usually shows them exact
+        // and no chmod is needed (a default ACL on the directory can still mask them).
         int perms = e.mode() & 0777;
         boolean exactAtCreate = umask >= 0 && (e.mode() & 07000) == 0 && (perms & umask) == 0;
         MessageDigest sha = Sha256.newDigest();
@@ -283,7 +284,7 @@ public final class SafeExtractor {
         OutputStream created = createNew(e, target, perms); // from here on the file is ours
         boolean done = false;
         try {
-            try (InputStream in = e.content(); OutputStream out = created) {
+            try (OutputStream out = created; InputStream in = e.content()) {
                 long remaining = size;
                 while (remaining > 0) {
                     int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
@@ -302,7 +303,8 @@ public final class SafeExtractor {
                 }
                 Files.setAttribute(target, "unix:gid", e.gid(), LinkOption.NOFOLLOW_LINKS);
             }
-            if (!exactAtCreate) {
+            if (!exactAtCreate
+                    || ((Integer) Files.getAttribute(target, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777) != e.mode()) {
                 Files.setAttribute(target, "unix:mode", e.mode(), LinkOption.NOFOLLOW_LINKS);
             }
             setMtime(target, e.mtime());

@@ -111,8 +111,10 @@ final class BackupCreator {
         SqliteCapture capture = null;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
-            // The key is slow to derive by design: on its own thread, while the parent is read.
-            FutureTask<EncryptionKey> keyTask = new FutureTask<>(() -> EncryptionKey.derive(passphrase));
+            // Keys are slow to derive by design: on their own thread, while the parent is read. One
+            // per object, each with its own salt (v4 SKESKs under one key would share a keystream).
+            FutureTask<EncryptionKey[]> keyTask = new FutureTask<>(() -> new EncryptionKey[] {
+                EncryptionKey.derive(passphrase), EncryptionKey.derive(passphrase)});
             startDaemon(keyTask, "synapse-backup-key");
             List<BackupEntry> entries = repo.list();
             DatabaseConfig db = sources.database();
@@ -226,7 +228,7 @@ final class BackupCreator {
             if (parent != null) {
                 metadata.put(BackupId.PARENT_METADATA, parent.id());
             }
-            EncryptionKey key = await(keyTask, "deriving the encryption key");
+            EncryptionKey[] keys = await(keyTask, "deriving the encryption keys");
             Thread abortOnExit;
             // set as soon as the cipher thread exists, so that any failure after that stops it
             PipelinedOutputStream[] pipeline = {null};
@@ -251,7 +253,7 @@ final class BackupCreator {
                          Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
                         // AES-CFB (serial by nature in OpenPGP) runs on its own thread; this one reads
                         // and hashes the files, frames the packets and computes the MDC.
-                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, key,
+                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, keys[0],
                                 s -> pipeline[0] = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt"));
                         MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
                         TarWriter tar = new TarWriter(plain);
@@ -297,7 +299,7 @@ final class BackupCreator {
             lock.checkStillHeld();
             try (ObjectWriter mw = repo.create(BackupId.manifestKey(id), Files.size(manifestFile) + 4096, Map.of());
                  InputStream in = Files.newInputStream(manifestFile)) {
-                OutputStream enc = OpenPgp.encrypt(mw, key);
+                OutputStream enc = OpenPgp.encrypt(mw, keys[1]);
                 in.transferTo(enc);
                 enc.close();
                 mw.commit();
@@ -345,7 +347,7 @@ final class BackupCreator {
                 if (newestBackup != null && !before.changedSince(newestBackup.minus(SqliteFileState.SLACK))) {
                     Optional<ParentDatabase> p = parent.get();
                     SqliteFileState then = p.map(ParentDatabase::state).orElse(null);
-                    if (then != null && then.settled() && then.sameFiles(before)) {
+                    if (before.unchangedSince(then)) {
                         state = then; // the bytes are those of that snapshot
                         unchanged = true;
                         return null;

@@ -61,12 +61,13 @@ final class TrainStartupCommand implements Callable<Integer> {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream discard = new PrintStream(err, true, StandardCharsets.UTF_8);
-        Map<String, String> env = new HashMap<>(main.context().env());
-        env.putIfAbsent("AWS_ACCESS_KEY_ID", "training");
-        env.putIfAbsent("AWS_SECRET_ACCESS_KEY", "training");
+        // Nothing of this machine's configuration: neither its environment nor its config file.
+        Map<String, String> env = new HashMap<>();
+        env.put("AWS_ACCESS_KEY_ID", "training");
+        env.put("AWS_SECRET_ACCESS_KEY", "training");
         String[] args = Stream.concat(Stream.of(command), common.stream()).toArray(String[]::new);
         Main.run(args, new Context(Map.copyOf(env), new PrintStream(out, true, StandardCharsets.UTF_8), discard,
-                null, null, main.context().defaultConfigFile()));
+                null, null, Path.of("/nonexistent/synapse-backup-training/config.yaml")));
         if (System.getenv("SYNAPSE_BACKUP_TRAINING_DEBUG") != null) {
             System.err.println(String.join(" ", args) + "\n" + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
         }

@@ -16,11 +16,11 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerat
  * An AES-256 key derived from the passphrase with a fresh random salt (iterated and salted S2K,
  * SHA-256, coded count {@value OpenPgp#S2K_COUNT}), for encrypting the objects of one run.
  *
- * <p>Deriving the key is deliberately slow (65 MB hashed), so a run derives it once and uses it
- * for all its objects (a backup's data object and manifest): each message still has its own
- * random session key, which this key encrypts into the message's SKESK packet, so messages
- * reveal nothing about each other; their SKESK packets carry the same salt and count, and gpg
- * derives this key from either. Never printed: {@link #toString()} shows only the parameters.
+ * <p>Deriving the key is deliberately slow (65 MB hashed), so a caller can derive it ahead of
+ * time, on another thread. Use one key per message: a v4 SKESK encrypts the message's session key
+ * with this key in CFB mode from a zero IV, so two messages under one key would share the first
+ * keystream block and reveal the XOR of their session keys' first 15 bytes. Never printed:
+ * {@link #toString()} shows only the parameters.
  */
 public final class EncryptionKey {
     private static final SecureRandom RANDOM = new SecureRandom();

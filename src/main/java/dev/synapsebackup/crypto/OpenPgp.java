@@ -48,7 +48,7 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerat
  * <p>{@link #encrypt(OutputStream, Secret) encrypt} writes exactly one message: a v4 SKESK with
  * iterated+salted S2K (SHA-256, coded count {@value #S2K_COUNT}, i.e. 65,011,712 bytes hashed —
  * the strongest RFC 4880 allows and gpg's own calibrated value on fast machines; it costs about a
- * twentieth of a second here, {@link EncryptionKey} derives it once per run) carrying a random AES-256 session key (gpg shows "seskey 256 bits"),
+ * twentieth of a second here; {@link EncryptionKey} derives it ahead of time) carrying a random AES-256 session key (gpg shows "seskey 256 bits"),
  * a SEIPD v1 packet with MDC, and an uncompressed binary
  * literal data packet written in 64 KiB partial-length chunks, so sizes need not be known in
  * advance. v6/SEIPD v2 is deliberately not used: GnuPG 2.2 and 2.4 cannot open it.
@@ -94,7 +94,7 @@ public final class OpenPgp {
         return encrypt(out, EncryptionKey.derive(passphrase));
     }
 
-    /** As {@link #encrypt(OutputStream, Secret)}, under a key already derived (one per run). */
+    /** As {@link #encrypt(OutputStream, Secret)}, under a key already derived (one per message). */
     public static OutputStream encrypt(OutputStream out, EncryptionKey key) throws IOException {
         return encrypt(out, key, new AesCfbEncryptorBuilder(RANDOM, UnaryOperator.identity()));
     }

@@ -48,11 +48,16 @@ public record SqliteFileState(Instant taken, List<FileState> files) {
                             long mtimeNanos, long ctimeNanos) {
     }
 
-    /** Reads the state of {@code db} and its companions now. */
+    /**
+     * Reads the state of {@code db} and its companions now. A symlinked database is followed, as
+     * SQLite follows it: its companions sit beside the real file, and the link itself never
+     * changes when the database does.
+     */
     public static SqliteFileState read(Path db, Instant now) throws IOException {
+        Path real = db.toRealPath();
         List<FileState> files = new ArrayList<>();
         for (String suffix : SUFFIXES) {
-            Path p = Path.of(db + suffix);
+            Path p = Path.of(real + suffix);
             Map<String, Object> a;
             try {
                 a = Files.readAttributes(p, "unix:dev,ino,size,mode,uid,gid,lastModifiedTime,ctime",
@@ -88,6 +93,15 @@ public record SqliteFileState(Instant taken, List<FileState> files) {
     /** Whether the files are the same as in {@code other} (the moment of reading aside). */
     public boolean sameFiles(SqliteFileState other) {
         return other != null && files.equals(other.files);
+    }
+
+    /**
+     * Whether this later reading shows the database unchanged since {@code earlier}, which the
+     * snapshot that goes with it was made from: the same files, times settled at that reading,
+     * and this reading after it (a clock that went back voids the racy rule's premise).
+     */
+    public boolean unchangedSince(SqliteFileState earlier) {
+        return earlier != null && earlier.settled() && taken.isAfter(earlier.taken) && sameFiles(earlier);
     }
 
     private long newestTime() {

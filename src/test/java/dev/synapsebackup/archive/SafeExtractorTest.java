@@ -215,6 +215,23 @@ class SafeExtractorTest {
         }
     }
 
+    /**
+     * A default ACL on the destination masks the mode a file is created with, whatever the umask:
+     * the extractor must still end with the archive's exact bits.
+     */
+    @Test
+    void exactModesUnderADefaultAcl() throws Exception {
+        Process p = new ProcessBuilder("setfacl", "-d", "-m", "u::rwx,g::---,o::---", root.toString())
+                .redirectErrorStream(true).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "setfacl (package acl) with ACL support");
+        byte[] tar = new Evil().file("shared", "x", 0644).file("private", "y", 0600).bytes();
+        assertThat(extractAll(tar, new SafeExtractor(root))).isEmpty();
+        assertThat((Integer) Files.getAttribute(root.resolve("shared"), "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777)
+                .isEqualTo(0644);
+        assertThat((Integer) Files.getAttribute(root.resolve("private"), "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777)
+                .isEqualTo(0600);
+    }
+
     @Test
     void aFileOverAnExistingDirectoryIsRefusedAndTheDirectoryKept() throws IOException {
         Files.createDirectories(root.resolve("d"));

@@ -39,6 +39,18 @@ class SqliteFileStateTest {
         assertThat(s.changedSince(Instant.now().minusSeconds(60))).isTrue();
         assertThat(s.changedSince(Instant.now().plusSeconds(60))).isFalse();
 
+        // unchanged only for a later reading of the same, settled files
+        SqliteFileState settledEarlier = new SqliteFileState(Instant.now().plusSeconds(3), s.files());
+        assertThat(new SqliteFileState(Instant.now().plusSeconds(10), s.files()).unchangedSince(settledEarlier)).isTrue();
+        assertThat(new SqliteFileState(Instant.now().plusSeconds(1), s.files()).unchangedSince(settledEarlier))
+                .as("a clock that went back").isFalse();
+        assertThat(new SqliteFileState(Instant.now().plusSeconds(10), s.files()).unchangedSince(s)).as("racy").isFalse();
+
+        // a symlinked database is followed: the link's own state would never change
+        Path link = tmp.resolve("link.db");
+        java.nio.file.Files.createSymbolicLink(link, db);
+        assertThat(SqliteFileState.read(link, Instant.now()).files()).isEqualTo(SqliteFileState.read(db, Instant.now()).files());
+
         // a write to the -wal alone is a different state
         Files.write(Path.of(db + "-wal"), new byte[32]);
         SqliteFileState after = SqliteFileState.read(db, Instant.now());
