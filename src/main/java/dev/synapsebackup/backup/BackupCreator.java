@@ -94,7 +94,7 @@ final class BackupCreator {
     /**
      * The parent an incremental backup builds on.
      *
-     * @param database its record of the SQLite database ({@link #parentDatabaseEntry}), or null
+     * @param database its record of the SQLite database, or null
      */
     private record Parent(String id, Path manifestFile, ManifestSummary summary, ManifestFile database) {
     }
@@ -397,10 +397,6 @@ final class BackupCreator {
             return file;
         }
 
-        /**
-         * Waits for the snapshot; its failure is thrown here. Null when it is byte-identical to
-         * the parent's (and so was not checked again).
-         */
         /**
          * Waits for the snapshot; its failure is thrown here. Null when none was made, or when it
          * is byte-identical to the parent's (and so was not checked again).
@@ -753,7 +749,7 @@ final class BackupCreator {
             return task.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while " + what + " was done");
+            throw new InterruptedIOException("interrupted while waiting for " + what);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof RuntimeException r) {

@@ -49,10 +49,10 @@ final class BackupReader {
              OutputStream out = Files.newOutputStream(file)) {
             plain.transferTo(out);
         }
-        ManifestSummary s = Manifest.readSummary(file);
-        if (!id.equals(s.backupId())) {
+        String named = Manifest.headerBackupId(file); // callers read what else they need
+        if (!id.equals(named)) {
             throw new dev.synapsebackup.IntegrityException("the manifest of " + id + " names another backup ("
-                    + s.backupId() + "): objects were renamed or mixed up");
+                    + named + "): objects were renamed or mixed up");
         }
         return file;
     }

@@ -154,13 +154,7 @@ public final class Manifest {
                 skipped.add(new ManifestSummary.Skipped(String.valueOf(m.get("path")), String.valueOf(m.get("reason"))));
             }
         }
-        Object format = f.get("format");
-        if (!(format instanceof Number n) || n.intValue() < 1) {
-            throw new IllegalArgumentException("missing or invalid \"format\"");
-        }
-        if (n.intValue() > FORMAT) {
-            throw new IllegalArgumentException("manifest format " + n + " is newer than this tool understands (" + FORMAT + ")");
-        }
+        Number n = checkFormat(f.get("format"));
         return new ManifestSummary(
                 n.intValue(),
                 (String) f.get("backup-id"),
@@ -175,6 +169,32 @@ public final class Manifest {
                 skipped,
                 ((Number) f.getOrDefault("file-count", 0)).longValue(),
                 ((Number) f.getOrDefault("total-bytes", 0)).longValue());
+    }
+
+    private static Number checkFormat(Object format) {
+        if (!(format instanceof Number n) || n.intValue() < 1) {
+            throw new IllegalArgumentException("missing or invalid \"format\"");
+        }
+        if (n.intValue() > FORMAT) {
+            throw new IllegalArgumentException("manifest format " + n + " is newer than this tool understands (" + FORMAT + ")");
+        }
+        return n;
+    }
+
+    /**
+     * The backup id a manifest names, its format checked: reads only the header (the first few
+     * hundred bytes), where {@link #readSummary} reads the whole file.
+     */
+    public static String headerBackupId(Path file) {
+        try (FileIterator it = files(file)) {
+            checkFormat(it.fields.get("format"));
+            if (!(it.fields.get("backup-id") instanceof String id)) {
+                throw new IllegalArgumentException("missing \"backup-id\"");
+            }
+            return id;
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
+        }
     }
 
     /** Streams the files list of a manifest file, in archive order. */

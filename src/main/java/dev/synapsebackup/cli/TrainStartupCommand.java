@@ -3,6 +3,7 @@ package dev.synapsebackup.cli;
 import dev.synapsebackup.synapse.SampleHomeserver;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -59,8 +60,7 @@ final class TrainStartupCommand implements Callable<Integer> {
     /** Runs one command in this JVM with its output discarded; returns its stdout. */
     private String run(List<String> common, String... command) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream discard = new PrintStream(err, true, StandardCharsets.UTF_8);
+        PrintStream discard = new PrintStream(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
         // Nothing of this machine's configuration: neither its environment nor its config file.
         Map<String, String> env = new HashMap<>();
         env.put("AWS_ACCESS_KEY_ID", "training");
@@ -68,9 +68,6 @@ final class TrainStartupCommand implements Callable<Integer> {
         String[] args = Stream.concat(Stream.of(command), common.stream()).toArray(String[]::new);
         Main.run(args, new Context(Map.copyOf(env), new PrintStream(out, true, StandardCharsets.UTF_8), discard,
                 null, null, Path.of("/nonexistent/synapse-backup-training/config.yaml")));
-        if (System.getenv("SYNAPSE_BACKUP_TRAINING_DEBUG") != null) {
-            System.err.println(String.join(" ", args) + "\n" + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
-        }
         return out.toString(StandardCharsets.UTF_8);
     }
 

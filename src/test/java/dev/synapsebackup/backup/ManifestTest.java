@@ -57,5 +57,16 @@ class ManifestTest {
         assertThat(summary.parent()).isEqualTo("backup-20261125000000000001");
         assertThat(summary.database()).containsEntry("engine", "sqlite3").containsKey("source");
         assertThat(summary.skipped()).containsExactly(new ManifestSummary.Skipped("/x", "vanished while the backup ran"));
+        assertThat(Manifest.headerBackupId(file)).isEqualTo("backup-20261126000000000001");
+    }
+
+    @Test
+    void headerOfANewerFormatOrWithoutAnIdIsRefused() throws Exception {
+        Path newer = Files.writeString(tmp.resolve("newer.json"), "{\"format\":99,\"backup-id\":\"b\",\"files\":[]}");
+        assertThatThrownBy(() -> Manifest.headerBackupId(newer)).isInstanceOf(dev.synapsebackup.IntegrityException.class)
+                .hasMessage("the manifest is not valid: manifest format 99 is newer than this tool understands (1)");
+        Path noId = Files.writeString(tmp.resolve("noid.json"), "{\"format\":1,\"files\":[]}");
+        assertThatThrownBy(() -> Manifest.headerBackupId(noId)).isInstanceOf(dev.synapsebackup.IntegrityException.class)
+                .hasMessageContaining("missing \"backup-id\"");
     }
 }
