@@ -107,9 +107,6 @@ if c.get("status") == "ok" and v.get("status") == "ok":
     ok = max(c["peak_rss_mib"], v["peak_rss_mib"]) < 256
     print(f"issue 3: create {c['mb_per_s']} MB/s, verify {v['mb_per_s']} MB/s; peak RSS create "
           f"{c['peak_rss_mib']} MiB, verify {v['peak_rss_mib']} MiB ({'< 256 MiB: ok' if ok else 'OVER 256 MiB'})")
-x = by_key.get("create-s3-xms16m", {})
-if x.get("status") == "ok":
-    print(f"         with -Xms16m added: create peak RSS {x['peak_rss_mib']} MiB ({x['mb_per_s']} MB/s)")
 print(f"stock gpg|tar opens our backup: {meta['stock_check']}")
 if meta.get("profile"):
     print(f"JFR profile summary: {meta['profile']}")

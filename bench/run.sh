@@ -11,7 +11,7 @@ cd "$here"
 
 SIZE_GB=2 FILES=20000 DB_MB=300 REMOTE=500 SEED=1
 KEEP=0 INSTALL_TOOLS=0 PROFILE=0 COMPARE=1
-JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xms16m -Xmx200m -XX:+UseSerialGC}"
+JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xms64m -Xmx200m -XX:+UseSerialGC}"
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -174,12 +174,6 @@ row_verify_s3() { timed verify-s3 "verify <- S3" "${TOOL[@]}" verify "$ID_S3" "$
 row_restore_s3() {
   drop "$RUN/restore-s3"; mkdir -p "$RUN/restore-s3"
   timed restore-s3 "restore --target <- S3" "${TOOL[@]}" restore "$ID_S3" --target "$RUN/restore-s3" "${S3ARGS[@]}" "${COMMON[@]}"
-}
-# The default -Xms is 1/64 of RAM (384 MiB here), above -Xmx: the whole heap is committed and
-# touched from the start. This row shows the peak RSS with a small initial heap.
-row_create_s3_xms16m() {
-  timed create-s3-xms16m "create (full) -> S3, JVM + -Xms16m" java -Xms16m $JAVA_OPTS -jar "$JAR" create \
-    "${S3ARGS[@]}" "${COMMON[@]}" --json
 }
 row_create_local() {
   drop "$LOCALREPO"

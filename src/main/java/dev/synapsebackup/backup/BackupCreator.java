@@ -42,6 +42,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -116,7 +117,11 @@ final class BackupCreator {
             FutureTask<EncryptionKey[]> keyTask = new FutureTask<>(() -> new EncryptionKey[] {
                 EncryptionKey.derive(passphrase), EncryptionKey.derive(passphrase)});
             startDaemon(keyTask, "synapse-backup-key");
-            List<BackupEntry> entries = repo.list();
+            // Taken under the lock, so it stays true for this run: no other run adds or removes
+            // backups meanwhile. Which objects exist is then known without a request per object.
+            List<BackupEntry> entries = repo.listWithoutMetadata();
+            Set<String> objects = new HashSet<>();
+            entries.forEach(e -> objects.add(e.id()));
             DatabaseConfig db = sources.database();
             if (db instanceof DatabaseConfig.Sqlite sqlite) {
                 // On its own thread: it takes about as long as reading the parent's manifest.
@@ -124,9 +129,9 @@ final class BackupCreator {
                         newestComplete(entries).flatMap(e -> BackupId.timeOf(e.id())).orElse(null));
             }
             removeLeftovers();
-            String id = newId();
+            String id = newId(objects);
             Instant created = BackupId.timeOf(id).orElseThrow();
-            Parent parent = chooseParent(created, temp, entries,
+            Parent parent = chooseParent(created, temp, entries, objects,
                     capture == null ? null : entryName(capture.live));
             String kind = parent == null ? "full" : "incremental";
 
@@ -472,7 +477,8 @@ final class BackupCreator {
      * the chain's full backup is older than {@code full-every}, or the newest backup cannot serve
      * (another server, another passphrase, a data object of its chain missing).
      */
-    private Parent chooseParent(Instant now, Path temp, List<BackupEntry> entries, String parentDatabaseEntry) {
+    private Parent chooseParent(Instant now, Path temp, List<BackupEntry> entries, Set<String> existing,
+            String parentDatabaseEntry) {
         if (options.forceFull()) {
             return null;
         }
@@ -507,7 +513,7 @@ final class BackupCreator {
             } else {
                 String missing = null;
                 for (String object : objects) {
-                    if (!repo.exists(object)) {
+                    if (!existing.contains(object)) {
                         missing = object;
                         break;
                     }
@@ -698,9 +704,9 @@ final class BackupCreator {
         }
     }
 
-    private String newId() {
+    private String newId(Set<String> existing) {
         String id = BackupId.forTime(clock.instant());
-        while (repo.exists(id)) {
+        while (existing.contains(id)) {
             // Two runs in the same microsecond: take the next one.
             id = BackupId.forTime(BackupId.timeOf(id).orElseThrow().plusNanos(1000));
         }

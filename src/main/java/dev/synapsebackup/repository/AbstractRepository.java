@@ -45,6 +45,15 @@ public abstract class AbstractRepository implements Repository {
 
     @Override
     public List<BackupEntry> list() {
+        return list(true);
+    }
+
+    @Override
+    public List<BackupEntry> listWithoutMetadata() {
+        return list(false);
+    }
+
+    private List<BackupEntry> list(boolean lookUpMetadata) {
         List<ObjectInfo> data = new ArrayList<>();
         Set<String> manifests = new HashSet<>();
         try {
@@ -59,10 +68,10 @@ public abstract class AbstractRepository implements Repository {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + location(), e);
         }
-        Map<String, Map<String, String>> metadata = metadataOf(data);
+        Map<String, Map<String, String>> metadata = lookUpMetadata ? metadataOf(data) : Map.of();
         List<BackupEntry> result = new ArrayList<>(data.size());
         for (ObjectInfo o : data) {
-            Map<String, String> m = metadata.getOrDefault(o.key(), Map.of());
+            Map<String, String> m = metadata.getOrDefault(o.key(), o.metadata());
             BackupEntry.Status status;
             if (manifests.contains(o.key())) {
                 status = BackupEntry.Status.COMPLETE;

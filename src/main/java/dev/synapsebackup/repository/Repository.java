@@ -44,6 +44,16 @@ public interface Repository extends AutoCloseable {
     List<BackupEntry> list();
 
     /**
+     * All backups, oldest first, from the listing alone: {@link #list()} also looks up each data
+     * object's metadata (one request per object on S3). Here kind and parent are null unless
+     * the listing carried the metadata, and so a data object without manifest is reported
+     * {@link BackupEntry.Status#FOREIGN} even when it is {@link BackupEntry.Status#UNFINISHED};
+     * {@link BackupEntry.Status#COMPLETE} is exact. For runs that only need which backups are
+     * complete and which data objects exist.
+     */
+    List<BackupEntry> listWithoutMetadata();
+
+    /**
      * Deletes a backup: its data object and its manifest.
      *
      * @throws BackupNotFoundException if there is no such backup

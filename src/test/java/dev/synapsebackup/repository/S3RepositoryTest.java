@@ -281,6 +281,14 @@ class S3RepositoryTest {
                     BackupEntry.Status.FOREIGN, BackupEntry.Status.UNFINISHED, BackupEntry.Status.COMPLETE);
             assertThat(list).extracting(BackupEntry::size).containsExactly(10L, 20L, 30L);
             assertThat(list.get(0).lastModified()).isBefore(list.get(1).lastModified());
+
+            // From the listing alone: same backups and order, COMPLETE exact, no kind or parent.
+            List<BackupEntry> quick = repo.listWithoutMetadata();
+            assertThat(quick).extracting(BackupEntry::id).containsExactly(
+                    "zz-charm-backup", "backup-20250101000000000002", "backup-20250101000000000001");
+            assertThat(quick).extracting(BackupEntry::status).containsExactly(
+                    BackupEntry.Status.FOREIGN, BackupEntry.Status.FOREIGN, BackupEntry.Status.COMPLETE);
+            assertThat(quick).extracting(BackupEntry::kind).containsOnlyNulls();
         }
     }
 
