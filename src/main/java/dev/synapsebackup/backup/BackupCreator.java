@@ -10,6 +10,7 @@ import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.MeteredOutputStream;
 import dev.synapsebackup.io.PipelinedOutputStream;
+import dev.synapsebackup.io.ReadAheadIterator;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
@@ -583,8 +584,12 @@ final class BackupCreator {
         Instant fullStart = parent == null ? null
                 : BackupId.timeOf(parent.summary().fullBackup()).orElse(parent.summary().created());
         MediaDirectories dirs = new MediaDirectories(tar, fullStart);
-        try (ParentCursor cursor = ParentCursor.open(parent, sources)) {
-            for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
+        // The walk (a readdir and an lstat per entry) runs on its own thread, a few thousand
+        // entries ahead: an incremental's main thread is busy with the manifests meanwhile.
+        try (ParentCursor cursor = ParentCursor.open(parent, sources);
+             ReadAheadIterator<MediaEntry> it = new ReadAheadIterator<>(sources.mediaIterator(), 256, 16,
+                     "synapse-backup-walk")) {
+            while (it.hasNext()) {
                 MediaEntry m = it.next();
                 Path p = absolute(m.path());
                 String name = entryName(p);

@@ -1,0 +1,90 @@
+package dev.synapsebackup.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+
+class ReadAheadIteratorTest {
+
+    @Test
+    void deliversEveryElementInOrderAcrossBatches() {
+        for (int n : new int[] {0, 1, 6, 7, 8, 1000}) {
+            List<Integer> source = IntStream.range(0, n).boxed().toList();
+            List<Integer> seen = new ArrayList<>();
+            try (ReadAheadIterator<Integer> it = new ReadAheadIterator<>(source.iterator(), 7, 2, "test-read-ahead")) {
+                while (it.hasNext()) {
+                    seen.add(it.next());
+                }
+                assertThat(it.hasNext()).isFalse();
+                assertThatThrownBy(it::next).isInstanceOf(NoSuchElementException.class);
+            }
+            assertThat(seen).as("n=%d", n).isEqualTo(source);
+        }
+    }
+
+    @Test
+    void aFailureComesAfterTheElementsBeforeIt() {
+        Iterator<Integer> failing = new Iterator<>() {
+            int i;
+
+            @Override
+            public boolean hasNext() {
+                return true;
+            }
+
+            @Override
+            public Integer next() {
+                if (i == 20) {
+                    throw new IllegalStateException("cannot list media directory /x: Permission denied");
+                }
+                return i++;
+            }
+        };
+        List<Integer> seen = new ArrayList<>();
+        try (ReadAheadIterator<Integer> it = new ReadAheadIterator<>(failing, 8, 2, "test-read-ahead")) {
+            assertThatThrownBy(() -> {
+                while (it.hasNext()) {
+                    seen.add(it.next());
+                }
+            }).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("cannot list media directory /x: Permission denied");
+        }
+        assertThat(seen).isEqualTo(IntStream.range(0, 20).boxed().toList());
+    }
+
+    @Test
+    void memoryIsBoundedAndCloseStopsTheThread() throws Exception {
+        AtomicLong produced = new AtomicLong();
+        Iterator<Long> endless = new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return true;
+            }
+
+            @Override
+            public Long next() {
+                return produced.incrementAndGet();
+            }
+        };
+        ReadAheadIterator<Long> it = new ReadAheadIterator<>(endless, 10, 3, "test-read-ahead");
+        assertThat(it.next()).isEqualTo(1L);
+        Thread.sleep(200);
+        // One batch taken, three waiting, one being filled: never more.
+        assertThat(produced.get()).isLessThanOrEqualTo(10 + 3 * 10 + 10);
+        long before = System.nanoTime();
+        it.close();
+        assertThat(System.nanoTime() - before).isLessThan(5_000_000_000L);
+        long after = produced.get();
+        Thread.sleep(100);
+        assertThat(produced.get()).isEqualTo(after);
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("test-read-ahead"));
+        assertThatThrownBy(it::hasNext).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+}
