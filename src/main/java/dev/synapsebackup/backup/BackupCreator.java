@@ -594,7 +594,7 @@ final class BackupCreator {
                 Path p = absolute(m.path());
                 String name = entryName(p);
                 if (m.isDirectory()) {
-                    dirs.directory(p, name);
+                    dirs.directory(p, name, m.ctime());
                     continue;
                 }
                 ManifestFile same = cursor.unchanged(name, m);
@@ -644,7 +644,11 @@ final class BackupCreator {
             }
         }
 
-        /** The parent's record of this file if it is unchanged (same size and mtime), else null. */
+        /**
+         * The parent's record of this file if it is unchanged, else null. Unchanged: same size
+         * and mtime (content), and same mode and owner, which a restore applies from the record
+         * (a {@code chown -R} of the media store changes no mtime).
+         */
         ManifestFile unchanged(String name, MediaEntry m) {
             while (current != null && PathOrder.compare(current.path(), name) < 0) {
                 advance(); // in the parent, gone now
@@ -654,8 +658,12 @@ final class BackupCreator {
             }
             ManifestFile f = current;
             advance();
-            Instant mtime = m.attributes().lastModifiedTime().toInstant().truncatedTo(ChronoUnit.MICROS);
-            return f.size() == m.size() && f.mtime().equals(mtime) ? f : null;
+            Instant mtime = m.lastModified().toInstant().truncatedTo(ChronoUnit.MICROS);
+            boolean same = f.size() == m.size() && f.mtime().equals(mtime)
+                    && (m.mode() < 0 || m.mode() == f.mode())
+                    && (m.uid() < 0 || m.uid() == f.uid())
+                    && (m.gid() < 0 || m.gid() == f.gid());
+            return same ? f : null;
         }
 
         @Override

@@ -56,12 +56,15 @@ final class MediaDirectories {
         this.changedSince = changedSince == null ? null : changedSince.minusSeconds(CTIME_SLACK_SECONDS);
     }
 
-    /** The walk reached directory {@code dir}, tar entry name {@code name}. */
-    void directory(Path dir, String name) throws IOException {
+    /**
+     * The walk reached directory {@code dir}, tar entry name {@code name}, whose ctime the walk
+     * read (null if it could not: it is then read here).
+     */
+    void directory(Path dir, String name, FileTime ctime) throws IOException {
         leaveUnless(name);
         Open d = new Open(dir, name);
         open.push(d);
-        if (changedSince == null || changedSinceFull(dir)) {
+        if (changedSince == null || changedSinceFull(dir, ctime)) {
             emitOpen();
         }
     }
@@ -79,9 +82,10 @@ final class MediaDirectories {
         leaveUnless(null);
     }
 
-    private boolean changedSinceFull(Path dir) throws IOException {
+    private boolean changedSinceFull(Path dir, FileTime walkCtime) throws IOException {
         try {
-            FileTime ctime = (FileTime) Files.getAttribute(dir, "unix:ctime", LinkOption.NOFOLLOW_LINKS);
+            FileTime ctime = walkCtime != null ? walkCtime
+                    : (FileTime) Files.getAttribute(dir, "unix:ctime", LinkOption.NOFOLLOW_LINKS);
             return !ctime.toInstant().isBefore(changedSince);
         } catch (NoSuchFileException e) {
             return false; // gone: nothing to restore

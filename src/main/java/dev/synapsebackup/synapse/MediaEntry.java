@@ -1,23 +1,26 @@
 package dev.synapsebackup.synapse;
 
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 
 /**
- * One entry of the media walk: a regular file or a directory under one of the media roots.
+ * One entry of the media walk: a regular file or a directory under one of the media roots, with
+ * what one {@code lstat} said about it when the walk reached it (files may still change after).
  *
- * @param path absolute path of the entry
- * @param attributes its attributes, read without following links when it was reached; a
- *     {@link java.nio.file.attribute.PosixFileAttributes} where the file system supports them
+ * @param path         absolute path of the entry
+ * @param directory    whether it is a directory (otherwise it is a regular file)
+ * @param size         size in bytes
+ * @param lastModified modification time
+ * @param mode         permission bits with setuid, setgid and sticky ({@code 07777}), -1 where the
+ *                     file system has no unix attributes
+ * @param uid          owner, -1 where unknown
+ * @param gid          group, -1 where unknown
+ * @param ctime        status change time (any chmod, chown, rename, write), null where unknown
  */
-public record MediaEntry(Path path, BasicFileAttributes attributes) {
+public record MediaEntry(Path path, boolean directory, long size, FileTime lastModified, int mode, int uid,
+                         int gid, FileTime ctime) {
     /** Whether the entry is a directory (otherwise it is a regular file). */
     public boolean isDirectory() {
-        return attributes.isDirectory();
-    }
-
-    /** The size in bytes when the entry was reached (files may still change afterwards). */
-    public long size() {
-        return attributes.size();
+        return directory;
     }
 }

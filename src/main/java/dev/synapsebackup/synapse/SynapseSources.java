@@ -11,7 +11,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -215,14 +215,17 @@ public final class SynapseSources {
 
     /** Depth-first walk holding one sorted listing per level. */
     private static final class Walk implements Iterator<MediaEntry> {
+        /** One lstat gives all of these, with owner and mode as numbers (no user-name lookup). */
+        private static final String UNIX_ATTRIBUTES =
+                "unix:isRegularFile,isDirectory,isSymbolicLink,size,lastModifiedTime,ctime,mode,uid,gid";
         private final Deque<Iterator<Path>> stack = new ArrayDeque<>();
-        private final boolean posix;
+        private final boolean unix;
         private MediaEntry next;
 
         Walk(List<Path> roots) {
             stack.push(roots.iterator());
-            this.posix = !roots.isEmpty()
-                    && roots.get(0).getFileSystem().supportedFileAttributeViews().contains("posix");
+            this.unix = !roots.isEmpty()
+                    && roots.get(0).getFileSystem().supportedFileAttributeViews().contains("unix");
         }
 
         @Override
@@ -252,7 +255,7 @@ public final class SynapseSources {
                 }
                 boolean root = stack.size() == 1; // the roots' own iterator
                 Path p = top.next();
-                BasicFileAttributes attrs;
+                Attributes attrs;
                 try {
                     attrs = root ? read(p) : read(p, LinkOption.NOFOLLOW_LINKS);
                 } catch (NoSuchFileException e) {
@@ -261,30 +264,43 @@ public final class SynapseSources {
                 } catch (IOException e) {
                     throw new SynapseBackupException("cannot read the attributes of " + p + ": " + e.getMessage(), e);
                 }
-                if (attrs.isSymbolicLink()) {
+                if (attrs.symlink) {
                     LOG.warn("skipping symbolic link {} in the media store", p);
                     continue;
                 }
-                if (attrs.isDirectory()) {
+                if (attrs.entry == null) {
+                    LOG.warn("skipping {} in the media store: not a regular file or directory", p);
+                    continue;
+                }
+                if (attrs.entry.directory()) {
                     List<Path> children = list(p);
                     if (children == null) {
                         continue; // vanished
                     }
                     stack.push(children.iterator());
-                    return new MediaEntry(p, attrs);
                 }
-                if (attrs.isRegularFile()) {
-                    return new MediaEntry(p, attrs);
-                }
-                LOG.warn("skipping {} in the media store: not a regular file or directory", p);
+                return attrs.entry;
             }
             return null;
         }
 
-        private BasicFileAttributes read(Path p, LinkOption... options) throws IOException {
-            return posix
-                    ? Files.readAttributes(p, PosixFileAttributes.class, options)
-                    : Files.readAttributes(p, BasicFileAttributes.class, options);
+        /** A file or directory as an entry; or a symbolic link; or null for anything else. */
+        private record Attributes(MediaEntry entry, boolean symlink) {
+        }
+
+        private Attributes read(Path p, LinkOption... options) throws IOException {
+            if (!unix) {
+                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, options);
+                boolean wanted = a.isDirectory() || a.isRegularFile();
+                return new Attributes(wanted ? new MediaEntry(p, a.isDirectory(), a.size(), a.lastModifiedTime(),
+                        -1, -1, -1, null) : null, a.isSymbolicLink());
+            }
+            Map<String, Object> a = Files.readAttributes(p, UNIX_ATTRIBUTES, options);
+            boolean dir = (Boolean) a.get("isDirectory");
+            boolean wanted = dir || (Boolean) a.get("isRegularFile");
+            return new Attributes(wanted ? new MediaEntry(p, dir, (Long) a.get("size"),
+                    (FileTime) a.get("lastModifiedTime"), (Integer) a.get("mode") & 07777, (Integer) a.get("uid"),
+                    (Integer) a.get("gid"), (FileTime) a.get("ctime")) : null, (Boolean) a.get("isSymbolicLink"));
         }
 
         /** The directory's entries sorted by name, or null if it vanished. */

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -143,9 +144,18 @@ class IncrementalTest {
             f.write(tb);
         }
         Files.setLastModifiedTime(thumb, FileTime.from(Instant.parse("2025-06-01T12:00:00.123456Z")));
+        // and metadata only: a chmod, and (as root) a chown; neither changes size or mtime
+        Files.setPosixFilePermissions(media.get(1), PosixFilePermissions.fromString("rw-------"));
+        boolean root = Integer.valueOf(0).equals(Files.getAttribute(tmp, "unix:uid"));
+        if (root) {
+            Files.setAttribute(media.get(2), "unix:uid", 4321, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(media.get(2), "unix:gid", 4322, LinkOption.NOFOLLOW_LINKS);
+        }
+        int metadataOnly = root ? 2 : 1;
         JsonNode inc2 = createJson(repoArgs);
         String inc2Id = inc2.get("backup-id").asText();
-        assertThat(inc2.get("archived-files").asLong()).isEqualTo(3 + 1); // the database is inc1's
+        // the database is inc1's
+        assertThat(inc2.get("archived-files").asLong()).isEqualTo(3 + 1 + metadataOnly);
         // written less than SLACK before inc1's snapshot began: inc1's stat is not trusted, the bytes are compared
         assertThat(inc2.get("database").asText()).isEqualTo("identical");
         assertThat(inc2.get("files").asLong()).isEqualTo(inc1.get("files").asLong() - 1);
@@ -163,7 +173,7 @@ class IncrementalTest {
         JsonNode objects = new ObjectMapper().readTree(sh.stdout()).get("objects");
         assertThat(objects.has(fullId)).isTrue();
         assertThat(objects.has(inc1Id)).isTrue();
-        assertThat(objects.get(inc2Id).get("files").asLong()).isEqualTo(4);
+        assertThat(objects.get(inc2Id).get("files").asLong()).isEqualTo(4 + metadataOnly);
         assertThat(objects.get(inc1Id).get("files").asLong()).isEqualTo(2 + 1); // new media and the database
 
         // every point in time verifies and restores as it was
@@ -179,6 +189,11 @@ class IncrementalTest {
             assertThat(restored(target)).as(points[i][1]).isEqualTo(trees.get(i));
             Path restoredDb = target.resolve(db.toString().substring(1));
             assertThat(markerRows(restoredDb)).as(points[i][1]).isEqualTo(i == 0 ? -1 : 1);
+            if (root) {
+                Path owned = target.resolve(media.get(2).toString().substring(1));
+                assertThat(Files.getAttribute(owned, "unix:uid")).as(points[i][1]).isEqualTo(i == 2 ? 4321 : 0);
+                assertThat(Files.getAttribute(owned, "unix:gid")).as(points[i][1]).isEqualTo(i == 2 ? 4322 : 0);
+            }
         }
         assertThat(t3).doesNotContainKey(hs.relativize(media.get(0)).toString());
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.synapsebackup.ConfigException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -142,9 +143,17 @@ class SynapseSourcesTest {
         SynapseSources.of(cfg(), false).walkMedia(seen::add);
         assertThat(seen.get(0).path()).isEqualTo(media.resolve("local_content"));
         assertThat(seen.get(0).isDirectory()).isTrue();
-        assertThat(seen.get(0).attributes()).isInstanceOf(java.nio.file.attribute.PosixFileAttributes.class);
         MediaEntry x1 = seen.stream().filter(e -> e.path().endsWith("x1")).findFirst().orElseThrow();
         assertThat(x1.size()).isEqualTo("local_content/ab/aa/x1".length());
+        // One lstat, as numbers: what an incremental compares with the parent's record.
+        Map<String, Object> a = Files.readAttributes(x1.path(), "unix:mode,uid,gid,ctime,lastModifiedTime",
+                LinkOption.NOFOLLOW_LINKS);
+        assertThat(x1.mode()).isEqualTo((Integer) a.get("mode") & 07777);
+        assertThat(x1.uid()).isEqualTo(a.get("uid"));
+        assertThat(x1.gid()).isEqualTo(a.get("gid"));
+        assertThat(x1.ctime()).isEqualTo(a.get("ctime"));
+        assertThat(x1.lastModified()).isEqualTo(a.get("lastModifiedTime"));
+        assertThat(seen.get(0).ctime()).isNotNull();
     }
 
     @Test
