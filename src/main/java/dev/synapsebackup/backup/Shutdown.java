@@ -1,16 +1,21 @@
 package dev.synapsebackup.backup;
 
+import dev.synapsebackup.SynapseBackupException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 
 /**
  * Turns SIGINT and SIGTERM into an interrupt of the thread running a command, so that its own
  * failure paths clean up (the multipart upload aborted, temporary files and staging directories
- * removed) before the JVM exits; the JVM then exits with 128 + the signal number (130 for
- * SIGINT). Inside a critical section (the live swap) the interrupt is held back until the
- * section ends, so the swap finishes or rolls back but never stops half-way.
+ * removed) before the JVM exits. The process then exits with the command's own exit code: 130
+ * (SPEC: interrupted) when the interrupt stopped it, for either signal; the JVM alone would exit
+ * with 128 + the signal number (143 for SIGTERM). Inside a critical section (the live swap) the
+ * interrupt is held back until the section ends, so the swap finishes or rolls back but never
+ * stops half-way; a swap that finished exits as it would have without the signal.
  */
 public final class Shutdown {
     private static final Object LOCK = new Object();
@@ -22,35 +27,47 @@ public final class Shutdown {
     }
 
     /**
-     * Installs the shutdown hook for {@code thread} (the one running the command). Run the
-     * returned action when the command has finished: the hook waits for it, at most
-     * {@code patience}, before letting the JVM exit.
+     * Installs the shutdown hook for {@code thread} (the one running the command). Give the
+     * returned action the command's exit code when it has finished: after a signal, the hook
+     * waits for that, at most {@code patience}, and the process exits with that code (130 if the
+     * command had not finished by then).
      */
-    public static Runnable install(Thread thread, Duration patience) {
+    public static IntConsumer install(Thread thread, Duration patience) {
         CountDownLatch finished = new CountDownLatch(1);
+        AtomicInteger exitCode = new AtomicInteger(SynapseBackupException.INTERRUPTED);
         synchronized (LOCK) {
             worker = thread;
             requested = false;
             critical = 0;
         }
         Thread hook = new Thread(() -> {
+            boolean running;
             synchronized (LOCK) {
                 requested = true;
+                running = worker != null;
                 if (critical == 0 && worker != null) {
                     worker.interrupt();
                 }
+            }
+            if (!running) {
+                return; // a normal exit (System.exit after the command), or no command at all
             }
             try {
                 finished.await(patience.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            System.out.flush();
+            System.err.flush();
+            // The JVM would exit with 128 + the signal; the command's own code is the contract.
+            Runtime.getRuntime().halt(exitCode.get());
         }, "synapse-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        return () -> {
+        return code -> {
             synchronized (LOCK) {
                 worker = null;
             }
+            exitCode.set(code);
             finished.countDown();
         };
     }

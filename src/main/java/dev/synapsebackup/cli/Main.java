@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.function.IntConsumer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -43,13 +44,13 @@ public final class Main implements Runnable {
                 new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)),
                 ToolConfig.DEFAULT_CONFIG_FILE);
         // SIGINT/SIGTERM interrupt the command so that it cleans up; the JVM waits for that.
-        Runnable finished = Shutdown.install(Thread.currentThread(), Duration.ofMinutes(5));
-        int code;
+        IntConsumer finished = Shutdown.install(Thread.currentThread(), Duration.ofMinutes(5));
+        int code = 1;
         try {
             code = run(args, ctx);
         } finally {
             System.out.flush();
-            finished.run();
+            finished.accept(code);
         }
         System.exit(code);
     }
