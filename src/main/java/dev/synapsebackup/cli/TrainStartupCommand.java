@@ -1,5 +1,6 @@
 package dev.synapsebackup.cli;
 
+import dev.synapsebackup.repository.S3Repository;
 import dev.synapsebackup.synapse.SampleHomeserver;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -46,9 +47,11 @@ final class TrainStartupCommand implements Callable<Integer> {
             run(local, "restore", id(full), "--target", dir.resolve("restored").toString());
             run(local, "restore", id(full), "--print-command", "--target", dir.resolve("restored2").toString());
             run(local, "prune", "--keep-last", "5", "--dry-run");
-            // Nothing listens on port 1: the S3 client is built, signs and fails at once.
+            // Nothing listens on port 1: the S3 client is built, signs and fails at once. The model
+            // classes of the other requests are initialised directly.
             run(List.of("--bucket", "training", "--endpoint", "http://127.0.0.1:1", "--region", "us-east-1",
                     "--s3-uri-style", "path", "--passphrase-file", pass.toString(), "--quiet"), "list");
+            S3Repository.initialiseSdkClasses();
             return 0;
         } finally {
             try (Stream<Path> walk = Files.walk(dir)) {

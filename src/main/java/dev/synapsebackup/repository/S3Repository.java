@@ -13,6 +13,7 @@ import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,6 +28,9 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import javax.xml.stream.XMLEventReader;
+import javax.xml.stream.XMLInputFactory;
+import javax.xml.stream.XMLStreamException;
 import org.apache.hc.client5.http.DnsResolver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,12 +51,32 @@ import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.retries.api.BackoffStrategy;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.AbortMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.AbortMultipartUploadResponse;
+import software.amazon.awssdk.services.s3.model.CompleteMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.CompleteMultipartUploadResponse;
+import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.CreateMultipartUploadResponse;
+import software.amazon.awssdk.services.s3.model.DeleteObjectRequest;
+import software.amazon.awssdk.services.s3.model.DeleteObjectResponse;
+import software.amazon.awssdk.services.s3.model.GetObjectRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadBucketRequest;
+import software.amazon.awssdk.services.s3.model.HeadBucketResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.ListMultipartUploadsRequest;
+import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+import software.amazon.awssdk.services.s3.model.PutObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.UploadPartRequest;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
  * A repository in an S3 bucket (AWS or any S3-compatible store), under the normalised prefix of
@@ -154,6 +178,42 @@ public final class S3Repository extends AbstractRepository {
                         .build()));
         p.endpoint().ifPresent(e -> client.endpointOverride(URI.create(e)));
         return client.build();
+    }
+
+    /**
+     * Initialises the SDK classes that this repository's requests and responses use, without a
+     * server: for the launcher's class data sharing training (see {@code train-startup}), which
+     * records what a run loads. The model classes' static initialisers spin some 700 lambdas
+     * (one per field accessor), which a run against a real store would otherwise spin again.
+     */
+    public static void initialiseSdkClasses() {
+        List<Object> builders = List.of(
+                PutObjectRequest.builder(), PutObjectResponse.builder(),
+                GetObjectRequest.builder(), GetObjectResponse.builder(),
+                HeadObjectRequest.builder(), HeadObjectResponse.builder(),
+                HeadBucketRequest.builder(), HeadBucketResponse.builder(),
+                DeleteObjectRequest.builder(), DeleteObjectResponse.builder(),
+                ListObjectsV2Request.builder(), ListObjectsV2Response.builder(), S3Object.builder(),
+                ListMultipartUploadsRequest.builder(), ListMultipartUploadsResponse.builder(),
+                MultipartUpload.builder(),
+                CreateMultipartUploadRequest.builder(), CreateMultipartUploadResponse.builder(),
+                UploadPartRequest.builder(), UploadPartResponse.builder(),
+                CompleteMultipartUploadRequest.builder(), CompleteMultipartUploadResponse.builder(),
+                CompletedMultipartUpload.builder(), CompletedPart.builder(),
+                AbortMultipartUploadRequest.builder(), AbortMultipartUploadResponse.builder());
+        LOG.debug("initialised {} S3 model classes", builders.size());
+        // The JDK's StAX reader, which the SDK's XML response parsing uses.
+        try {
+            XMLEventReader r = XMLInputFactory.newInstance().createXMLEventReader(new ByteArrayInputStream(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name></ListBucketResult>"
+                            .getBytes(StandardCharsets.UTF_8)));
+            while (r.hasNext()) {
+                r.nextEvent();
+            }
+            r.close();
+        } catch (XMLStreamException e) {
+            throw new IllegalStateException("the JDK's XML reader failed on a constant document", e);
+        }
     }
 
     private static AwsCredentialsProvider credentials(S3Parameters p) {
