@@ -7,11 +7,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.testing.Cli;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,6 +24,24 @@ import org.junit.jupiter.api.io.TempDir;
 class LocalCliTest {
     @TempDir
     Path dir;
+
+    /** The launcher's class data sharing training: every command on a throwaway sample, nothing left behind. */
+    @Test
+    void trainStartupRunsAndLeavesNothing() throws Exception {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        Supplier<List<Path>> leftovers = () -> {
+            try (Stream<Path> s = Files.list(tmp)) {
+                return s.filter(p -> p.getFileName().toString().startsWith("synapse-backup-training-")).toList();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
+        List<Path> before = leftovers.get();
+        Cli.Result r = new Cli().run("train-startup");
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stdout()).isEmpty();
+        assertThat(leftovers.get()).isEqualTo(before);
+    }
 
     @Test
     void checkActiveOnExistingDirectory() {
