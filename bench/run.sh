@@ -191,7 +191,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 full = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 0
 pct = ", %.2f%% of the full backup's bytes" % (100.0 * d["stored-bytes"] / full) if full else ""
-print("%s: %d files archived, %.1f MB uploaded%s" % (d["kind"], d["archived-files"], d["stored-bytes"] / 1e6, pct))
+print("%s: %d files archived, %.1f MB uploaded%s; database %s; %.2f s inside the run" % (d["kind"], d["archived-files"],
+      d["stored-bytes"] / 1e6, pct, d.get("database"), d.get("duration-seconds", 0)))
 PY
 }
 # After a full backup to S3: a second run with nothing changed is an incremental one that only
