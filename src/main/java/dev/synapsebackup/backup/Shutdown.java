@@ -22,15 +22,17 @@ public final class Shutdown {
     private static Thread worker;
     private static int critical;
     private static boolean requested;
+    private static boolean exiting;
 
     private Shutdown() {
     }
 
     /**
      * Installs the shutdown hook for {@code thread} (the one running the command). Give the
-     * returned action the command's exit code when it has finished: after a signal, the hook
-     * waits for that, at most {@code patience}, and the process exits with that code (130 if the
-     * command had not finished by then).
+     * returned action the command's exit code when it has finished, and call {@link #exiting()}
+     * right before {@code System.exit}: after a signal, the hook waits for the command, at most
+     * {@code patience}, and the process exits with that code (130 if the command had not
+     * finished by then).
      */
     public static IntConsumer install(Thread thread, Duration patience) {
         CountDownLatch finished = new CountDownLatch(1);
@@ -39,37 +41,50 @@ public final class Shutdown {
             worker = thread;
             requested = false;
             critical = 0;
+            exiting = false;
         }
         Thread hook = new Thread(() -> {
-            boolean running;
             synchronized (LOCK) {
                 requested = true;
-                running = worker != null;
+                if (exiting) {
+                    return; // the launcher's own System.exit: the JVM exits with that code
+                }
                 if (critical == 0 && worker != null) {
                     worker.interrupt();
                 }
             }
-            if (!running) {
-                return; // a normal exit (System.exit after the command), or no command at all
-            }
+            boolean done = false;
             try {
-                finished.await(patience.toMillis(), TimeUnit.MILLISECONDS);
+                done = finished.await(patience.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            System.out.flush();
-            System.err.flush();
+            if (done) {
+                // Only then: a command still running may hold the streams' locks (a full pipe).
+                System.out.flush();
+                System.err.flush();
+            }
             // The JVM would exit with 128 + the signal; the command's own code is the contract.
             Runtime.getRuntime().halt(exitCode.get());
         }, "synapse-backup-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         return code -> {
+            exitCode.set(code); // before the worker is cleared: a signal from now on exits with it
             synchronized (LOCK) {
                 worker = null;
             }
-            exitCode.set(code);
             finished.countDown();
         };
+    }
+
+    /**
+     * Says that the launcher is about to call {@code System.exit} with the command's code: a
+     * shutdown from then on is that exit, not a signal.
+     */
+    public static void exiting() {
+        synchronized (LOCK) {
+            exiting = true;
+        }
     }
 
     /** Whether a command thread is registered, i.e. signals become interrupts of it. */

@@ -42,6 +42,9 @@ final class CheckCommand extends BaseCommand {
         } catch (ConfigException e) {
             return fail(out, INVALID, e);
         } catch (SynapseBackupException e) {
+            if (e.exitCode() == SynapseBackupException.INTERRUPTED) {
+                throw e; // a signal, not an answer about the bucket
+            }
             return fail(out, INACCESSIBLE, e);
         }
     }

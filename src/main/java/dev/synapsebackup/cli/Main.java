@@ -49,9 +49,15 @@ public final class Main implements Runnable {
         try {
             code = run(args, ctx);
         } finally {
+            // A command that failed once a signal came was interrupted, whatever it made of that
+            // (check turns an aborted request into "cannot be accessed").
+            if (Shutdown.requested() && code != 0) {
+                code = SynapseBackupException.INTERRUPTED;
+            }
             System.out.flush();
             finished.accept(code);
         }
+        Shutdown.exiting();
         System.exit(code);
     }
 

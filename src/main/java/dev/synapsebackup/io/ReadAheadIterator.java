@@ -1,5 +1,6 @@
 package dev.synapsebackup.io;
 
+import dev.synapsebackup.SynapseBackupException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -7,6 +8,8 @@ import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs the wrapped iterator on a dedicated thread, ahead of the consumer, so that producing the
@@ -18,11 +21,15 @@ import java.util.concurrent.BlockingQueue;
  * the thread blocks when the consumer falls behind. Elements travel in batches, so that the two
  * threads do not hand over (and wake each other) once per element. A failure of the wrapped
  * iterator is rethrown, as it was thrown, by the {@code hasNext} or {@code next} that reaches it
- * (after the elements produced before it). {@link #close()} stops the thread. One consumer thread.
+ * (after the elements produced before it); an interrupt of the consumer while it waits is a
+ * {@link SynapseBackupException} with exit code 130. {@link #close()} stops the thread. One consumer
+ * thread.
  *
  * @param <T> the element type
  */
 public final class ReadAheadIterator<T> implements Iterator<T>, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ReadAheadIterator.class);
+    private static final long CLOSE_PATIENCE_NANOS = 10_000_000_000L;
     private final BlockingQueue<Batch<T>> full;
     private final Thread worker;
     private volatile boolean closed;
@@ -63,7 +70,7 @@ public final class ReadAheadIterator<T> implements Iterator<T>, AutoCloseable {
             full.put(new Batch<>(batch, true, null));
         } catch (InterruptedException e) {
             // closed: nobody reads any more
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) { // whatever ends the walk must reach the consumer, or it waits forever
             try {
                 full.put(new Batch<>(batch, true, e));
             } catch (InterruptedException closedMeanwhile) {
@@ -86,13 +93,17 @@ public final class ReadAheadIterator<T> implements Iterator<T>, AutoCloseable {
                 if (failure instanceof Error err) {
                     throw err;
                 }
+                if (failure != null) {
+                    throw new IllegalStateException(failure.toString(), failure);
+                }
                 return false;
             }
             try {
                 current = full.take();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for the next element", e);
+                throw new SynapseBackupException(SynapseBackupException.INTERRUPTED,
+                        "interrupted while waiting for " + worker.getName());
             }
             pos = 0;
         }
@@ -107,15 +118,26 @@ public final class ReadAheadIterator<T> implements Iterator<T>, AutoCloseable {
         return current.elements().get(pos++);
     }
 
-    /** Stops the thread (if it is still producing) and waits for it to end. */
+    /**
+     * Stops the thread (if it is still producing) and waits for it to end, at most 10 s: a thread stuck in a system call (a hung network file system) is
+     * left behind, as a daemon, rather than holding up the clean-up of the run that closes it.
+     */
     @Override
     public void close() {
         closed = true;
         worker.interrupt();
+        full.clear(); // unblocks a put
         boolean interrupted = false;
+        long deadline = System.nanoTime() + CLOSE_PATIENCE_NANOS;
         while (worker.isAlive()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                LOG.warn("{} did not stop within {} s; leaving it behind", worker.getName(),
+                        CLOSE_PATIENCE_NANOS / 1_000_000_000L);
+                break;
+            }
             try {
-                worker.join();
+                worker.join(Math.max(1, left / 1_000_000));
             } catch (InterruptedException e) {
                 interrupted = true;
             }

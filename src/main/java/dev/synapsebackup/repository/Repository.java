@@ -49,9 +49,11 @@ public interface Repository extends AutoCloseable {
      * the listing carried the metadata, and so a data object without manifest is reported
      * {@link BackupEntry.Status#FOREIGN} even when it is {@link BackupEntry.Status#UNFINISHED};
      * {@link BackupEntry.Status#COMPLETE} is exact. For runs that only need which backups are
-     * complete and which data objects exist.
+     * complete and which data objects exist. The default is {@link #list()}.
      */
-    List<BackupEntry> listWithoutMetadata();
+    default List<BackupEntry> listWithoutMetadata() {
+        return list();
+    }
 
     /**
      * Deletes a backup: its data object and its manifest.

@@ -1,6 +1,7 @@
 package dev.synapsebackup.repository;
 
 import dev.synapsebackup.RepositoryAccessException;
+import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.config.S3Parameters;
 import java.io.ByteArrayInputStream;
 import java.io.FileNotFoundException;
@@ -261,6 +262,10 @@ public final class S3Repository extends AbstractRepository {
         try {
             s3.headBucket(r -> r.bucket(bucket));
         } catch (SdkException e) {
+            if (e instanceof AbortedException || Thread.currentThread().isInterrupted()) {
+                throw new SynapseBackupException(SynapseBackupException.INTERRUPTED,
+                        "interrupted while checking bucket " + bucket);
+            }
             throw new RepositoryAccessException(bucketReason(e), e);
         }
     }
