@@ -43,6 +43,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -584,6 +585,16 @@ final class BackupCreator {
         Instant fullStart = parent == null ? null
                 : BackupId.timeOf(parent.summary().fullBackup()).orElse(parent.summary().created());
         MediaDirectories dirs = new MediaDirectories(tar, fullStart);
+        // A media root may be a symbolic link (local_content on another disk). The walk follows
+        // it, and so does its directory entry: the attributes of the directory it points to,
+        // under the root's own name.
+        Map<Path, Path> linkedRoots = new HashMap<>();
+        for (Path r : sources.mediaRoots()) {
+            Path a = absolute(r);
+            if (Files.isSymbolicLink(a)) {
+                linkedRoots.put(a, a.toRealPath());
+            }
+        }
         // The walk (a readdir and an lstat per entry) runs on its own thread while an
         // incremental's main thread is busy with the manifests. At most ~800 entries ahead: the
         // lstat that decides whether a file changed stays close to the moment it is decided.
@@ -595,7 +606,7 @@ final class BackupCreator {
                 Path p = absolute(m.path());
                 String name = entryName(p);
                 if (m.isDirectory()) {
-                    dirs.directory(p, name, m.ctime());
+                    dirs.directory(linkedRoots.getOrDefault(p, p), name, m.ctime());
                     continue;
                 }
                 ManifestFile same = cursor.unchanged(name, m);

@@ -17,6 +17,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.BeforeEach;
@@ -48,6 +49,34 @@ class LocalRoundTripTest {
         System.arraycopy(cmd, 0, all, 0, cmd.length);
         System.arraycopy(common, 0, all, cmd.length, common.length);
         return all;
+    }
+
+    /** local_content on another disk, linked into the media store: backed up and restored through the link. */
+    @Test
+    void aSymlinkedMediaRootIsBackedUpAsTheDirectoryItPointsTo() throws Exception {
+        Path lc = hs.resolve("data/media_store/local_content");
+        Path elsewhere = tmp.resolve("other-disk/local_content");
+        Files.createDirectories(elsewhere.getParent());
+        Files.move(lc, elsewhere);
+        Files.createSymbolicLink(lc, elsewhere);
+        Map<String, String> before = Trees.fingerprint(elsewhere);
+        assertThat(before).isNotEmpty();
+
+        Cli.Result full = new Cli().run(args("create", "--quiet"));
+        assertThat(full.exitCode()).as(full.toString()).isZero();
+        Files.writeString(elsewhere.resolve("new-after-full"), "new media");
+        Map<String, String> later = Trees.fingerprint(elsewhere);
+        Cli.Result inc = new Cli().run(args("create", "--quiet"));
+        assertThat(inc.exitCode()).as(inc.toString()).isZero();
+
+        String[] ids = {full.lastLine(), inc.lastLine()};
+        List<Map<String, String>> expected = List.of(before, later);
+        for (int i = 0; i < ids.length; i++) {
+            Path target = tmp.resolve("restored-" + i);
+            Cli.Result r = new Cli().run(args("restore", ids[i], "--target", target.toString()));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(Trees.fingerprint(target.resolve(lc.toString().substring(1)))).isEqualTo(expected.get(i));
+        }
     }
 
     @Test
