@@ -303,13 +303,21 @@ final class BackupCreator {
             }
 
             // The manifest is the commit marker: written only once the data object is complete.
-            lock.checkStillHeld();
-            try (ObjectWriter mw = repo.create(BackupId.manifestKey(id), Files.size(manifestFile) + 4096, Map.of());
-                 InputStream in = Files.newInputStream(manifestFile)) {
-                OutputStream enc = OpenPgp.encrypt(mw, keys[1]);
-                in.transferTo(enc);
-                enc.close();
-                mw.commit();
+            boolean committed = false;
+            try {
+                lock.checkStillHeld();
+                try (ObjectWriter mw = repo.create(BackupId.manifestKey(id), Files.size(manifestFile) + 4096, Map.of());
+                     InputStream in = Files.newInputStream(manifestFile)) {
+                    OutputStream enc = OpenPgp.encrypt(mw, keys[1]);
+                    in.transferTo(enc);
+                    enc.close();
+                    mw.commit();
+                    committed = true;
+                }
+            } finally {
+                if (!committed) {
+                    removeDataObjectWithoutManifest(id);
+                }
             }
             return new CreateResult(id, kind, parent == null ? null : parent.id(), fileCount, sumBytes, archivedFiles,
                     archivedBytes, stored, dbOutcome, List.copyOf(skipped), Duration.ofNanos(System.nanoTime() - startNanos));
@@ -471,6 +479,27 @@ final class BackupCreator {
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("cannot clean up leftover uploads in {}: {}", repo.location(), e.getMessage());
+        }
+    }
+
+    /**
+     * A run that fails (or is interrupted) after its data object was stored, before its manifest
+     * was: leaves no data object (SPEC §3). Unless the manifest did arrive (only its answer was
+     * lost), in which case the backup is complete and stays.
+     */
+    private void removeDataObjectWithoutManifest(String id) {
+        boolean interrupted = Thread.interrupted(); // the S3 client starts no request on an interrupted thread
+        try {
+            if (repo.stat(BackupId.manifestKey(id)).isEmpty()) {
+                repo.deleteObject(id);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot remove the data object {} of this failed run from {}: {} (prune removes it after a day)",
+                    id, repo.location(), e.getMessage());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -207,6 +207,18 @@ class FaultInjectionTest {
     }
 
     @Test
+    void aManifestThatCannotBeWrittenTakesTheDataObjectWithIt() throws Exception {
+        proxy.inject(r -> r.method().equals("PUT") && r.target().contains(".manifest"), Integer.MAX_VALUE,
+                new Status(500, "InternalError"));
+        Cli.Result c = cli("create");
+        assertThat(c.exitCode()).as(c.toString()).isEqualTo(1);
+        assertThat(count(r -> r.method().equals("PUT") && r.target().contains(".manifest"))).isEqualTo(MAX_ATTEMPTS);
+        // The data object had been stored; a failed create leaves none (SPEC §3), nor its lock.
+        assertThat(count(r -> r.method().equals("DELETE") && !r.target().contains("locks/"))).isPositive();
+        assertNothingLeftInTheBucket();
+    }
+
+    @Test
     void serverCutDuringCreateFailsAndLeavesNothingOnceItIsBack() throws Exception {
         // Every part fails by reset, and while the server is "cut" the abort keeps trying.
         proxy.inject(FaultProxy.Request::isUploadPart, Integer.MAX_VALUE, new ResetAfter(0));
