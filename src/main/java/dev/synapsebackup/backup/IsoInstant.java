@@ -19,7 +19,7 @@ final class IsoInstant {
     static String format(Instant t) {
         long seconds = t.getEpochSecond();
         long day = Math.floorDiv(seconds, 86_400);
-        int secOfDay = (int) Math.floorMod(seconds, 86_400);
+        int secOfDay = Math.floorMod(seconds, 86_400);
         LocalDate date;
         try {
             date = LocalDate.ofEpochDay(day);

@@ -28,6 +28,7 @@ final class S2kKeys {
     }
 
     /** Whether {@link #derive} handles this S2K and cipher; the caller falls back to Bouncy Castle if not. */
+    @SuppressWarnings("deprecation") // simple and salted S2K: deprecated for writing; other tools' objects may use them
     static boolean supports(S2K s2k, int cipher) {
         int type = s2k.getType();
         return (type == S2K.SIMPLE || type == S2K.SALTED || type == S2K.SALTED_AND_ITERATED)
@@ -38,6 +39,7 @@ final class S2kKeys {
      * The key for {@code cipher} (an AES variant) derived from {@code passphrase} (encoded as
      * UTF-8, as GnuPG and Bouncy Castle do) by {@code s2k}.
      */
+    @SuppressWarnings("deprecation") // S2K.SIMPLE: read, never written
     static byte[] derive(char[] passphrase, S2K s2k, int cipher) {
         if (!supports(s2k, cipher)) {
             throw new IllegalArgumentException("unsupported S2K or cipher for the fast path");

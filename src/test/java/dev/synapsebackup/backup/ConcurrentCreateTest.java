@@ -25,6 +25,7 @@ class ConcurrentCreateTest {
     Path tmp;
 
     @Test
+    @SuppressWarnings("try") // a lock held for a block that does not use it
     void secondCreateWhileTheFirstRunsIsRefused() throws Exception {
         Path yaml = SampleHomeserver.generate(tmp.resolve("hs"), SampleHomeserver.Options.defaults());
         Path repo = tmp.resolve("repo");

@@ -82,6 +82,7 @@ class OpenPgpTest {
     }
 
     @Test
+    @SuppressWarnings("try") // closed inside the block to finish the message before reading it
     void cipherOnItsOwnThreadMakesTheSameKindOfMessage() throws IOException {
         byte[] plain = randomBytes(5_000_011, 11);
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
