@@ -10,7 +10,9 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
@@ -34,22 +36,13 @@ class ReadAheadIteratorTest {
 
     @Test
     void aFailureComesAfterTheElementsBeforeIt() {
-        Iterator<Integer> failing = new Iterator<>() {
-            int i;
-
-            @Override
-            public boolean hasNext() {
-                return true;
+        AtomicInteger i = new AtomicInteger();
+        Iterator<Integer> failing = endless(() -> {
+            if (i.get() == 20) {
+                throw new IllegalStateException("cannot list media directory /x: Permission denied");
             }
-
-            @Override
-            public Integer next() {
-                if (i == 20) {
-                    throw new IllegalStateException("cannot list media directory /x: Permission denied");
-                }
-                return i++;
-            }
-        };
+            return i.getAndIncrement();
+        });
         List<Integer> seen = new ArrayList<>();
         try (ReadAheadIterator<Integer> it = new ReadAheadIterator<>(failing, 8, 2, "test-read-ahead")) {
             assertThatThrownBy(() -> {
@@ -64,22 +57,14 @@ class ReadAheadIteratorTest {
 
     @Test
     void anInterruptedConsumerGetsExitCode130() throws Exception {
-        Iterator<Integer> slow = new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return true;
+        Iterator<Integer> slow = endless(() -> {
+            try {
+                Thread.sleep(60_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-
-            @Override
-            public Integer next() {
-                try {
-                    Thread.sleep(60_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return 0;
-            }
-        };
+            return 0;
+        });
         try (ReadAheadIterator<Integer> it = new ReadAheadIterator<>(slow, 1, 1, "test-read-ahead")) {
             Thread.currentThread().interrupt();
             assertThatThrownBy(it::hasNext).isInstanceOfSatisfying(SynapseBackupException.class,
@@ -90,21 +75,27 @@ class ReadAheadIteratorTest {
 
     @Test
     void aCheckedExceptionThrownSneakilyStillReachesTheConsumer() {
-        Iterator<Integer> sneaky = new Iterator<>() {
+        Iterator<Integer> sneaky = endless(
+                () -> ReadAheadIteratorTest.<RuntimeException>sneakyThrow(new java.io.IOException("disk gone")));
+        try (ReadAheadIterator<Integer> it = new ReadAheadIterator<>(sneaky, 4, 1, "test-read-ahead")) {
+            assertTimeoutPreemptively(Duration.ofSeconds(5), () -> assertThatThrownBy(it::hasNext)
+                    .hasCauseInstanceOf(java.io.IOException.class).hasMessageContaining("disk gone"));
+        }
+    }
+
+    /** An iterator that never ends, each element from {@code next}. */
+    private static <T> Iterator<T> endless(Supplier<T> next) {
+        return new Iterator<>() {
             @Override
             public boolean hasNext() {
                 return true;
             }
 
             @Override
-            public Integer next() {
-                return ReadAheadIteratorTest.<RuntimeException>sneakyThrow(new java.io.IOException("disk gone"));
+            public T next() {
+                return next.get();
             }
         };
-        try (ReadAheadIterator<Integer> it = new ReadAheadIterator<>(sneaky, 4, 1, "test-read-ahead")) {
-            assertTimeoutPreemptively(Duration.ofSeconds(5), () -> assertThatThrownBy(it::hasNext)
-                    .hasCauseInstanceOf(java.io.IOException.class).hasMessageContaining("disk gone"));
-        }
     }
 
     @SuppressWarnings("unchecked")
@@ -115,17 +106,7 @@ class ReadAheadIteratorTest {
     @Test
     void memoryIsBoundedAndCloseStopsTheThread() throws Exception {
         AtomicLong produced = new AtomicLong();
-        Iterator<Long> endless = new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return true;
-            }
-
-            @Override
-            public Long next() {
-                return produced.incrementAndGet();
-            }
-        };
+        Iterator<Long> endless = endless(produced::incrementAndGet);
         ReadAheadIterator<Long> it = new ReadAheadIterator<>(endless, 10, 3, "test-read-ahead");
         assertThat(it.next()).isEqualTo(1L);
         Thread.sleep(200);
