@@ -181,6 +181,31 @@ class RestoreTest {
                 .isEqualTo("rw-------");
     }
 
+    /**
+     * local_content linked to another disk: the live restore replaces the link with the restored
+     * directory, and leaves the link's target (the replaced data) alone.
+     */
+    @Test
+    void liveRestoreOfASymlinkedMediaRootLeavesTheLinkTargetAlone() throws Exception {
+        Path lc = hs.resolve("data/media_store/local_content");
+        Path elsewhere = tmp.resolve("other-disk/local_content");
+        Files.createDirectories(elsewhere.getParent());
+        Files.move(lc, elsewhere);
+        Files.createSymbolicLink(lc, elsewhere);
+        String id = create();
+        Map<String, String> atBackup = Trees.fingerprint(elsewhere);
+        Files.writeString(elsewhere.resolve("uploaded-after-the-backup"), "new media");
+        Map<String, String> replaced = Trees.fingerprint(elsewhere);
+
+        Cli.Result r = cli("restore", id);
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(Files.isSymbolicLink(lc)).isFalse();
+        assertThat(Trees.fingerprint(lc)).isEqualTo(atBackup);
+        assertThat(Trees.fingerprint(elsewhere)).isEqualTo(replaced);
+        assertThat(serviceCalls()).containsExactly("stop", "start");
+        assertThat(leftovers()).isEmpty();
+    }
+
     @Test
     void keepPreviousKeepsTheReplacedData() throws Exception {
         String id = create();
