@@ -55,10 +55,7 @@ class LocalRoundTripTest {
     @Test
     void aSymlinkedMediaRootIsBackedUpAsTheDirectoryItPointsTo() throws Exception {
         Path lc = hs.resolve("data/media_store/local_content");
-        Path elsewhere = tmp.resolve("other-disk/local_content");
-        Files.createDirectories(elsewhere.getParent());
-        Files.move(lc, elsewhere);
-        Files.createSymbolicLink(lc, elsewhere);
+        Path elsewhere = Trees.moveBehindSymlink(lc, tmp.resolve("other-disk/local_content"));
         Map<String, String> before = Trees.fingerprint(elsewhere);
         assertThat(before).isNotEmpty();
 

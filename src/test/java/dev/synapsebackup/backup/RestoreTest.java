@@ -188,10 +188,7 @@ class RestoreTest {
     @Test
     void liveRestoreOfASymlinkedMediaRootLeavesTheLinkTargetAlone() throws Exception {
         Path lc = hs.resolve("data/media_store/local_content");
-        Path elsewhere = tmp.resolve("other-disk/local_content");
-        Files.createDirectories(elsewhere.getParent());
-        Files.move(lc, elsewhere);
-        Files.createSymbolicLink(lc, elsewhere);
+        Path elsewhere = Trees.moveBehindSymlink(lc, tmp.resolve("other-disk/local_content"));
         String id = create();
         Map<String, String> atBackup = Trees.fingerprint(elsewhere);
         Files.writeString(elsewhere.resolve("uploaded-after-the-backup"), "new media");

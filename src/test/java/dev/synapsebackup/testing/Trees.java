@@ -20,6 +20,17 @@ public final class Trees {
     }
 
     /**
+     * Moves directory {@code dir} to {@code elsewhere} (as if onto another disk) and leaves a
+     * symbolic link to it in its place; returns {@code elsewhere}.
+     */
+    public static Path moveBehindSymlink(Path dir, Path elsewhere) throws IOException {
+        Files.createDirectories(elsewhere.getParent());
+        Files.move(dir, elsewhere);
+        Files.createSymbolicLink(dir, elsewhere);
+        return elsewhere;
+    }
+
+    /**
      * Every regular file under {@code root} (relative path → "sha256 mode mtime-seconds"), and every
      * directory (→ "dir"). Links and other types are listed as such so that they show up.
      */
