@@ -12,7 +12,7 @@ source_bytes = int(meta["source_bytes"])
 
 rows = []
 for line in open(tsv, encoding="utf-8"):
-    key, label, status, wall_ns, user, sys_, rss, load, note = line.rstrip("\n").split("\t")
+    key, label, status, wall_ns, user, sys_, rss, load, note, server = line.rstrip("\n").split("\t")
     wall = int(wall_ns) / 1e9
     r = {"key": key, "label": label, "status": status, "note": note or None, "load_before": load}
     if status == "ok":
@@ -23,6 +23,8 @@ for line in open(tsv, encoding="utf-8"):
             "cpu_s": round(float(user) + float(sys_), 2),
             "cpu_percent": round(100 * (float(user) + float(sys_)) / wall),
             "peak_rss_mib": round(int(rss) / 1024, 1),
+            # S3Proxy's CPU time meanwhile: it runs on the same cores as the client
+            "server_cpu_s": float(server),
         })
     rows.append(r)
 by_key = {r["key"]: r for r in rows}
@@ -35,8 +37,13 @@ COMPARE = {
     "create-local": ["stock-backup-local", "restic-backup-local"],
     "restore-local": ["stock-restore-local", "restic-restore-local"],
 }
+# Diagnostic: the same steps in a JVM that has run them twice already (no target counts these).
+COMPARE_WARM = {
+    "create-s3-warm": COMPARE["create-s3"],
+    "restore-s3-warm": COMPARE["restore-s3"],
+}
 ratios = []
-for ours, theirs in COMPARE.items():
+for ours, theirs in {**COMPARE, **COMPARE_WARM}.items():
     o = by_key.get(ours)
     for t in theirs:
         b = by_key.get(t)
@@ -49,13 +56,14 @@ print(f"synapse-backup benchmark: {meta['source_files']} files, {mb:.0f} MB back
       f"({meta['skipped_files']} remote/url-cache files skipped); {meta['nproc']} cores, {meta['mem']}")
 print(f"JVM: {meta['java_opts']};  {meta['uptime'].strip()}")
 print()
-hdr = f"{'step':<50} {'wall s':>8} {'MB/s':>7} {'user+sys s':>10} {'CPU%':>5} {'peak RSS MiB':>12}  load before"
+hdr = (f"{'step':<50} {'wall s':>8} {'MB/s':>7} {'user+sys s':>10} {'CPU%':>5} {'peak RSS MiB':>12} "
+       f"{'S3Proxy CPU s':>13}  load before")
 print(hdr)
 print("-" * len(hdr))
 for r in rows:
     if r["status"] == "ok":
         print(f"{r['label']:<50} {r['wall_s']:>8.1f} {r['mb_per_s']:>7.1f} {r['cpu_s']:>10.1f} "
-              f"{r['cpu_percent']:>5} {r['peak_rss_mib']:>12.1f}  {r['load_before']}")
+              f"{r['cpu_percent']:>5} {r['peak_rss_mib']:>12.1f} {r['server_cpu_s']:>13.1f}  {r['load_before']}")
         if r["note"]:
             print(f"    {r['note']}")
     elif r["status"] == "na":
@@ -65,7 +73,13 @@ for r in rows:
 print()
 print("speed ratios (baseline wall time / ours; > 1: synapse-backup is faster)")
 for x in ratios:
-    print(f"  {by_key[x['ours']]['label']:<34} vs {by_key[x['baseline']]['label']:<50} {x['speed_ratio']:>6.2f}x")
+    if x["ours"] in COMPARE:
+        print(f"  {by_key[x['ours']]['label']:<34} vs {by_key[x['baseline']]['label']:<50} {x['speed_ratio']:>6.2f}x")
+warm = [x for x in ratios if x["ours"] in COMPARE_WARM]
+if warm:
+    print("  diagnostic, not the tool as run: the same step with the JVM warm (JIT done; run 3 of 3 in one JVM)")
+    for x in warm:
+        print(f"  {by_key[x['ours']]['label']:<44} vs {by_key[x['baseline']]['label']:<50} {x['speed_ratio']:>6.2f}x")
 print()
 
 # The targets of issues 8 and 6, each judged on this run.
@@ -84,7 +98,9 @@ def wall(key):
     return r.get("wall_s") if r.get("status") == "ok" else None
 
 
-ours_rss = [r["peak_rss_mib"] for r in rows if r["status"] == "ok" and not r["key"].startswith(("stock", "raw", "restic"))]
+# The warm-JVM rows are a diagnostic harness (three runs, the test classes loaded), not the tool.
+ours_rss = [r["peak_rss_mib"] for r in rows if r["status"] == "ok"
+            and not r["key"].startswith(("stock", "raw", "restic")) and not r["key"].endswith("-warm")]
 targets = [
     ("create -> S3 >= 3x the charm pipeline", ratio("create-s3", "stock-backup-s3"), lambda v: v >= 3),
     ("create -> S3 faster than restic's first backup", ratio("create-s3", "restic-backup-s3"), lambda v: v > 1),

@@ -5,6 +5,7 @@
 #
 #   bench/run.sh [--size-gb N] [--files N] [--db-mb N] [--remote-files N] [--seed N]
 #                [--keep] [--install-tools] [--profile] [--no-compare] [--clean]
+# Ends with two diagnostic rows: create and restore in a JVM that ran them twice already.
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$here"
@@ -105,7 +106,7 @@ S3PID=$!
 cleanup() {
   kill "$S3PID" 2>/dev/null || true
   wait "$S3PID" 2>/dev/null || true
-  if [ "$KEEP" = 0 ]; then rm -rf "$RUN/s3store" "$RUN/localrepo" "$RUN"/restore-*/ "$RUN/stock.tar.gpg" "$RUN"/restic-*/; fi
+  if [ "$KEEP" = 0 ]; then rm -rf "$RUN/s3store" "$RUN/localrepo" "$RUN"/restore-*/ "$RUN/restore-warm" "$RUN/stock.tar.gpg" "$RUN"/restic-*/; fi
 }
 trap cleanup EXIT
 for _ in $(seq 1 300); do
@@ -133,7 +134,8 @@ COMMON=(--synapse-config "$YAML" --passphrase-file "$PASSFILE" --quiet)
 TSV="$RUN/results.tsv"
 : > "$TSV"
 # timed KEY LABEL CMD...: one process tree under /usr/bin/time -v. user+sys covers every process
-# of the tree (a pipeline's too); peak RSS is the largest single process.
+# of the tree (a pipeline's too); peak RSS is the largest single process. S3Proxy's CPU time
+# during the row is recorded beside it.
 timed() {
   local key="$1" label="$2"; shift 2
   # Write back what earlier rows left dirty, so that no row pays for another's writes.
@@ -142,25 +144,30 @@ timed() {
   if [ "$since" -lt 61 ]; then sleep $((61 - since)); fi
   local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
   log "$label ..."
-  local s e rc
+  local s e rc server0 server1
+  server0=$(server_cpu)
   s=$(date +%s%N)
   set +e
   /usr/bin/time -v -o "$RUN/$key.time" "$@" >"$RUN/$key.out" 2>"$RUN/$key.err"
   rc=$?
   set -e
   e=$(date +%s%N)
+  server1=$(server_cpu)
   local user sys rss status note=""
   user=$(sed -n 's/^\s*User time (seconds): //p' "$RUN/$key.time")
   sys=$(sed -n 's/^\s*System time (seconds): //p' "$RUN/$key.time")
   rss=$(sed -n 's/^\s*Maximum resident set size (kbytes): //p' "$RUN/$key.time")
   if [ "$rc" = 0 ]; then status=ok
   else status=failed; note="exit $rc: $(grep -v '^\s*$' "$RUN/$key.err" | tail -1 | cut -c1-160)"; fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$label" "$status" "$((e - s))" "${user:-0}" "${sys:-0}" \
-    "${rss:-0}" "$load" "$note" >> "$TSV"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$label" "$status" "$((e - s))" "${user:-0}" "${sys:-0}" \
+    "${rss:-0}" "$load" "$note" "$(awk -v a="$server0" -v b="$server1" 'BEGIN { printf "%.2f", b - a }')" >> "$TSV"
   [ "$status" != failed ] || log "  FAILED: $note (see $RUN/$key.err)"
   return 0
 }
-na() { printf '%s\t%s\tna\t0\t0\t0\t0\t%s\t%s\n' "$1" "$2" "$(cut -d' ' -f1-3 /proc/loadavg)" "$3" >> "$TSV"; }
+na() { printf '%s\t%s\tna\t0\t0\t0\t0\t%s\t%s\t0\n' "$1" "$2" "$(cut -d' ' -f1-3 /proc/loadavg)" "$3" >> "$TSV"; }
+# server_cpu: the CPU seconds (user + system) S3Proxy has used so far. It shares the machine's
+# cores with the client, so each row records how much of them the server took meanwhile.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$S3PID/stat" 2>/dev/null || echo 0; }
 backup_id() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["backup-id"])' "$1"; }
 
 # --- our rows ----------------------------------------------------------------------------------
@@ -316,6 +323,40 @@ if [ "$COMPARE" = 1 ]; then
     na restic-backup-local "restic backup -> local" "restic not installed (--install-tools)"
     na restic-backup-s3 "restic backup -> s3" "restic not installed (--install-tools)"
   fi
+fi
+
+# --- the JVM's warm-up (diagnostic) -------------------------------------------------------------
+# The same create and restore, run three times in one JVM (bench's WarmRuns): the third run's code
+# is compiled already, so "first run minus third run" is what JIT compilation and class loading
+# cost a real run, which always starts a fresh JVM. These rows are not the tool as users run it
+# and count for no target; they come last, so that their backups touch no other row.
+warm_row() {
+  local key="$1" label="$2"; shift 2
+  timed "$key" "$label" java $JAVA_OPTS -cp "$JAR:$here/target/test-classes" dev.synapsebackup.bench.WarmRuns 3 "$@"
+  python3 - "$TSV" "$key" "$RUN/$key.err" <<'PY'
+import sys
+path, key, err = sys.argv[1:4]
+runs = [l.split()[1:] for l in open(err) if l.startswith("warm-run ")]
+lines = open(path).read().splitlines()
+out = []
+for l in lines:
+    f = l.split("\t")
+    if f[0] == key and f[2] == "ok" and len(runs) == 3:
+        # the row's figures become the third run's (server CPU stays the whole row's: three runs)
+        # each run: number, exit code, wall s, CPU s, JIT s
+        f[3] = str(int(float(runs[2][2]) * 1e9))
+        f[4], f[5] = runs[2][3], "0"
+        f[8] = ("3 runs in one JVM: %s s wall, %s s CPU, %s s JIT compiling (run 3 shown); "
+                "server CPU is for all three" % tuple(" / ".join(r[i] for r in runs) for i in (2, 3, 4)))
+    out.append("\t".join(f))
+open(path, "w").write("\n".join(out) + "\n")
+PY
+}
+if [ -n "$ID_S3" ]; then
+  warm_row create-s3-warm "create (full) -> S3, warm JVM (run 3 of 3)" create --full "${S3ARGS[@]}" "${COMMON[@]}"
+  drop "$RUN/restore-warm"; mkdir -p "$RUN/restore-warm"
+  warm_row restore-s3-warm "restore --target <- S3, warm JVM (run 3 of 3)" \
+    restore "$ID_S3" --target "$RUN/restore-warm/{i}" "${S3ARGS[@]}" "${COMMON[@]}"
 fi
 
 # --- JFR profiles (separate runs, so profiling does not skew the timings) -----------------------
