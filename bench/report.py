@@ -25,6 +25,10 @@ for line in open(tsv, encoding="utf-8"):
             "peak_rss_mib": round(int(rss) / 1024, 1),
             # S3Proxy's CPU time meanwhile: it runs on the same cores as the client
             "server_cpu_s": float(server),
+            # how busy the row kept the machine: client and server CPU over wall time x cores
+            # (not for a warm-JVM row: its server time covers all three runs)
+            "machine_busy_percent": None if key.endswith("-warm") else round(
+                100 * (float(user) + float(sys_) + float(server)) / (wall * int(meta["nproc"]))),
         })
     rows.append(r)
 by_key = {r["key"]: r for r in rows}
@@ -57,19 +61,22 @@ print(f"synapse-backup benchmark: {meta['source_files']} files, {mb:.0f} MB back
 print(f"JVM: {meta['java_opts']};  {meta['uptime'].strip()}")
 print()
 hdr = (f"{'step':<50} {'wall s':>8} {'MB/s':>7} {'user+sys s':>10} {'CPU%':>5} {'peak RSS MiB':>12} "
-       f"{'S3Proxy CPU s':>13}  load before")
+       f"{'S3Proxy CPU s':>13} {'busy%':>5}  load before")
 print(hdr)
 print("-" * len(hdr))
 for r in rows:
     if r["status"] == "ok":
         print(f"{r['label']:<50} {r['wall_s']:>8.1f} {r['mb_per_s']:>7.1f} {r['cpu_s']:>10.1f} "
-              f"{r['cpu_percent']:>5} {r['peak_rss_mib']:>12.1f} {r['server_cpu_s']:>13.1f}  {r['load_before']}")
+              f"{r['cpu_percent']:>5} {r['peak_rss_mib']:>12.1f} {r['server_cpu_s']:>13.1f} "
+              f"{r['machine_busy_percent'] if r['machine_busy_percent'] is not None else '-':>5}  {r['load_before']}")
         if r["note"]:
             print(f"    {r['note']}")
     elif r["status"] == "na":
         print(f"{r['label']:<50} {'n/a (' + (r['note'] or '') + ')'}")
     else:
         print(f"{r['label']:<50} FAILED ({r['note']})")
+print()
+print(f"busy%: the client's and S3Proxy's CPU time over wall time x {meta['nproc']} cores (100: every core busy)")
 print()
 print("speed ratios (baseline wall time / ours; > 1: synapse-backup is faster)")
 for x in ratios:
