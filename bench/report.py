@@ -45,6 +45,7 @@ COMPARE = {
 COMPARE_WARM = {
     "create-s3-warm": COMPARE["create-s3"],
     "restore-s3-warm": COMPARE["restore-s3"],
+    "create-local-warm": COMPARE["create-local"],
 }
 ratios = []
 for ours, theirs in {**COMPARE, **COMPARE_WARM}.items():

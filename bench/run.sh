@@ -5,7 +5,7 @@
 #
 #   bench/run.sh [--size-gb N] [--files N] [--db-mb N] [--remote-files N] [--seed N]
 #                [--keep] [--install-tools] [--profile] [--no-compare] [--clean]
-# Ends with two diagnostic rows: create and restore in a JVM that ran them twice already.
+# Ends with three diagnostic rows: create and restore in a JVM that ran them twice already.
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$here"
@@ -106,7 +106,7 @@ S3PID=$!
 cleanup() {
   kill "$S3PID" 2>/dev/null || true
   wait "$S3PID" 2>/dev/null || true
-  if [ "$KEEP" = 0 ]; then rm -rf "$RUN/s3store" "$RUN/localrepo" "$RUN"/restore-*/ "$RUN/restore-warm" "$RUN/stock.tar.gpg" "$RUN"/restic-*/; fi
+  if [ "$KEEP" = 0 ]; then rm -rf "$RUN/s3store" "$RUN/localrepo" "$RUN"/restore-*/ "$RUN/restore-warm" "$RUN/localrepo-warm" "$RUN/stock.tar.gpg" "$RUN"/restic-*/; fi
 }
 trap cleanup EXIT
 for _ in $(seq 1 300); do
@@ -358,6 +358,10 @@ if [ -n "$ID_S3" ]; then
   warm_row restore-s3-warm "restore --target <- S3, warm JVM (run 3 of 3)" \
     restore "$ID_S3" --target "$RUN/restore-warm/{i}" "${S3ARGS[@]}" "${COMMON[@]}"
 fi
+# Into a fresh local repository each run, as create-local does.
+drop "$RUN/localrepo-warm"; mkdir -p "$RUN/localrepo-warm"
+warm_row create-local-warm "create (full) -> local repo, warm JVM (run 3 of 3)" \
+  create --full --repo "$RUN/localrepo-warm/{i}" "${COMMON[@]}"
 
 # --- JFR profiles (separate runs, so profiling does not skew the timings) -----------------------
 PROFILE_OUT=""
