@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.synapsebackup.ConfigException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -271,11 +270,11 @@ class HomeserverConfigTest {
             y.append("]\n");
         }
         Path hs = write("homeserver.yaml", y.toString());
-        long t0 = System.nanoTime();
+        // Refused by the alias limit, before any expansion (not by running out of memory or time).
         assertThatThrownBy(() -> HomeserverConfig.load(List.of(hs), tmp))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining(hs.toString());
-        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(2));
+                .hasMessageContaining(hs.toString())
+                .hasMessageContaining("aliases");
     }
 
     @Test
