@@ -45,6 +45,10 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
     public static final String USER = "synapse_user";
     /** Its password; deliberately with characters that need escaping in a passfile. */
     public static final String PASSWORD = "s3cr:et\\pw'x";
+    /** Synapse's documented role: made by {@code createuser} (LOGIN, no CREATEDB, not superuser). */
+    public static final String DOC_USER = "synapse_doc";
+    /** Its password. */
+    public static final String DOC_PASSWORD = "d0c:pw\\'y";
 
     private static final String RUN_AS = "nobody";
 
@@ -90,6 +94,8 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
                 "-w", "-t", "60", "start"), true);
         started = true;
         superSql("postgres", "CREATE ROLE " + USER + " LOGIN CREATEDB PASSWORD '" + PASSWORD.replace("'", "''") + "'");
+        superSql("postgres", "CREATE ROLE " + DOC_USER + " LOGIN NOCREATEDB NOSUPERUSER PASSWORD '"
+                + DOC_PASSWORD.replace("'", "''") + "'");
     }
 
     /** Stops the server (immediately) and deletes its directory. */
@@ -130,6 +136,26 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
     /** A Synapse database config for {@code dbname} as {@link #USER} with the right password. */
     public DatabaseConfig.Postgres config(String dbname) {
         return config(dbname, PASSWORD);
+    }
+
+    /** A Synapse database config for {@code dbname} as {@link #DOC_USER}, Synapse's documented role. */
+    public DatabaseConfig.Postgres docConfig(String dbname) {
+        return new DatabaseConfig.Postgres("127.0.0.1", port, DOC_USER, Secret.of(DOC_PASSWORD), dbname,
+                Map.of("sslmode", "disable"));
+    }
+
+    /**
+     * Creates {@code dbname} exactly as Synapse's docs do: by the superuser, {@code OWNER owner}
+     * ({@code createdb --encoding=UTF8 --locale=C --template=template0 --owner=owner}).
+     */
+    public void createSynapseDatabase(String dbname, String owner) throws IOException, InterruptedException {
+        superSql("postgres", "CREATE DATABASE " + dbname + " OWNER " + owner
+                + " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+    }
+
+    /** Runs SQL as {@link #DOC_USER}. */
+    public String docSql(String dbname, String sql) throws IOException, InterruptedException {
+        return psql(DOC_USER, DOC_PASSWORD, dbname, sql);
     }
 
     /** Creates {@code dbname} as Synapse requires, owned by {@link #USER}. */
