@@ -58,6 +58,24 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
     private int port;
     private boolean asRoot;
     private boolean started;
+    private boolean peerSocket;
+    private Path socketDir;
+
+    /**
+     * Also listen on a Unix socket (in the server's temporary directory) where the OS user
+     * {@code postgres} logs in as role {@code postgres} by peer authentication, and every other
+     * role by password: Debian's {@code sudo -u postgres psql} setup. Needs root (the server runs
+     * as {@code nobody}, the peer client as {@code postgres}).
+     */
+    public PostgresServer withPeerSocket() {
+        this.peerSocket = true;
+        return this;
+    }
+
+    /** The Unix socket directory ({@link #withPeerSocket()}), else {@code null}. */
+    public Path socketDir() {
+        return socketDir;
+    }
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
@@ -86,8 +104,22 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
         run(asServerUser(bin.resolve("initdb").toString(), "-D", data.toString(), "-U", SUPERUSER,
                 "--auth=scram-sha-256", "--pwfile=" + pwFile, "-E", "UTF8", "--locale=C", "--no-sync"), true);
         port = freePort();
+        String sockets = "''";
+        if (peerSocket) {
+            if (!asRoot) {
+                throw new IllegalStateException("a peer-authentication socket needs the tests to run as root");
+            }
+            socketDir = Files.createDirectory(base.resolve("sock"));
+            UserPrincipal nobody = base.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(RUN_AS);
+            Files.setOwner(socketDir, nobody);
+            Files.setPosixFilePermissions(socketDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx--x--x"));
+            sockets = "'" + socketDir + "'";
+            Files.writeString(data.resolve("pg_hba.conf"), String.join("\n", "local all postgres peer",
+                    "local all all scram-sha-256", "host all all 127.0.0.1/32 scram-sha-256", ""));
+        }
         Files.writeString(data.resolve("postgresql.conf"), String.join("\n",
-                "", "port = " + port, "listen_addresses = '127.0.0.1'", "unix_socket_directories = ''",
+                "", "port = " + port, "listen_addresses = '127.0.0.1'", "unix_socket_directories = " + sockets,
                 "fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 40",
                 "shared_buffers = 16MB", ""), StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
         run(asServerUser(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", base.resolve("log").toString(),
