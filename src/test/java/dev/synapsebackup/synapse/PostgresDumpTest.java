@@ -232,7 +232,7 @@ class PostgresDumpTest {
     }
 
     @Test
-    void populatedTargetRefusedThenRenamedAsideWithDropExisting() throws Exception {
+    void populatedTargetRefusedThenReplacedWithDropExisting() throws Exception {
         AtomicReference<PostgresDump.Result> res = new AtomicReference<>();
         List<Path> chunks = dumpToFiles(new PostgresDump(tools(), 1 << 20, tmp), SOURCE, tmp.resolve("d"), res);
         PG.createSynapseDatabase("target");
