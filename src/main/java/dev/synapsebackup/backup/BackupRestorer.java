@@ -141,11 +141,10 @@ final class BackupRestorer {
                             notes.add("created PostgreSQL database " + r.dbname()
                                     + ("admin".equals(r.createdBy()) ? " through the admin connection" : ""));
                         }
-                        if (r.previous() != null) {
-                            notes.add(r.previousDropped() ? "the database's previous contents were dropped"
-                                    : "the database's previous contents are kept in schema " + r.previous()
-                                    + " of " + r.dbname() + "; drop them with: psql -c 'DROP SCHEMA " + r.previous()
-                                    + " CASCADE' (as Synapse's role)");
+                        if (r.previous() != null && !r.previousDropped()) {
+                            notes.add("the database's previous contents are kept in schema " + r.previous()
+                                    + " of database " + r.dbname() + "; once satisfied, drop them with: sudo -u postgres psql -d "
+                                    + r.dbname() + " -c 'DROP SCHEMA " + r.previous() + " CASCADE'");
                         }
                     };
                 }
