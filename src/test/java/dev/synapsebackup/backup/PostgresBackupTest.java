@@ -176,7 +176,8 @@ class PostgresBackupTest {
         assertThat(restored.remove("e2e_one_time_keys_json")).isEqualTo("0|-");
         assertThat(restored).isEqualTo(expected);
         assertThat(PG.superSql(db, "SELECT to_regclass('public.later_table') IS NULL")).isEqualTo("t");
-        assertThat(r.stderr()).contains("replacing its contents in one transaction").doesNotContain("public_pre_restore_");
+        assertThat(r.stdout() + r.stderr()).contains("replacing its contents in one transaction")
+                .doesNotContain("public_pre_restore_");
 
         // --keep-previous says where the previous contents are and how to drop them.
         Cli.Result k = cli("restore", id, "--drop-existing", "--keep-previous");
