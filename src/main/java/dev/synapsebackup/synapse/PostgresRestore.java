@@ -696,8 +696,10 @@ public final class PostgresRestore {
 
     /**
      * The stock commands that restore {@code dumpFile} into the configured database, for
-     * {@code restore --target}: {@code createdb} as Synapse requires, then {@code pg_restore}.
-     * The password is not included (libpq asks for it, or reads {@code ~/.pgpass}).
+     * {@code restore --target}, as Synapse's docs set it up: {@code postgres} creates the
+     * database as Synapse requires, owned by Synapse's role (which needs no {@code CREATEDB}),
+     * then that role loads the dump in one transaction. The password is not included (libpq asks
+     * for it, or reads {@code ~/.pgpass}).
      */
     public static List<String> stockCommands(DatabaseConfig.Postgres db, Path dumpFile) {
         List<String> conn = new ArrayList<>();
@@ -710,10 +712,11 @@ public final class PostgresRestore {
         }
         String c = String.join(" ", conn);
         String name = db.dbname() != null ? db.dbname() : db.user() != null ? db.user() : "synapse";
-        String owner = db.user() != null ? " -O " + sh(db.user()) : "";
+        String owner = sh(db.user() != null ? db.user() : "synapse_user");
         return List.of(
-                "createdb " + c + " -E UTF8 --lc-collate=C --lc-ctype=C -T template0" + owner + " " + sh(name),
-                "pg_restore " + c + " --no-owner --no-privileges --exit-on-error -d " + sh(name) + " "
+                "sudo -u postgres createdb" + serverArgs(db) + " --encoding=UTF8 --locale=C --template=template0 --owner="
+                        + owner + " " + sh(name),
+                "pg_restore " + c + " --no-owner --no-privileges --exit-on-error --single-transaction -d " + sh(name) + " "
                         + sh(dumpFile.toString()));
     }
 

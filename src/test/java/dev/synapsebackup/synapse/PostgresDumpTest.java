@@ -322,15 +322,22 @@ class PostgresDumpTest {
         Path dir = tmp.resolve("stock");
         dumpToFiles(new PostgresDump(tools(), 100_000, tmp), SOURCE, dir, res);
         Path dump = tmp.resolve("synapse.pgdump");
-        List<String> cmds = PostgresRestore.stockCommands(PG.config("stock_copy"), dump);
+        // Synapse's documented role (no CREATEDB): postgres creates the database, the role loads the dump.
+        List<String> cmds = PostgresRestore.stockCommands(PG.docConfig("stock_copy"), dump);
         assertThat(cmds).hasSize(2);
-        assertThat(cmds.get(0)).startsWith("createdb -h 127.0.0.1 -p " + PG.port() + " -U synapse_user -E UTF8"
-                + " --lc-collate=C --lc-ctype=C -T template0 -O synapse_user stock_copy");
+        assertThat(cmds.get(0)).isEqualTo("sudo -u postgres createdb -p " + PG.port() + " --encoding=UTF8 --locale=C"
+                + " --template=template0 --owner=synapse_doc stock_copy");
+        assertThat(cmds.get(1)).startsWith("pg_restore -h 127.0.0.1 -p " + PG.port() + " -U synapse_doc --no-owner");
+        // No sudo or peer socket here: "postgres" connects over TCP with its password (from a passfile, as ~/.pgpass).
+        Path pgpass = tmp.resolve("pgpass");
+        Files.writeString(pgpass, "*:*:*:postgres:" + PostgresServer.SUPERUSER_PASSWORD + "\n*:*:*:synapse_doc:"
+                + PostgresServer.DOC_PASSWORD.replace("\\", "\\\\").replace(":", "\\:") + "\n");
+        Files.setPosixFilePermissions(pgpass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         String script = "set -euo pipefail\ncd " + dev.synapsebackup.testing.Procs.q(dir) + "\n"
                 + "cat synapse.pgdump.* > " + dev.synapsebackup.testing.Procs.q(dump) + "\n"
-                + String.join("\n", cmds) + "\n";
-        var r = dev.synapsebackup.testing.Procs.bash(script, Map.of("PGPASSWORD", PostgresServer.PASSWORD,
-                "PATH", PG.binDir() + ":" + System.getenv("PATH")), tmp);
+                + cmds.get(0).substring("sudo -u postgres ".length()) + "\n" + cmds.get(1) + "\n";
+        var r = dev.synapsebackup.testing.Procs.bash(script, Map.of("PGPASSFILE", pgpass.toString(), "PGHOST", "127.0.0.1",
+                "PGUSER", "postgres", "PATH", PG.binDir() + ":" + System.getenv("PATH")), tmp);
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(Sha256.hex(Sha256.newDigest().digest(Files.readAllBytes(dump)))).isEqualTo(res.get().sha256());
         Map<String, String> src = SynapseSchema.snapshot(PG, SOURCE);
