@@ -65,6 +65,8 @@ final class BackupRestorer {
     }
 
     private SwapHook swapHook = (step, from, to) -> { };
+    /** PostgreSQL admin connection (config {@code postgres:}), or {@code null}. */
+    private dev.synapsebackup.config.PostgresAdmin pgAdmin;
 
     BackupRestorer(Repository repo, Supplier<HomeserverConfig> homeserver, ServiceControl service) {
         this.repo = repo;
@@ -74,6 +76,10 @@ final class BackupRestorer {
 
     void swapHook(SwapHook hook) {
         this.swapHook = hook;
+    }
+
+    void pgAdmin(dev.synapsebackup.config.PostgresAdmin admin) {
+        this.pgAdmin = admin;
     }
 
     RestoreResult restore(String id, RestoreOptions options) throws IOException {
@@ -120,7 +126,7 @@ final class BackupRestorer {
                 if (dumpCheck != null) {
                     DatabaseConfig.Postgres pg = (DatabaseConfig.Postgres) homeserver.get().database();
                     List<Path> chunks = stagedChunks(staged.dbStage, summary);
-                    PostgresRestore pgRestore = new PostgresRestore(PgTools.system(), temp);
+                    PostgresRestore pgRestore = new PostgresRestore(PgTools.system(), temp, pgAdmin);
                     PostgresRestore.Listing listing = pgRestore.listDump(chunks);
                     checkDump(summary, listing);
                     PostgresRestore.Options pgOptions = new PostgresRestore.Options(options.dropExisting(),
@@ -128,12 +134,17 @@ final class BackupRestorer {
                     // Refuse a populated database before Synapse is stopped, not after.
                     pgRestore.preflight(pg, pgOptions);
                     changes.add("restore PostgreSQL database " + pg.dbname() + " from the dump (" + listing.entries()
-                            + " entries)" + (options.dropExisting() ? ", renaming an existing one aside" : ""));
+                            + " entries)" + (options.dropExisting() ? ", replacing its contents in one transaction" : ""));
                     dbStep = () -> {
                         PostgresRestore.Result r = pgRestore.restore(pg, chunks, pgOptions);
-                        if (r.previous() != null) {
-                            notes.add("the previous database was renamed to " + r.previous()
-                                    + (r.previousDropped() ? " and dropped after the restore succeeded" : " and kept"));
+                        if (r.created()) {
+                            notes.add("created PostgreSQL database " + r.dbname()
+                                    + ("admin".equals(r.createdBy()) ? " through the admin connection" : ""));
+                        }
+                        if (r.previous() != null && !r.previousDropped()) {
+                            notes.add("the database's previous contents are kept in schema " + r.previous()
+                                    + " of database " + r.dbname() + "; once satisfied, drop them with: sudo -u postgres psql -d "
+                                    + r.dbname() + " -c 'DROP SCHEMA " + r.previous() + " CASCADE'");
                         }
                     };
                 }

@@ -13,8 +13,9 @@ import java.util.Objects;
  * @param noService    the admin has stopped Synapse: do not stop or start it
  * @param keepPrevious keep the replaced live data as {@code *.pre-restore-<id>}
  * @param progress     progress listener
- * @param dropExisting a PostgreSQL database that already has tables is renamed aside (kept until
- *                     the restore has succeeded) instead of refused
+ * @param dropExisting a PostgreSQL database that already has tables has its contents replaced in
+ *                     one transaction (with {@code keepPrevious} the old ones stay in schema
+ *                     {@code public_pre_restore_<id>}) instead of being refused
  */
 public record RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
                              Progress progress, boolean dropExisting) {

@@ -119,7 +119,9 @@ public final class SynapseBackup implements AutoCloseable {
         }
         ServiceControl service = new ServiceControl(config.stopCommand(), config.startCommand(), pidFile,
                 java.time.Duration.ofMinutes(3));
-        return new BackupRestorer(repo, hs, service);
+        BackupRestorer restorer = new BackupRestorer(repo, hs, service);
+        config.postgresAdmin().ifPresent(restorer::pgAdmin);
+        return restorer;
     }
 
     /**

@@ -38,8 +38,8 @@ final class RestoreCommand extends BaseCommand {
     @Option(names = "--keep-previous", description = "Keep the replaced live data beside it as <name>.pre-restore-<id>.")
     boolean keepPrevious;
 
-    @Option(names = "--drop-existing", description = "PostgreSQL: if the database already has tables, rename it aside"
-            + " (<db>_pre_restore_<time>; dropped after success unless --keep-previous) instead of refusing.")
+    @Option(names = "--drop-existing", description = "PostgreSQL: if the database already has tables, replace its"
+            + " contents in one transaction (kept in schema public_pre_restore_<id> with --keep-previous) instead of refusing.")
     boolean dropExisting;
 
     @Option(names = "--print-command", description = "Print the stock-tools restore procedure and the AWS_* variables it needs, then exit.")

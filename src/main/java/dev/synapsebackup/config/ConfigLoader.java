@@ -29,10 +29,13 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of(
-            "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every");
+            "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every", "postgres");
     private static final Set<String> S3_KEYS = Set.of(
             "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style");
     private static final Set<String> SERVICE_KEYS = Set.of("stop-command", "start-command");
+    private static final Set<String> POSTGRES_KEYS = Set.of("admin-os-user", "admin-user", "admin-password-file");
+    /** A POSIX-portable user name, as useradd accepts it (no option-like leading dash). */
+    private static final Pattern OS_USER = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*\\$?");
     private static final Duration DEFAULT_FULL_EVERY = Duration.ofDays(7);
 
     private final Map<String, String> env;
@@ -137,7 +140,46 @@ public final class ConfigLoader {
                 : parseDuration(String.valueOf(yaml.get("full-every")), "full-every" + where);
 
         return new ToolConfig(synapseConfigs, Optional.ofNullable(repo), s3, Optional.ofNullable(passphrase),
-                stop, start, fullEvery, fileRead);
+                stop, start, fullEvery, fileRead, postgresAdmin(map(yaml, "postgres", where), where));
+    }
+
+    /** The optional {@code postgres:} block: an admin connection for restores (never used unless set). */
+    private static Optional<PostgresAdmin> postgresAdmin(Map<String, Object> block, String where) {
+        for (String key : block.keySet()) {
+            if (!POSTGRES_KEYS.contains(key)) {
+                throw new ConfigException("unknown key \"postgres." + key + "\"" + where + " (known: "
+                        + String.join(", ", sorted(POSTGRES_KEYS)) + ")");
+            }
+        }
+        if (block.isEmpty()) {
+            return Optional.empty();
+        }
+        String osUser = optString(block, "admin-os-user", "postgres.", where);
+        String user = optString(block, "admin-user", "postgres.", where);
+        String pwFile = optString(block, "admin-password-file", "postgres.", where);
+        if (osUser != null && !OS_USER.matcher(osUser).matches()) {
+            throw new ConfigException("\"postgres.admin-os-user\"" + where + " must be an OS user name such as postgres,"
+                    + " not \"" + osUser + "\"");
+        }
+        if (user != null && (user.isBlank() || user.indexOf('\0') >= 0)) {
+            throw new ConfigException("\"postgres.admin-user\"" + where + " must be a PostgreSQL role name");
+        }
+        if (osUser == null && user == null) {
+            throw new ConfigException("\"postgres\"" + where + " needs \"admin-os-user\" (e.g. postgres: peer"
+                    + " authentication over the local socket) or \"admin-user\" with \"admin-password-file\"");
+        }
+        if (osUser == null && pwFile == null) {
+            throw new ConfigException("\"postgres.admin-user\"" + where + " needs \"postgres.admin-password-file\""
+                    + " (or use \"postgres.admin-os-user\" for peer authentication)");
+        }
+        if (osUser != null && pwFile != null) {
+            throw new ConfigException("\"postgres.admin-password-file\"" + where + " cannot be used with"
+                    + " \"postgres.admin-os-user\" (that connects over the local socket with peer authentication)");
+        }
+        if (pwFile != null && pwFile.isBlank()) {
+            throw new ConfigException("\"postgres.admin-password-file\"" + where + " must not be empty");
+        }
+        return Optional.of(new PostgresAdmin(osUser, user, pwFile == null ? null : Path.of(pwFile)));
     }
 
     private S3Parameters s3Parameters(ConfigOverrides flags, Map<String, Object> block, String where) {

@@ -18,6 +18,7 @@ import java.util.Optional;
  * @param startCommand     how to start Synapse again (empty: not configured)
  * @param fullEvery        how old the last full backup may get before {@code create} makes a new one
  * @param configFile       the tool config file that was read, if any
+ * @param postgresAdmin    an admin connection for PostgreSQL restores (config {@code postgres:}), if configured
  */
 public record ToolConfig(
         List<Path> synapseConfigs,
@@ -27,12 +28,21 @@ public record ToolConfig(
         List<String> stopCommand,
         List<String> startCommand,
         Duration fullEvery,
-        Optional<Path> configFile) {
+        Optional<Path> configFile,
+        Optional<PostgresAdmin> postgresAdmin) {
 
     /** Synapse's default config path on Debian and in the packages. */
     public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
     /** The tool's default config file. */
     public static final Path DEFAULT_CONFIG_FILE = Path.of("/etc/synapse-backup/config.yaml");
+
+    /** Without a PostgreSQL admin connection. */
+    public ToolConfig(List<Path> synapseConfigs, Optional<Path> repositoryDir, Optional<S3Parameters> s3,
+            Optional<PassphraseSource> passphrase, List<String> stopCommand, List<String> startCommand,
+            Duration fullEvery, Optional<Path> configFile) {
+        this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
+                Optional.empty());
+    }
 
     public ToolConfig {
         synapseConfigs = List.copyOf(synapseConfigs);

@@ -36,10 +36,21 @@ final class PgSession implements Closeable {
     private final DatabaseConfig.Postgres db;
     private final PgTools tools;
     private final Path passFile;
+    /** OS user the client programs run as ({@code runuser -u}, peer authentication), or {@code null}. */
+    private final String runAs;
 
     PgSession(DatabaseConfig.Postgres db, PgTools tools, Path tempDir) {
+        this(db, tools, tempDir, null);
+    }
+
+    /**
+     * @param runAs OS user to run the client programs as (the tool runs as root), for peer
+     *              authentication over the local socket; {@code null} for the tool's own user
+     */
+    PgSession(DatabaseConfig.Postgres db, PgTools tools, Path tempDir, String runAs) {
         this.db = db;
         this.tools = tools;
+        this.runAs = runAs;
         this.passFile = db.password() == null ? null : writePassFile(db, tempDir);
     }
 
@@ -120,12 +131,21 @@ final class PgSession implements Closeable {
                 : db.host().startsWith("/") ? "PostgreSQL socket " + db.host() + ", port " + db.port()
                 : "PostgreSQL server " + db.host() + ":" + db.port();
         return "database \"" + (dbname == null ? "(default)" : dbname) + "\" on " + server
-                + (db.user() == null ? "" : " as user \"" + db.user() + "\"");
+                + (db.user() == null ? "" : " as user \"" + db.user() + "\"")
+                + (runAs == null ? "" : " (client run as OS user \"" + runAs + "\")");
     }
 
     /** A process builder for a libpq program with this session's environment. */
     ProcessBuilder builder(List<String> command) {
-        ProcessBuilder pb = new ProcessBuilder(command);
+        List<String> full = command;
+        if (runAs != null) {
+            full = new ArrayList<>(List.of("runuser", "-u", runAs, "--"));
+            full.addAll(command);
+        }
+        ProcessBuilder pb = new ProcessBuilder(full);
+        if (runAs != null) {
+            pb.directory(new java.io.File("/")); // the tool's working directory may be closed to that user
+        }
         Map<String, String> env = pb.environment();
         if (passFile != null) {
             env.remove("PGPASSWORD");

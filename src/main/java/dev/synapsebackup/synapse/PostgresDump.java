@@ -220,7 +220,9 @@ public final class PostgresDump {
                         + ": install postgresql-client-" + info.serverMajor() + " or newer");
             }
             List<String> cmd = List.of(pgDump.path().toString(), "-Fc", "-w",
-                    "--exclude-table-data=" + EXCLUDED_TABLE_DATA, "-d", s.conninfo(info.dbname()));
+                    "--exclude-table-data=" + EXCLUDED_TABLE_DATA,
+                    // contents a restore --keep-previous kept aside: not Synapse's, and would double every backup
+                    "--exclude-schema=" + PostgresRestore.ASIDE_PREFIX + "*", "-d", s.conninfo(info.dbname()));
             ProcessBuilder pb = s.builder(cmd);
             pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             Process p = pb.start();

@@ -67,10 +67,15 @@ class PostgresBackupTest {
     /** Points homeserver.yaml at the test server's database, as a Synapse-on-PostgreSQL config does. */
     @SuppressWarnings("unchecked")
     private void writeDatabaseConfig(String password) throws IOException {
+        writeDatabaseConfig(PostgresServer.USER, password);
+    }
+
+    @SuppressWarnings("unchecked")
+    private void writeDatabaseConfig(String user, String password) throws IOException {
         org.yaml.snakeyaml.Yaml y = new org.yaml.snakeyaml.Yaml();
         Map<String, Object> cfg = (Map<String, Object>) y.load(Files.readString(yaml));
         Map<String, Object> args = new java.util.LinkedHashMap<>();
-        args.put("user", PostgresServer.USER);
+        args.put("user", user);
         args.put("password", password);
         args.put("database", db);
         args.put("host", "127.0.0.1");
@@ -142,6 +147,71 @@ class PostgresBackupTest {
         assertThat(Files.readAllLines(tmp.resolve("service.log"))).containsExactly("stop", "start");
         assertThat(PG.superSql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE '" + db + "_pre_restore_%'"))
                 .isEqualTo("0");
+        assertThat(leftovers()).isEmpty();
+    }
+
+    /**
+     * Synapse's documented setup: a role without CREATEDB owning a database the superuser created.
+     * A live restore over later data, then a disaster on a new (empty) server, without and with an
+     * admin connection.
+     */
+    @Test
+    void documentedRoleRestoresOverLaterDataAndOnAnEmptyServer() throws Exception {
+        db = "docsynapse" + (++databases);
+        PG.createSynapseDatabase(db, PostgresServer.DOC_USER);
+        PG.docSql(db, SynapseSchema.SCHEMA);
+        PG.docSql(db, SynapseSchema.DATA);
+        writeDatabaseConfig(PostgresServer.DOC_USER, PostgresServer.DOC_PASSWORD);
+        Map<String, String> expected = new TreeMap<>(SynapseSchema.snapshot(PG, db));
+        assertThat(expected.remove("e2e_one_time_keys_json")).startsWith("3000|");
+        Cli.Result c = cli("create", "--quiet");
+        assertThat(c.exitCode()).as(c.toString()).isZero();
+        String id = c.lastLine();
+
+        PG.docSql(db, "DELETE FROM events WHERE stream_ordering % 2 = 0; INSERT INTO users (name) VALUES ('@late:example.org');"
+                + " CREATE TABLE later_table (x int)");
+        Cli.Result r = cli("restore", id, "--drop-existing");
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        Map<String, String> restored = new TreeMap<>(SynapseSchema.snapshot(PG, db));
+        assertThat(restored.remove("e2e_one_time_keys_json")).isEqualTo("0|-");
+        assertThat(restored).isEqualTo(expected);
+        assertThat(PG.superSql(db, "SELECT to_regclass('public.later_table') IS NULL")).isEqualTo("t");
+        assertThat(r.stdout() + r.stderr()).contains("replacing its contents in one transaction")
+                .doesNotContain("public_pre_restore_");
+
+        // --keep-previous says where the previous contents are and how to drop them.
+        Cli.Result k = cli("restore", id, "--drop-existing", "--keep-previous");
+        assertThat(k.exitCode()).as(k.toString()).isZero();
+        String aside = "public_pre_restore_" + id.substring("backup-".length());
+        assertThat(k.stdout() + k.stderr()).contains("DROP SCHEMA " + aside + " CASCADE");
+        PG.docSql(db, "DROP SCHEMA " + aside + " CASCADE");
+        try (Stream<Path> kept = Files.walk(tmp)) { // the files it kept too, as an admin would once satisfied
+            for (Path p : kept.filter(p -> p.getFileName().toString().contains(".pre-restore-")).toList()) {
+                BackupCreator.deleteTree(p);
+            }
+        }
+
+        // A new, empty PostgreSQL server: the role exists, the database does not.
+        PG.superSql("postgres", "DROP DATABASE " + db + " WITH (FORCE)");
+        Cli.Result refused = cli("restore", id);
+        assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(1);
+        assertThat(refused.stderr()).contains("sudo -u postgres createdb -p " + PG.port()
+                + " --encoding=UTF8 --locale=C --template=template0 --owner=" + PostgresServer.DOC_USER + " " + db);
+        assertThat(Files.readAllLines(tmp.resolve("service.log"))).containsExactly("stop", "start", "stop", "start");
+
+        Path pw = tmp.resolve("pg-admin-password");
+        Files.writeString(pw, PostgresServer.SUPERUSER_PASSWORD + "\n");
+        Files.writeString(config, Files.readString(config) + "postgres:\n  admin-user: postgres\n  admin-password-file: " + pw + "\n");
+        Cli.Result fresh = cli("restore", id);
+        assertThat(fresh.exitCode()).as(fresh.toString()).isZero();
+        assertThat(fresh.stdout() + fresh.stderr()).doesNotContain(PostgresServer.SUPERUSER_PASSWORD)
+                .contains("created PostgreSQL database " + db + " through the admin connection");
+        assertThat(PG.superSql("postgres", "SELECT pg_encoding_to_char(encoding), datcollate, datctype,"
+                + " pg_get_userbyid(datdba) FROM pg_database WHERE datname = '" + db + "'"))
+                .isEqualTo("UTF8|C|C|" + PostgresServer.DOC_USER);
+        restored = new TreeMap<>(SynapseSchema.snapshot(PG, db));
+        assertThat(restored.remove("e2e_one_time_keys_json")).isEqualTo("0|-");
+        assertThat(restored).isEqualTo(expected);
         assertThat(leftovers()).isEmpty();
     }
 

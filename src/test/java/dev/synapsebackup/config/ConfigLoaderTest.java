@@ -95,6 +95,36 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void postgresAdminConnectionIsOptionalAndValidated() throws Exception {
+        ConfigLoader l = new ConfigLoader(Map.of(), null);
+        assertThat(l.load(file(write("repository: /r\n"))).postgresAdmin()).isEmpty();
+        PostgresAdmin peer = l.load(file(write("repository: /r\npostgres: {admin-os-user: postgres}\n"))).postgresAdmin()
+                .orElseThrow();
+        assertThat(peer).isEqualTo(new PostgresAdmin("postgres", null, null));
+        Path pw = Files.writeString(dir.resolve("pg-admin"), "pg-admin-secret\nignored\n");
+        PostgresAdmin byPassword = l.load(file(write("repository: /r\npostgres:\n  admin-user: postgres\n"
+                + "  admin-password-file: " + pw + "\n"))).postgresAdmin().orElseThrow();
+        assertThat(byPassword.user()).isEqualTo("postgres");
+        assertThat(byPassword.password().orElseThrow().revealString()).isEqualTo("pg-admin-secret");
+        assertThat(byPassword.toString()).doesNotContain("pg-admin-secret");
+
+        assertThatThrownBy(() -> l.load(file(write("repository: /r\npostgres: {admin-user: postgres}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("\"postgres.admin-password-file\"");
+        assertThatThrownBy(() -> l.load(file(write("repository: /r\npostgres: {admin-os-user: postgres, admin-password-file: /x}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("\"postgres.admin-password-file\"");
+        assertThatThrownBy(() -> l.load(file(write("repository: /r\npostgres: {admin-os-user: '-rf'}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("\"postgres.admin-os-user\"");
+        assertThatThrownBy(() -> l.load(file(write("repository: /r\npostgres: {admin-password: x}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("unknown key \"postgres.admin-password\"");
+        assertThatThrownBy(() -> new PostgresAdmin(null, "postgres", tmpMissing()).password())
+                .isInstanceOf(ConfigException.class).hasMessageContaining("does not exist");
+    }
+
+    private static Path tmpMissing() {
+        return Path.of("/nonexistent/pg-admin-password");
+    }
+
+    @Test
     void regionOrEndpointRequired() throws Exception {
         Path f = write("s3: {bucket: b}\n");
         assertThatThrownBy(() -> new ConfigLoader(Map.of(), null).load(file(f)))

@@ -232,7 +232,7 @@ class PostgresDumpTest {
     }
 
     @Test
-    void populatedTargetRefusedThenRenamedAsideWithDropExisting() throws Exception {
+    void populatedTargetRefusedThenReplacedWithDropExisting() throws Exception {
         AtomicReference<PostgresDump.Result> res = new AtomicReference<>();
         List<Path> chunks = dumpToFiles(new PostgresDump(tools(), 1 << 20, tmp), SOURCE, tmp.resolve("d"), res);
         PG.createSynapseDatabase("target");
@@ -244,34 +244,40 @@ class PostgresDumpTest {
                 .hasMessageContaining("--drop-existing");
         assertThat(PG.superSql("target", "SELECT x FROM old_stuff")).isEqualTo("42");
 
-        // A failing restore (a truncated dump) renames the old database back.
+        // A failing restore (a truncated dump) leaves the old contents as they were.
         byte[] whole = concat(chunks);
         assertThatThrownBy(() -> restore.restore(PG.config("target"),
                 new ByteArrayInputStream(whole, 0, whole.length / 2), new PostgresRestore.Options(true, false, "t1")))
                 .isInstanceOf(SynapseBackupException.class).hasMessageContaining("pg_restore");
         assertThat(PG.superSql("target", "SELECT x FROM old_stuff")).isEqualTo("42");
-        assertThat(PG.superSql("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'target_pre%'"))
+        assertThat(PG.superSql("target", "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'public_pre%'"))
                 .isEqualTo("0");
 
-        // A session on the old database (Synapse not quite gone) is terminated for the rename.
+        // A session on the old database (Synapse not quite gone) is terminated for the restore.
         Process idle = PG.userSqlAsync("target", "SELECT pg_sleep(60)");
         Thread.sleep(300);
         PostgresRestore.Result r = restore.restore(PG.config("target"), chunks, new PostgresRestore.Options(true, true, "t2"));
         idle.destroyForcibly();
-        assertThat(r.previous()).isEqualTo("target_pre_restore_t2");
+        assertThat(r.previous()).isEqualTo("public_pre_restore_t2");
         assertThat(r.previousDropped()).isFalse();
-        assertThat(r.created()).isTrue();
-        assertThat(PG.superSql("target_pre_restore_t2", "SELECT x FROM old_stuff")).isEqualTo("42");
+        assertThat(r.created()).isFalse();
+        assertThat(PG.superSql("target", "SELECT x FROM public_pre_restore_t2.old_stuff")).isEqualTo("42");
         Map<String, String> src = SynapseSchema.snapshot(PG, SOURCE);
         Map<String, String> got = SynapseSchema.snapshot(PG, "target");
         assertThat(got.get("users")).isEqualTo(src.get("users"));
         assertThat(got.get("e2e_one_time_keys_json")).isEqualTo("0|-");
 
-        // Once more without keeping: the aside copy is dropped after success.
+        // Once more without keeping: the previous contents are dropped in the same transaction.
         PostgresRestore.Result r3 = restore.restore(PG.config("target"), chunks, new PostgresRestore.Options(true, false, "t3"));
         assertThat(r3.previousDropped()).isTrue();
-        assertThat(PG.superSql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'target_pre_restore_t3'"))
+        assertThat(PG.superSql("target", "SELECT count(*) FROM pg_namespace WHERE nspname = 'public_pre_restore_t3'"))
                 .isEqualTo("0");
+
+        // A role with CREATEDB creates a missing database itself.
+        PostgresRestore.Result r5 = restore.restore(PG.config("created_by_self"), chunks, PostgresRestore.Options.refuseExisting());
+        assertThat(r5.created()).isTrue();
+        assertThat(r5.createdBy()).isEqualTo("self");
+        assertThat(SynapseSchema.snapshot(PG, "created_by_self").get("rooms")).isEqualTo(src.get("rooms"));
 
         // An existing empty database (made by an admin) is restored into as it is.
         PG.createSynapseDatabase("empty_target");
@@ -316,15 +322,22 @@ class PostgresDumpTest {
         Path dir = tmp.resolve("stock");
         dumpToFiles(new PostgresDump(tools(), 100_000, tmp), SOURCE, dir, res);
         Path dump = tmp.resolve("synapse.pgdump");
-        List<String> cmds = PostgresRestore.stockCommands(PG.config("stock_copy"), dump);
+        // Synapse's documented role (no CREATEDB): postgres creates the database, the role loads the dump.
+        List<String> cmds = PostgresRestore.stockCommands(PG.docConfig("stock_copy"), dump);
         assertThat(cmds).hasSize(2);
-        assertThat(cmds.get(0)).startsWith("createdb -h 127.0.0.1 -p " + PG.port() + " -U synapse_user -E UTF8"
-                + " --lc-collate=C --lc-ctype=C -T template0 -O synapse_user stock_copy");
+        assertThat(cmds.get(0)).isEqualTo("sudo -u postgres createdb -p " + PG.port() + " --encoding=UTF8 --locale=C"
+                + " --template=template0 --owner=synapse_doc stock_copy");
+        assertThat(cmds.get(1)).startsWith("pg_restore -h 127.0.0.1 -p " + PG.port() + " -U synapse_doc --no-owner");
+        // No sudo or peer socket here: "postgres" connects over TCP with its password (from a passfile, as ~/.pgpass).
+        Path pgpass = tmp.resolve("pgpass");
+        Files.writeString(pgpass, "*:*:*:postgres:" + PostgresServer.SUPERUSER_PASSWORD + "\n*:*:*:synapse_doc:"
+                + PostgresServer.DOC_PASSWORD.replace("\\", "\\\\").replace(":", "\\:") + "\n");
+        Files.setPosixFilePermissions(pgpass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         String script = "set -euo pipefail\ncd " + dev.synapsebackup.testing.Procs.q(dir) + "\n"
                 + "cat synapse.pgdump.* > " + dev.synapsebackup.testing.Procs.q(dump) + "\n"
-                + String.join("\n", cmds) + "\n";
-        var r = dev.synapsebackup.testing.Procs.bash(script, Map.of("PGPASSWORD", PostgresServer.PASSWORD,
-                "PATH", PG.binDir() + ":" + System.getenv("PATH")), tmp);
+                + cmds.get(0).substring("sudo -u postgres ".length()) + "\n" + cmds.get(1) + "\n";
+        var r = dev.synapsebackup.testing.Procs.bash(script, Map.of("PGPASSFILE", pgpass.toString(), "PGHOST", "127.0.0.1",
+                "PGUSER", "postgres", "PATH", PG.binDir() + ":" + System.getenv("PATH")), tmp);
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(Sha256.hex(Sha256.newDigest().digest(Files.readAllBytes(dump)))).isEqualTo(res.get().sha256());
         Map<String, String> src = SynapseSchema.snapshot(PG, SOURCE);
@@ -338,8 +351,8 @@ class PostgresDumpTest {
     void namesAreSafeAndBounded() {
         assertThat(PostgresDump.chunkName("synapse", 1)).isEqualTo(".synapse-backup/postgresql/synapse.pgdump.000001");
         assertThat(PostgresDump.chunkName("../x y", 12)).isEqualTo(".synapse-backup/postgresql/_.._x_y.pgdump.000012");
-        assertThat(PostgresRestore.asideName("synapse", "20260101120000")).isEqualTo("synapse_pre_restore_20260101120000");
-        assertThat(PostgresRestore.asideName("x".repeat(63), "s")).hasSize(63).endsWith("x_pre_restore_s");
+        assertThat(PostgresRestore.asideName("20260101120000123456")).isEqualTo("public_pre_restore_20260101120000123456");
+        assertThat(PostgresRestore.asideName("x".repeat(63))).hasSize(63).startsWith("public_pre_restore_xxx");
         assertThat(PostgresRestore.ident("a\"b")).isEqualTo("\"a\"\"b\"");
         assertThat(PostgresRestore.literal("it's")).isEqualTo("'it''s'");
     }

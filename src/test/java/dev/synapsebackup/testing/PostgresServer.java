@@ -45,6 +45,10 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
     public static final String USER = "synapse_user";
     /** Its password; deliberately with characters that need escaping in a passfile. */
     public static final String PASSWORD = "s3cr:et\\pw'x";
+    /** Synapse's documented role: made by {@code createuser} (LOGIN, no CREATEDB, not superuser). */
+    public static final String DOC_USER = "synapse_doc";
+    /** Its password. */
+    public static final String DOC_PASSWORD = "d0c:pw\\'y";
 
     private static final String RUN_AS = "nobody";
 
@@ -54,6 +58,24 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
     private int port;
     private boolean asRoot;
     private boolean started;
+    private boolean peerSocket;
+    private Path socketDir;
+
+    /**
+     * Also listen on a Unix socket (in the server's temporary directory) where the OS user
+     * {@code postgres} logs in as role {@code postgres} by peer authentication, and every other
+     * role by password: Debian's {@code sudo -u postgres psql} setup. Needs root (the server runs
+     * as {@code nobody}, the peer client as {@code postgres}).
+     */
+    public PostgresServer withPeerSocket() {
+        this.peerSocket = true;
+        return this;
+    }
+
+    /** The Unix socket directory ({@link #withPeerSocket()}), else {@code null}. */
+    public Path socketDir() {
+        return socketDir;
+    }
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
@@ -82,14 +104,30 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
         run(asServerUser(bin.resolve("initdb").toString(), "-D", data.toString(), "-U", SUPERUSER,
                 "--auth=scram-sha-256", "--pwfile=" + pwFile, "-E", "UTF8", "--locale=C", "--no-sync"), true);
         port = freePort();
+        String sockets = "''";
+        if (peerSocket) {
+            if (!asRoot) {
+                throw new IllegalStateException("a peer-authentication socket needs the tests to run as root");
+            }
+            socketDir = Files.createDirectory(base.resolve("sock"));
+            UserPrincipal nobody = base.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(RUN_AS);
+            Files.setOwner(socketDir, nobody);
+            Files.setPosixFilePermissions(socketDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx--x--x"));
+            sockets = "'" + socketDir + "'";
+            Files.writeString(data.resolve("pg_hba.conf"), String.join("\n", "local all postgres peer",
+                    "local all all scram-sha-256", "host all all 127.0.0.1/32 scram-sha-256", ""));
+        }
         Files.writeString(data.resolve("postgresql.conf"), String.join("\n",
-                "", "port = " + port, "listen_addresses = '127.0.0.1'", "unix_socket_directories = ''",
+                "", "port = " + port, "listen_addresses = '127.0.0.1'", "unix_socket_directories = " + sockets,
                 "fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 40",
                 "shared_buffers = 16MB", ""), StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
         run(asServerUser(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", base.resolve("log").toString(),
                 "-w", "-t", "60", "start"), true);
         started = true;
         superSql("postgres", "CREATE ROLE " + USER + " LOGIN CREATEDB PASSWORD '" + PASSWORD.replace("'", "''") + "'");
+        superSql("postgres", "CREATE ROLE " + DOC_USER + " LOGIN NOCREATEDB NOSUPERUSER PASSWORD '"
+                + DOC_PASSWORD.replace("'", "''") + "'");
     }
 
     /** Stops the server (immediately) and deletes its directory. */
@@ -130,6 +168,26 @@ public final class PostgresServer implements BeforeAllCallback, AfterAllCallback
     /** A Synapse database config for {@code dbname} as {@link #USER} with the right password. */
     public DatabaseConfig.Postgres config(String dbname) {
         return config(dbname, PASSWORD);
+    }
+
+    /** A Synapse database config for {@code dbname} as {@link #DOC_USER}, Synapse's documented role. */
+    public DatabaseConfig.Postgres docConfig(String dbname) {
+        return new DatabaseConfig.Postgres("127.0.0.1", port, DOC_USER, Secret.of(DOC_PASSWORD), dbname,
+                Map.of("sslmode", "disable"));
+    }
+
+    /**
+     * Creates {@code dbname} exactly as Synapse's docs do: by the superuser, {@code OWNER owner}
+     * ({@code createdb --encoding=UTF8 --locale=C --template=template0 --owner=owner}).
+     */
+    public void createSynapseDatabase(String dbname, String owner) throws IOException, InterruptedException {
+        superSql("postgres", "CREATE DATABASE " + dbname + " OWNER " + owner
+                + " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+    }
+
+    /** Runs SQL as {@link #DOC_USER}. */
+    public String docSql(String dbname, String sql) throws IOException, InterruptedException {
+        return psql(DOC_USER, DOC_PASSWORD, dbname, sql);
     }
 
     /** Creates {@code dbname} as Synapse requires, owned by {@link #USER}. */
