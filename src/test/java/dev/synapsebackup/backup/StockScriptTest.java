@@ -141,6 +141,7 @@ class StockScriptTest {
         // the directories above the roots come out with the owner and mode they had
         for (String dir : List.of("data", "data/media_store", "etc")) {
             assertThat(attrs(target.resolve(hs.resolve(dir).toString().substring(1)))).as(dir).isEqualTo(attrs(hs.resolve(dir)));
+            assertThat(attrs(reference.resolve(hs.resolve(dir).toString().substring(1)))).as(dir).isEqualTo(attrs(hs.resolve(dir)));
         }
         assertThat(Files.readString(awsConfig)).isEqualTo(userConfig);
         try (Stream<Path> s = Files.list(home.resolve(".aws"))) {
