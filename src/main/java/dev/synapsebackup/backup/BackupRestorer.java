@@ -561,8 +561,6 @@ final class BackupRestorer {
          * has them), so that a directory this restore must create gets them.
          */
         final Map<String, ManifestDirectory> recorded = new HashMap<>();
-        /** Whether the manifest records the directories above the roots (older ones do not). */
-        boolean hasRecords;
         /** Live directories this restore created, in creation order; removed again if it fails. */
         final List<Path> createdDirs = new ArrayList<>();
         /** One line per directory created, and notes on those made without a record. */
@@ -613,7 +611,6 @@ final class BackupRestorer {
             for (ManifestDirectory d : s.directories()) {
                 l.recorded.put(d.path(), d);
             }
-            l.hasRecords = !s.directories().isEmpty();
             return l;
         }
 
