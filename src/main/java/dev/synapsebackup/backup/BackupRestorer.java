@@ -566,6 +566,8 @@ final class BackupRestorer {
         /** One line per directory created, and notes on those made without a record. */
         final List<String> createdLines = new ArrayList<>();
         final List<String> createdNotes = new ArrayList<>();
+        /** Existing directories compared with their record already. */
+        final Set<Path> checkedDirs = new HashSet<>();
         /** Set once the swap succeeded: the created directories hold the restored data then. */
         boolean keepCreated;
 
@@ -676,12 +678,13 @@ final class BackupRestorer {
          * directory created goes to {@link #createdLines}.
          */
         void ensureLiveDir(Path dir, TarReader.Entry like) throws IOException {
-            if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                return;
-            }
             List<Path> missing = new ArrayList<>();
-            for (Path d = dir; d != null && !Files.exists(d, LinkOption.NOFOLLOW_LINKS); d = d.getParent()) {
-                missing.add(0, d);
+            Path d0 = dir;
+            for (; d0 != null && !Files.exists(d0, LinkOption.NOFOLLOW_LINKS); d0 = d0.getParent()) {
+                missing.add(0, d0);
+            }
+            for (; d0 != null; d0 = d0.getParent()) {
+                noteIfChanged(d0);
             }
             for (Path d : missing) {
                 String name = BackupCreator.entryName(d);
@@ -709,6 +712,25 @@ final class BackupRestorer {
                     createdNotes.add("the backup does not record the owner and mode of " + d + ": it was created owned"
                             + " like " + how + " (check it before starting Synapse)");
                 }
+            }
+        }
+
+        /**
+         * An existing directory is never changed, but one whose owner or mode differs from the
+         * backup's record (a new disk mounted in its place is root's) may keep Synapse from
+         * writing: say so, once.
+         */
+        private void noteIfChanged(Path d) throws IOException {
+            ManifestDirectory rec = recorded.get(BackupCreator.entryName(d));
+            if (rec == null || !checkedDirs.add(d)) {
+                return;
+            }
+            Map<String, Object> a = Files.readAttributes(d, "unix:mode,uid,gid,owner,group");
+            if (((Integer) a.get("mode") & 07777) != rec.mode() || (Integer) a.get("uid") != rec.uid()
+                    || (Integer) a.get("gid") != rec.gid()) {
+                createdNotes.add(d + " is " + a.get("owner") + ":" + a.get("group") + " (" + a.get("uid") + ":" + a.get("gid")
+                        + "), mode " + Manifest.octal4((Integer) a.get("mode") & 07777) + ", but was " + rec.describe()
+                        + " when the backup was made; it was left as it is (chown/chmod it if Synapse cannot write there)");
             }
         }
 

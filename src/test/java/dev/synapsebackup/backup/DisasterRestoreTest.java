@@ -164,10 +164,25 @@ class DisasterRestoreTest {
         Cli.Result r = cli("restore", id);
         assertThat(r.exitCode()).as(r.toString()).isZero();
         assertThat(attrs(DIRS)).isEqualTo(before);
+        assertThat(r.stderr()).doesNotContain("when the backup was made");
         assertThat(r.stdout().lines().filter(l -> l.startsWith("create directory "))).containsExactly(
                 "create directory " + hs.resolve("data/media_store") + " (" + USER + ":" + USER + " (" + uid + ":" + gid
                         + "), mode 0750)");
         assertServiceUserCanWrite();
+    }
+
+    /** A new disk mounted where the data directory was: root's, so Synapse could not write. Left alone, but said. */
+    @Test
+    void anExistingDirectoryWithAnotherOwnerIsLeftAloneButNamed() throws Exception {
+        productionOwnership();
+        String id = create();
+        sh("rm -rf " + q(hs.resolve("data")) + "; install -d -o root -g root -m 0755 " + q(hs.resolve("data")));
+        Cli.Result r = cli("restore", id);
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(attrs("data").get("data")).isEqualTo("755 0:0");
+        assertThat(r.stderr()).contains(hs.resolve("data") + " is root:root (0:0), mode 0755, but was " + USER + ":" + USER
+                + " (" + uid + ":" + gid + "), mode 0750 when the backup was made");
+        assertThat(attrs("data/media_store").get("data/media_store")).isEqualTo("750 " + uid + ":" + gid);
     }
 
     @Test
