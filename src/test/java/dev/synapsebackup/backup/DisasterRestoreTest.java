@@ -100,6 +100,10 @@ class DisasterRestoreTest {
         gid = Integer.parseInt(Procs.bash("id -g " + USER, Map.of(), null).stdout().strip());
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x")); // traversable by the user
         String u = USER + ":" + USER;
+        // "Synapse" starts as its user, and fails as Synapse did if it cannot write its database (WAL mode).
+        Files.writeString(tmp.resolve("svc.sh"), "#!/bin/bash\necho \"$1\" >> " + q(serviceLog) + "\n"
+                + "if [ \"$1\" = start ]; then exec runuser -u " + USER + " -- sqlite3 " + q(hs.resolve("data/homeserver.db"))
+                + " 'PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS started(x); INSERT INTO started VALUES (1);'; fi\n");
         sh("set -e; cd " + q(hs) + "; chown -R " + u + " data etc; chmod 0750 data; chmod 0770 etc; chmod 0750 data/media_store"
                 + "; chown root:" + USER + " etc/homeserver.yaml etc/*.log.config; chmod 0640 etc/homeserver.yaml etc/*.log.config"
                 + "; chmod 0600 etc/*.signing.key");
@@ -171,17 +175,22 @@ class DisasterRestoreTest {
         assertServiceUserCanWrite();
     }
 
-    /** A new disk mounted where the data directory was: root's, so Synapse could not write. Left alone, but said. */
+    /**
+     * A new disk mounted where the data directory was: root's, so Synapse cannot write. The
+     * restore leaves it alone (it never changes an existing directory) but names it.
+     */
     @Test
     void anExistingDirectoryWithAnotherOwnerIsLeftAloneButNamed() throws Exception {
         productionOwnership();
         String id = create();
         sh("rm -rf " + q(hs.resolve("data")) + "; install -d -o root -g root -m 0755 " + q(hs.resolve("data")));
         Cli.Result r = cli("restore", id);
-        assertThat(r.exitCode()).as(r.toString()).isZero();
+        // The data is in place, but "Synapse" cannot write beside its database: the restore says both.
+        assertThat(r.exitCode()).as(r.toString()).isEqualTo(1);
         assertThat(attrs("data").get("data")).isEqualTo("755 0:0");
         assertThat(r.stderr()).contains(hs.resolve("data") + " is root:root (0:0), mode 0755, but was " + USER + ":" + USER
-                + " (" + uid + ":" + gid + "), mode 0750 when the backup was made");
+                + " (" + uid + ":" + gid + "), mode 0750 when the backup was made")
+                .contains("attempt to write a readonly database").contains("start Synapse by hand");
         assertThat(attrs("data/media_store").get("data/media_store")).isEqualTo("750 " + uid + ":" + gid);
     }
 
