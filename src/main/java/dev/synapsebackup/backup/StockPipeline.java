@@ -93,6 +93,7 @@ public final class StockPipeline {
         lines.add("target=" + quote(target.toString()));
         lines.add("partial=\"$target.partial\"");
         lines.add("work=\"\"");
+        lines.add("made=\"\"");
         lines.add("if [ -e \"$target\" ] && [ -n \"$(ls -A -- \"$target\")\" ]; then echo \"$target is not empty: restore into"
                 + " an empty or new directory\" >&2; exit 1; fi");
         lines.add("if [ -e \"$partial\" ]; then echo \"$partial exists (left by an earlier attempt?): remove it first\" >&2;"
@@ -100,8 +101,8 @@ public final class StockPipeline {
         lines.add("cleanup() {");
         lines.add("  rc=$?");
         lines.add("  [ -z \"$work\" ] || rm -rf -- \"$work\"");
-        lines.add("  if [ \"$rc\" -ne 0 ]; then rm -rf -- \"$partial\"; echo \"FAILED (exit $rc): nothing was restored into"
-                + " $target\" >&2; fi");
+        lines.add("  if [ \"$rc\" -ne 0 ]; then [ -z \"$made\" ] || rm -rf -- \"$partial\"; echo \"FAILED (exit $rc): nothing was"
+                + " restored into $target\" >&2; fi");
         lines.add("}");
         lines.add("trap cleanup EXIT");
         lines.add("work=$(mktemp -d)");
@@ -113,6 +114,7 @@ public final class StockPipeline {
         }
         lines.add("mkdir -p -- \"$(dirname -- \"$target\")\"");
         lines.add("mkdir -- \"$partial\"");
+        lines.add("made=1");
         for (int i = 0; i < sources.size(); i++) {
             // With a chain, each object's entries are listed, to find the directories only older objects have.
             String list = chain ? " -v --quoting-style=literal --index-file=\"$work/entries." + (i == sources.size() - 1

@@ -131,6 +131,14 @@ class StockScriptTest {
         assertThat(tmp.resolve("stock-restore.partial")).doesNotExist();
         assertThat(Files.readString(awsConfig)).isEqualTo(userConfig);
 
+        // an attempt's leftovers are never taken for its own, nor removed
+        Path leftover = Files.createDirectories(tmp.resolve("stock-restore.partial"));
+        Procs.Result refused = Procs.bash(script, env, null);
+        assertThat(refused.exitCode()).isNotZero();
+        assertThat(refused.stderr()).contains("exists (left by an earlier attempt?)");
+        assertThat(leftover).isDirectory();
+        Files.delete(leftover);
+
         Files.write(stored, original);
         Procs.Result ok = Procs.bash(script, env, null);
         assertThat(ok.exitCode()).as(ok.stderr()).isZero();
