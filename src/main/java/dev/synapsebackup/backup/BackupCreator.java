@@ -222,9 +222,17 @@ final class BackupCreator {
             long expectedCipher = expectedPlain + expectedPlain / 8192 + 4096;
 
             Map<String, List<String>> roles = new LinkedHashMap<>(sources.roles());
+            List<Path> roots = new ArrayList<>();
+            roles.values().forEach(paths -> paths.forEach(p -> roots.add(Path.of(p))));
+            if (dbLive != null) {
+                roots.add(dbLive);
+            }
+            // Owner and mode of the directories above the roots, so that a restore can recreate them.
+            ParentDirectories parents = ParentDirectories.of(roots);
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
                     homeserver.serverName(), kind, parent == null ? null : parent.id(),
-                    parent == null ? id : parent.summary().fullBackup(), roles, dbInfo, List.of(), 0, 0);
+                    parent == null ? id : parent.summary().fullBackup(), roles, dbInfo, List.of(), 0, 0,
+                    parents.records());
 
             Path manifestFile = temp.resolve("manifest.json");
             long stored;
@@ -265,7 +273,14 @@ final class BackupCreator {
                         MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
                         TarWriter tar = new TarWriter(plain);
                         for (Path p : head) {
+                            parents.before(tar, entryName(p));
                             add(tar, manifest, id, p, entryName(p));
+                        }
+                        if (dbLive != null) {
+                            parents.before(tar, entryName(dbLive));
+                        }
+                        for (Path r : sources.mediaRoots()) {
+                            parents.before(tar, entryName(absolute(r)));
                         }
                         if (dbReused != null) {
                             manifest.file(dbReused);

@@ -110,8 +110,10 @@ final class BackupRestorer {
             try {
                 List<String> notes = new ArrayList<>(staged.notes);
                 if (options.dryRun()) {
+                    List<String> wouldChange = new ArrayList<>(layout.target == null ? layout.plannedDirs() : List.of());
+                    wouldChange.addAll(layout.describeChanges());
                     return new RestoreResult(id, "dry-run", staged.files, staged.bytes, staged.downloaded,
-                            Duration.ofNanos(System.nanoTime() - start), layout.describeChanges(), List.of(), notes);
+                            Duration.ofNanos(System.nanoTime() - start), wouldChange, List.of(), notes);
                 }
                 if (layout.target != null) {
                     if (dumpCheck != null) {
@@ -121,7 +123,9 @@ final class BackupRestorer {
                             Duration.ofNanos(System.nanoTime() - start), List.of("restored into " + layout.target),
                             List.of(), notes);
                 }
-                List<String> changes = new ArrayList<>(layout.describeChanges());
+                List<String> changes = new ArrayList<>(layout.createdLines);
+                changes.addAll(layout.describeChanges());
+                notes.addAll(layout.createdNotes);
                 DbStep dbStep = null;
                 if (dumpCheck != null) {
                     DatabaseConfig.Postgres pg = (DatabaseConfig.Postgres) homeserver.get().database();
@@ -148,11 +152,12 @@ final class BackupRestorer {
                         }
                     };
                 }
-                List<String> kept = swapLive(id, layout, options, notes, dbStep);
+                List<String> kept = swapLive(id, layout, options, changes, notes, dbStep);
                 return new RestoreResult(id, "live", staged.files, staged.bytes, staged.downloaded,
                         Duration.ofNanos(System.nanoTime() - start), changes, kept, notes);
             } finally {
                 layout.removeStaging();
+                layout.removeCreatedDirs(); // unless the swap succeeded
             }
         } finally {
             BackupCreator.deleteTree(temp);
@@ -376,18 +381,18 @@ final class BackupRestorer {
      * Stops Synapse, swaps every staged unit into place (rolling back on failure), starts Synapse;
      * a SIGINT/SIGTERM meanwhile waits until this is done (see {@link Shutdown}).
      */
-    private List<String> swapLive(String id, Layout layout, RestoreOptions options, List<String> notes, DbStep dbStep)
-            throws IOException {
+    private List<String> swapLive(String id, Layout layout, RestoreOptions options, List<String> changes,
+                                  List<String> notes, DbStep dbStep) throws IOException {
         Shutdown.enterCritical();
         try {
-            return swapLiveUninterrupted(id, layout, options, notes, dbStep);
+            return swapLiveUninterrupted(id, layout, options, changes, notes, dbStep);
         } finally {
             Shutdown.exitCritical();
         }
     }
 
-    private List<String> swapLiveUninterrupted(String id, Layout layout, RestoreOptions options, List<String> notes,
-                                               DbStep dbStep)
+    private List<String> swapLiveUninterrupted(String id, Layout layout, RestoreOptions options, List<String> changes,
+                                               List<String> notes, DbStep dbStep)
             throws IOException {
         if (options.noService()) {
             service.ensureNotRunning();
@@ -458,6 +463,7 @@ final class BackupRestorer {
             throw new SynapseBackupException("restore of " + id + " failed while swapping in the restored data ("
                     + e.getMessage() + "); every change was rolled back and the live data is as it was" + restart, e);
         }
+        layout.keepCreated = true;
         List<String> kept = new ArrayList<>();
         if (options.keepPrevious()) {
             asides.forEach(a -> kept.add(a.toString()));
@@ -471,7 +477,7 @@ final class BackupRestorer {
             try {
                 started = service.start();
             } catch (SynapseBackupException e) {
-                throw new SynapseBackupException("the backup was restored, but starting Synapse failed: " + e.getMessage(), e);
+                throw new SynapseBackupException(notStarted(id, changes, kept, notes, e), e);
             }
             if (!started) {
                 notes.add("Synapse was stopped" + (service.stoppedByPid() ? " (SIGTERM to its pid)" : "")
@@ -479,6 +485,39 @@ final class BackupRestorer {
             }
         }
         return kept;
+    }
+
+    /**
+     * The message of a restore whose swap succeeded but whose start command failed: what is in
+     * place now, why Synapse is not running, and that it must be started by hand.
+     */
+    static String notStarted(String id, List<String> changes, List<String> kept, List<String> notes,
+                             SynapseBackupException e) {
+        StringBuilder m = new StringBuilder("the backup " + id + " was restored, but Synapse did not start.\n");
+        m.append("Restored:\n");
+        for (String c : changes) {
+            m.append("  ").append(c.replaceFirst("^replace ", "replaced ").replaceFirst("^create ", "created ")).append('\n');
+        }
+        for (String k : kept) {
+            m.append("  kept the previous data as ").append(k).append('\n');
+        }
+        for (String n : notes) {
+            m.append("  note: ").append(n).append('\n');
+        }
+        if (e instanceof ServiceControl.CommandFailedException f) {
+            m.append("The start command ").append(f.command()).append(" failed with exit code ").append(f.commandExitCode());
+            if (f.outputTail().isEmpty()) {
+                m.append(" and printed nothing.\n");
+            } else {
+                m.append("; the last lines of its output:\n");
+                f.outputTail().forEach(l -> m.append("  | ").append(l).append('\n'));
+            }
+        } else {
+            m.append("Starting it failed: ").append(e.getMessage()).append('\n');
+        }
+        m.append("The data is restored and in place, but Synapse is not running: fix the cause above and start"
+                + " Synapse by hand.");
+        return m.toString();
     }
 
     private static void rollback(List<Path[]> done, List<Path> createdDirs) {
@@ -527,6 +566,21 @@ final class BackupRestorer {
         final Set<Path> stagingDirs = new HashSet<>();
         final Map<String, Integer> counts = new HashMap<>();
         boolean dynamic;
+        /**
+         * Owner and mode of the directories above the units, by entry name: from the manifest
+         * ({@code directories}), else from the archive's own directory entries (the charm's tar
+         * has them), so that a directory this restore must create gets them.
+         */
+        final Map<String, ManifestDirectory> recorded = new HashMap<>();
+        /** Live directories this restore created, in creation order; removed again if it fails. */
+        final List<Path> createdDirs = new ArrayList<>();
+        /** One line per directory created, and notes on those made without a record. */
+        final List<String> createdLines = new ArrayList<>();
+        final List<String> createdNotes = new ArrayList<>();
+        /** Existing directories compared with their record already. */
+        final Set<Path> checkedDirs = new HashSet<>();
+        /** Set once the swap succeeded: the created directories hold the restored data then. */
+        boolean keepCreated;
 
         private Layout(Path target, String id, boolean dryRun) {
             this.target = target;
@@ -567,6 +621,9 @@ final class BackupRestorer {
                 Path live = Path.of(p);
                 l.units.put(BackupCreator.entryName(live), new Unit(live, false, true));
             }
+            for (ManifestDirectory d : s.directories()) {
+                l.recorded.put(d.path(), d);
+            }
             return l;
         }
 
@@ -603,8 +660,11 @@ final class BackupRestorer {
                 u = discover(name, e.type() == TarReader.Type.DIRECTORY);
             }
             if (u == null) {
-                if (e.type() == TarReader.Type.DIRECTORY && isAncestorOfUnitOrAllowed(name)) {
-                    return false; // e.g. /var/lib/matrix-synapse itself: exists already, not ours to replace
+                if (e.type() == TarReader.Type.DIRECTORY && (recorded.containsKey(name) || isAncestorOfUnitOrAllowed(name))) {
+                    // e.g. /var/lib/matrix-synapse itself: not ours to replace, but what to create it as if it is missing
+                    recorded.putIfAbsent(name, new ManifestDirectory(name, e.mode(), e.uid(), e.gid(),
+                            e.userName(), e.groupName(), e.mtime()));
+                    return false;
                 }
                 throw new UnsafeEntryException(e.rawName(), "outside the Synapse paths this backup may restore");
             }
@@ -616,7 +676,115 @@ final class BackupRestorer {
             if (target != null) {
                 return extractor(target);
             }
-            return extractor(stagingDirFor(unitOf(e.name()).live));
+            Unit u = unitOf(e.name());
+            ensureLiveDir(u.live.getParent(), e);
+            return extractor(stagingDirFor(u.live));
+        }
+
+        /**
+         * Creates {@code dir} and its missing parents as they were at backup time: owner, group
+         * and mode from {@link #recorded}; for a backup that records none, like the unit being
+         * restored into it ({@code like}, an entry of it), and said so; a directory every system
+         * has ({@link ParentDirectories#SURELY_EXISTING}) as root's {@code 0755}. One line per
+         * directory created goes to {@link #createdLines}.
+         */
+        void ensureLiveDir(Path dir, TarReader.Entry like) throws IOException {
+            List<Path> missing = new ArrayList<>();
+            Path d0 = dir;
+            for (; d0 != null && !Files.exists(d0, LinkOption.NOFOLLOW_LINKS); d0 = d0.getParent()) {
+                missing.add(0, d0);
+            }
+            for (; d0 != null; d0 = d0.getParent()) {
+                noteIfChanged(d0);
+            }
+            for (Path d : missing) {
+                String name = BackupCreator.entryName(d);
+                ManifestDirectory rec = recorded.get(name);
+                String how = "";
+                if (rec == null && ParentDirectories.SURELY_EXISTING.contains(name)) {
+                    rec = new ManifestDirectory(name, 0755, 0, 0, "root", "root", java.time.Instant.now());
+                } else if (rec == null && like != null) {
+                    // Directory-like bits of the entry's mode: 0640 -> 0750, 0600 -> 0700.
+                    int mode = like.type() == TarReader.Type.DIRECTORY ? like.mode() & 07777
+                            : (like.mode() & 0666) | ((like.mode() & 0444) >> 2);
+                    rec = new ManifestDirectory(name, mode, like.uid(), like.gid(), like.userName(), like.groupName(),
+                            java.time.Instant.now());
+                    how = "/" + like.name();
+                }
+                Files.createDirectory(d);
+                createdDirs.add(d);
+                if (rec != null) {
+                    applyOwnerAndMode(d, rec);
+                }
+                Map<String, Object> a = Files.readAttributes(d, "unix:mode,uid,gid,owner,group", LinkOption.NOFOLLOW_LINKS);
+                createdLines.add("create directory " + d + " (" + a.get("owner") + ":" + a.get("group") + " ("
+                        + a.get("uid") + ":" + a.get("gid") + "), mode " + Manifest.octal4((Integer) a.get("mode") & 07777) + ")");
+                if (!how.isEmpty()) {
+                    createdNotes.add("the backup does not record the owner and mode of " + d + ": it was created owned"
+                            + " like " + how + " (check it before starting Synapse)");
+                }
+            }
+        }
+
+        /**
+         * An existing directory is never changed, but one whose owner or mode differs from the
+         * backup's record (a new disk mounted in its place is root's) may keep Synapse from
+         * writing: say so, once.
+         */
+        private void noteIfChanged(Path d) throws IOException {
+            ManifestDirectory rec = recorded.get(BackupCreator.entryName(d));
+            if (rec == null || !checkedDirs.add(d)) {
+                return;
+            }
+            Map<String, Object> a = Files.readAttributes(d, "unix:mode,uid,gid,owner,group");
+            if (((Integer) a.get("mode") & 07777) != rec.mode() || (Integer) a.get("uid") != rec.uid()
+                    || (Integer) a.get("gid") != rec.gid()) {
+                createdNotes.add(d + " is " + a.get("owner") + ":" + a.get("group") + " (" + a.get("uid") + ":" + a.get("gid")
+                        + "), mode " + Manifest.octal4((Integer) a.get("mode") & 07777) + ", but was " + rec.describe()
+                        + " when the backup was made; it was left as it is (chown/chmod it if Synapse cannot write there)");
+            }
+        }
+
+        private static void applyOwnerAndMode(Path d, ManifestDirectory rec) throws IOException {
+            try {
+                Files.setAttribute(d, "unix:uid", rec.uid(), LinkOption.NOFOLLOW_LINKS);
+                Files.setAttribute(d, "unix:gid", rec.gid(), LinkOption.NOFOLLOW_LINKS);
+            } catch (java.nio.file.FileSystemException notRoot) {
+                // only root can give a directory away; it stays ours then
+            }
+            Files.setAttribute(d, "unix:mode", rec.mode(), LinkOption.NOFOLLOW_LINKS);
+        }
+
+        /** The missing directories above the units, as a restore would create them (for --dry-run). */
+        List<String> plannedDirs() {
+            java.util.Set<Path> missing = new java.util.TreeSet<>();
+            for (Unit u : units.values()) {
+                for (Path d = u.live.getParent(); d != null && !Files.exists(d, LinkOption.NOFOLLOW_LINKS); d = d.getParent()) {
+                    missing.add(d);
+                }
+            }
+            List<String> lines = new ArrayList<>();
+            for (Path d : missing) {
+                ManifestDirectory rec = recorded.get(BackupCreator.entryName(d));
+                lines.add("create directory " + d + (rec != null ? " (" + rec.describe() + ")"
+                        : " (not recorded in the backup: owned like what it holds)"));
+            }
+            return lines;
+        }
+
+        /** Removes the directories this restore created (a failed restore), deepest first, if empty. */
+        void removeCreatedDirs() {
+            if (keepCreated) {
+                return;
+            }
+            for (int i = createdDirs.size() - 1; i >= 0; i--) {
+                try {
+                    Files.deleteIfExists(createdDirs.get(i));
+                } catch (IOException e) {
+                    LOG.warn("cannot remove the directory {} this restore created: {}", createdDirs.get(i), e.toString());
+                }
+            }
+            createdDirs.clear();
         }
 
         private SafeExtractor extractor(Path root) throws IOException {
@@ -759,6 +927,7 @@ final class BackupRestorer {
                 return;
             }
             removeStaging();
+            removeCreatedDirs();
         }
 
         void removeStaging() {

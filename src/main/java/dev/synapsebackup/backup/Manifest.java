@@ -60,6 +60,20 @@ public final class Manifest {
             gen.writeStringField("parent", h.parent());
             gen.writeStringField("full-backup", h.fullBackup());
             gen.writeObjectField("roots", h.roots());
+            // Added within format 1: older readers ignore a field they do not know.
+            gen.writeArrayFieldStart("directories");
+            for (ManifestDirectory d : h.directories()) {
+                gen.writeStartObject();
+                gen.writeStringField("path", d.path());
+                gen.writeStringField("mode", octal4(d.mode()));
+                gen.writeNumberField("uid", d.uid());
+                gen.writeNumberField("gid", d.gid());
+                gen.writeStringField("owner", d.owner());
+                gen.writeStringField("group", d.group());
+                gen.writeStringField("mtime", IsoInstant.format(d.mtime()));
+                gen.writeEndObject();
+            }
+            gen.writeEndArray();
             gen.writeArrayFieldStart("files");
         }
 
@@ -168,7 +182,22 @@ public final class Manifest {
                 f.get("database") == null ? Map.of() : (Map<String, Object>) f.get("database"),
                 skipped,
                 ((Number) f.getOrDefault("file-count", 0)).longValue(),
-                ((Number) f.getOrDefault("total-bytes", 0)).longValue());
+                ((Number) f.getOrDefault("total-bytes", 0)).longValue(),
+                directories(f.get("directories")));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<ManifestDirectory> directories(Object value) {
+        List<ManifestDirectory> dirs = new ArrayList<>();
+        if (value instanceof List<?> list) {
+            for (Object o : list) {
+                Map<String, Object> m = (Map<String, Object>) o;
+                dirs.add(new ManifestDirectory((String) m.get("path"), Integer.parseInt((String) m.get("mode"), 8),
+                        ((Number) m.get("uid")).intValue(), ((Number) m.get("gid")).intValue(),
+                        (String) m.get("owner"), (String) m.get("group"), IsoInstant.parse((String) m.get("mtime"))));
+            }
+        }
+        return dirs;
     }
 
     private static Number checkFormat(Object format) {

@@ -20,6 +20,8 @@ import java.util.Map;
  * @param skipped     files left out, with the reason
  * @param fileCount   number of files in the backup
  * @param totalBytes  their total size
+ * @param directories the directories above the roots with their owner and mode, outermost first
+ *                    (empty in manifests written before they were recorded)
  */
 public record ManifestSummary(
         int format,
@@ -34,7 +36,20 @@ public record ManifestSummary(
         Map<String, Object> database,
         List<Skipped> skipped,
         long fileCount,
-        long totalBytes) {
+        long totalBytes,
+        List<ManifestDirectory> directories) {
+
+    public ManifestSummary {
+        directories = directories == null ? List.of() : List.copyOf(directories);
+    }
+
+    /** A summary without directory records (as manifests written before they existed). */
+    public ManifestSummary(int format, String backupId, Instant created, String toolVersion, String serverName,
+                           String kind, String parent, String fullBackup, Map<String, List<String>> roots,
+                           Map<String, Object> database, List<Skipped> skipped, long fileCount, long totalBytes) {
+        this(format, backupId, created, toolVersion, serverName, kind, parent, fullBackup, roots, database, skipped,
+                fileCount, totalBytes, List.of());
+    }
 
     /** A file that was not backed up, and why. */
     public record Skipped(String path, String reason) {

@@ -71,7 +71,8 @@ public final class SynapseBackup implements AutoCloseable {
             Path temp = BackupReader.tempDir(null);
             try {
                 Path manifest = BackupReader.fetchManifest(repo, id, passphrase, temp);
-                return new ShowResult(Manifest.readSummary(manifest), ChainReader.objectsOf(manifest, id));
+                ManifestSummary summary = Manifest.readSummary(manifest);
+                return new ShowResult(summary, ChainReader.objectsOf(manifest, id), databaseBytes(manifest, summary));
             } finally {
                 BackupCreator.deleteTree(temp);
             }
@@ -169,10 +170,35 @@ public final class SynapseBackup implements AutoCloseable {
     }
 
     /**
-     * What {@code show} tells: the manifest summary and, per data object the backup needs, how
-     * many files and bytes it holds (one object for a full backup; the chain for an incremental).
+     * What {@code show} tells: the manifest summary; per data object the backup needs, how many
+     * files and bytes it holds (one object for a full backup; the chain for an incremental); and
+     * the size of the database as backed up (-1 if unknown).
      */
-    public record ShowResult(ManifestSummary summary, Map<String, long[]> objects) {
+    public record ShowResult(ManifestSummary summary, Map<String, long[]> objects, long databaseBytes) {
+        /** Without the database's size (unknown). */
+        public ShowResult(ManifestSummary summary, Map<String, long[]> objects) {
+            this(summary, objects, -1);
+        }
+    }
+
+    /** The size of the database as backed up: the SQLite file's record, or the PostgreSQL dump's; -1 if unknown. */
+    private static long databaseBytes(Path manifest, ManifestSummary summary) throws IOException {
+        if (summary.database().get("dump-bytes") instanceof Number n) {
+            return n.longValue();
+        }
+        if (!(summary.database().get("path") instanceof String db)) {
+            return -1;
+        }
+        String entry = BackupCreator.entryName(Path.of(db).toAbsolutePath().normalize());
+        try (Manifest.FileIterator it = Manifest.files(manifest)) {
+            while (it.hasNext()) {
+                ManifestFile f = it.next();
+                if (f.path().equals(entry)) {
+                    return f.size();
+                }
+            }
+        }
+        return -1;
     }
 
     /**

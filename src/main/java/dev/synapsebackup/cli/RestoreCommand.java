@@ -21,7 +21,8 @@ import picocli.CommandLine.Parameters;
             "one renamed into place, and Synapse is started (service.start-command). Any failure rolls back.",
             "",
             "--target DIR restores into an empty directory as `tar -x -C DIR` would, with no service control.",
-            "--print-command prints the stock-tools pipeline (aws s3 cp … - | gpg --decrypt … | tar -x -C …)."})
+            "--print-command prints the stock-tools procedure (aws s3 cp … - | gpg --decrypt … | tar -x -C …) as a bash",
+            "script that stops at the first failing step and moves the result into place only if everything succeeded."})
 final class RestoreCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
     String id;

@@ -140,6 +140,38 @@ public final class ServiceControl {
         return stoppedByPid;
     }
 
+    /** A stop or start command that ran and exited non-zero. */
+    public static final class CommandFailedException extends SynapseBackupException {
+        private static final long serialVersionUID = 1L;
+        /** How many of the last output lines are kept. */
+        static final int TAIL_LINES = 20;
+        private final List<String> command;
+        private final int commandExitCode;
+        private final List<String> outputTail;
+
+        CommandFailedException(String message, List<String> command, int commandExitCode, List<String> outputTail) {
+            super(message);
+            this.command = List.copyOf(command);
+            this.commandExitCode = commandExitCode;
+            this.outputTail = List.copyOf(outputTail);
+        }
+
+        /** The command as configured. */
+        public List<String> command() {
+            return command;
+        }
+
+        /** The command's exit code. */
+        public int commandExitCode() {
+            return commandExitCode;
+        }
+
+        /** The last lines of its output (stdout and stderr together). */
+        public List<String> outputTail() {
+            return outputTail;
+        }
+    }
+
     private void run(List<String> command, String what) {
         Path log = null;
         try {
@@ -152,12 +184,13 @@ public final class ServiceControl {
                         + timeout.toSeconds() + " s");
             }
             if (p.exitValue() != 0) {
-                String out = Files.readString(log, StandardCharsets.UTF_8).strip();
-                if (out.length() > 2000) {
-                    out = "…" + out.substring(out.length() - 2000);
-                }
-                throw new SynapseBackupException("the " + what + " command " + command + " failed with exit code "
-                        + p.exitValue() + (out.isEmpty() ? "" : ": " + out));
+                String full = Files.readString(log, StandardCharsets.UTF_8).strip();
+                String out = full.length() > 2000 ? "…" + full.substring(full.length() - 2000) : full;
+                List<String> lines = full.isEmpty() ? List.of() : full.lines().toList();
+                List<String> tail = lines.subList(Math.max(0, lines.size() - CommandFailedException.TAIL_LINES), lines.size())
+                        .stream().map(l -> l.length() > 500 ? l.substring(0, 500) + "…" : l).toList();
+                throw new CommandFailedException("the " + what + " command " + command + " failed with exit code "
+                        + p.exitValue() + (out.isEmpty() ? "" : ": " + out), command, p.exitValue(), tail);
             }
         } catch (IOException e) {
             throw new SynapseBackupException("cannot run the " + what + " command " + command + ": " + e.getMessage());

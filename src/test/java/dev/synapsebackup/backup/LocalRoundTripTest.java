@@ -96,6 +96,17 @@ class LocalRoundTripTest {
         assertThat(doc.get("database").get("schema-version").asInt()).isPositive();
         // 40 local files + 10 thumbnails + config, log config, signing key, database; no remote media.
         assertThat(doc.get("files").asLong()).isEqualTo(54);
+        assertThat(doc.get("directories").toString()).contains("\"path\":\"" + hs.resolve("data") + "\"");
+        // the text form: the database facts as lines, not a map dump
+        Cli.Result text = new Cli().run(args("show", id));
+        assertThat(text.exitCode()).as(text.toString()).isZero();
+        assertThat(text.stdout()).contains("database:     SQLite " + hs.resolve("data/homeserver.db") + "\n")
+                .contains("  method:         sqlite-online-backup\n")
+                .contains("  schema version: " + doc.get("database").get("schema-version").asInt() + "\n")
+                .contains("  quick_check:    ok\n")
+                .containsPattern("  size:           [0-9.]+ [KMG]?i?B \\([0-9]+ bytes\\)\n")
+                .contains("directory:    " + hs.resolve("data") + " ")
+                .doesNotContain("{");
 
         Cli.Result v = new Cli().run(args("verify", id));
         assertThat(v.exitCode()).as(v.toString()).isZero();
@@ -226,7 +237,7 @@ class LocalRoundTripTest {
         Cli.Result p = new Cli().run(args("restore", id, "--print-command", "--target", target.toString()));
         assertThat(p.exitCode()).as(p.toString()).isZero();
         assertThat(p.stdout()).contains("cat " + repo.resolve(id) + " | gpg --batch --decrypt --passphrase-file " + pass
-                + " | tar -x -C " + target);
+                + " | tar -x -C \"$partial\"").contains("target=" + target).contains("set -euo pipefail");
         // The printed procedure really works.
         Path gnupg = Files.createDirectories(tmp.resolve("gnupg"));
         Files.setPosixFilePermissions(gnupg, PosixFilePermissions.fromString("rwx------"));

@@ -61,6 +61,49 @@ class ManifestTest {
     }
 
     @Test
+    void directoriesAboveTheRootsRoundTripAndOlderManifestsHaveNone() throws Exception {
+        Path file = tmp.resolve("dirs.json");
+        List<ManifestDirectory> dirs = List.of(
+                new ManifestDirectory("var/lib/matrix-synapse", 0750, 998, 997, "matrix-synapse", "matrix-synapse",
+                        Instant.parse("2026-01-01T00:00:00.123456Z")),
+                new ManifestDirectory("var/lib/matrix-synapse/media_store", 02750, 998, 997, null, null,
+                        Instant.parse("2026-01-02T00:00:00Z")));
+        ManifestSummary header = new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000001",
+                Instant.parse("2026-11-26T00:00:00.000001Z"), "test", "example.org", "full", null,
+                "backup-20261126000000000001", Map.of(), Map.of(), List.of(), 0, 0, dirs);
+        try (OutputStream out = Files.newOutputStream(file); Manifest.Writer w = new Manifest.Writer(out, header)) {
+            w.finish(Map.of(), List.of());
+        }
+        assertThat(Files.readString(file)).contains("\"directories\":[{\"path\":\"var/lib/matrix-synapse\",\"mode\":\"0750\"");
+        assertThat(Manifest.readSummary(file).directories()).isEqualTo(dirs);
+        try (Manifest.FileIterator it = Manifest.files(file)) {
+            assertThat(it.hasNext()).isFalse();
+            assertThat(it.summary().directories()).isEqualTo(dirs);
+        }
+        // as written before the field existed: same format number, no field
+        Path older = Files.writeString(tmp.resolve("older.json"), "{\"format\":1,\"backup-id\":\"backup-1\","
+                + "\"created\":\"2026-01-01T00:00:00Z\",\"files\":[]}");
+        assertThat(Manifest.readSummary(older).directories()).isEmpty();
+    }
+
+    @Test
+    void parentDirectoriesStopAtTheFirstDirectoryEverySystemHas() throws Exception {
+        // tmp is below /tmp, which every system has: recorded are tmp's own directory and below
+        Path root = Files.createDirectories(tmp.resolve("data/media_store/local_content"));
+        Path db = Files.writeString(tmp.resolve("data/homeserver.db"), "");
+        Files.setPosixFilePermissions(tmp.resolve("data"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-x---"));
+        List<ManifestDirectory> dirs = ParentDirectories.of(List.of(root, db)).records();
+        List<String> expected = new ArrayList<>();
+        for (Path p = tmp.resolve("data/media_store"); !p.equals(Path.of("/tmp")); p = p.getParent()) {
+            expected.add(0, p.toString().substring(1));
+        }
+        assertThat(tmp.startsWith("/tmp")).isTrue();
+        assertThat(dirs.stream().map(ManifestDirectory::path).toList()).isEqualTo(expected);
+        assertThat(dirs.stream().filter(d -> d.path().endsWith("/data")).findFirst().orElseThrow().mode()).isEqualTo(0750);
+        assertThat(ParentDirectories.of(List.of(Path.of("/etc/hostname"), Path.of("/var/lib/x/y"))).records()).isEmpty();
+    }
+
+    @Test
     void headerOfANewerFormatOrWithoutAnIdIsRefused() throws Exception {
         Path newer = Files.writeString(tmp.resolve("newer.json"), "{\"format\":99,\"backup-id\":\"b\",\"files\":[]}");
         assertThatThrownBy(() -> Manifest.headerBackupId(newer)).isInstanceOf(dev.synapsebackup.IntegrityException.class)

@@ -142,7 +142,8 @@ class S3RoundTripTest {
                 .contains("export AWS_SECRET_ACCESS_KEY='<secret-key>'")
                 .contains("export AWS_ENDPOINT_URL=" + S3.endpoint())
                 .contains("aws s3 cp s3://stock/prod/" + id + " - --endpoint-url " + S3.endpoint())
-                .contains("| gpg --batch --decrypt --passphrase-file " + pass + " | tar -x -C " + target)
+                .contains("| gpg --batch --decrypt --passphrase-file " + pass + " | tar -x -C \"$partial\"")
+                .contains("target=" + target)
                 .doesNotContain(S3ProxyServer.SECRET_KEY);
 
         Assumptions.assumeTrue(Procs.bash("command -v aws", Map.of(), null).exitCode() == 0, "aws CLI not installed");
