@@ -18,6 +18,7 @@ import java.util.Optional;
  * @param startCommand     how to start Synapse again (empty: not configured)
  * @param fullEvery        how old the last full backup may get before {@code create} makes a new one
  * @param configFile       the tool config file that was read, if any
+ * @param notifications    metrics file, hooks and ping URL for unattended runs
  */
 public record ToolConfig(
         List<Path> synapseConfigs,
@@ -27,7 +28,8 @@ public record ToolConfig(
         List<String> stopCommand,
         List<String> startCommand,
         Duration fullEvery,
-        Optional<Path> configFile) {
+        Optional<Path> configFile,
+        Notifications notifications) {
 
     /** Synapse's default config path on Debian and in the packages. */
     public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
@@ -38,6 +40,15 @@ public record ToolConfig(
         synapseConfigs = List.copyOf(synapseConfigs);
         stopCommand = List.copyOf(stopCommand);
         startCommand = List.copyOf(startCommand);
+        notifications = notifications == null ? Notifications.NONE : notifications;
+    }
+
+    /** A configuration without metrics, hooks or ping. */
+    public ToolConfig(List<Path> synapseConfigs, Optional<Path> repositoryDir, Optional<S3Parameters> s3,
+            Optional<PassphraseSource> passphrase, List<String> stopCommand, List<String> startCommand,
+            Duration fullEvery, Optional<Path> configFile) {
+        this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
+                Notifications.NONE);
     }
 
     /** Where the repository is, for messages. */
