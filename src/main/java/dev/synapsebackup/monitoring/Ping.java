@@ -20,6 +20,15 @@ public final class Ping {
     private Ping() {
     }
 
+    private static String describe(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t.getMessage();
+            }
+        }
+        return e.getClass().getSimpleName();
+    }
+
     /** {@code base} with {@code suffix} ("/start", "/fail" or "") added to its path, keeping its query. */
     public static URI url(URI base, String suffix) {
         String path = base.getRawPath() == null ? "" : base.getRawPath();
@@ -55,7 +64,7 @@ public final class Ping {
             }
             return null;
         } catch (IOException e) {
-            return where + " failed: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+            return where + " failed: " + describe(e);
         } catch (InterruptedException e) {
             interrupted = true;
             return where + " was interrupted";
