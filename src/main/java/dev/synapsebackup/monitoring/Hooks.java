@@ -18,6 +18,8 @@ public final class Hooks {
     /** Variables that hold a secret: never passed to a hook. */
     private static final Set<String> SECRETS = Set.of("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
             "PGPASSWORD");
+    /** How long a hook's output is still copied after the hook exited. */
+    private static final java.time.Duration PUMP_GRACE = java.time.Duration.ofSeconds(2);
     private static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     private Hooks() {
@@ -62,10 +64,19 @@ public final class Hooks {
             boolean interrupted = Thread.interrupted();
             try {
                 Process p = pb.start();
-                try (InputStream in = p.getInputStream()) {
-                    in.transferTo(err);
-                }
+                // Copied by a daemon thread: a hook that leaves a background process holding its
+                // stdout open must not hold up the tool once the hook itself has exited.
+                Thread pump = new Thread(() -> {
+                    try (InputStream in = p.getInputStream()) {
+                        in.transferTo(err);
+                    } catch (IOException e) {
+                        // the hook's output is gone; its exit code still counts
+                    }
+                }, "hook-output");
+                pump.setDaemon(true);
+                pump.start();
                 int code = p.waitFor();
+                pump.join(PUMP_GRACE.toMillis());
                 if (code != 0) {
                     err.println("warning: " + what + " failed with exit code " + code);
                     ok = false;

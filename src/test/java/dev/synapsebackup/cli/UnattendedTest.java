@@ -251,6 +251,22 @@ class UnattendedTest {
         assertThat(pings).containsExactly("GET /ping/abc-123/start?status=up", "GET /ping/abc-123?status=up");
     }
 
+    /** A hook that leaves a background process holding its stdout open does not hold up the tool. */
+    @Test
+    void aHookThatLeavesABackgroundProcessDoesNotHang() throws Exception {
+        Path pid = dir.resolve("background.pid");
+        Path cfg = config("hooks:\n  after: [/bin/sh, -c, 'sleep 120 & echo $! > " + pid + "; echo after hook']\n");
+        try {
+            Cli.Result r = cli().run("create", "--config", cfg.toString(), "--quiet");
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(r.stderr()).contains("after hook");
+        } finally {
+            if (Files.exists(pid)) {
+                ProcessHandle.of(Long.parseLong(Files.readString(pid).strip())).ifPresent(ProcessHandle::destroy);
+            }
+        }
+    }
+
     @Test
     void readOnlyCommandsDoNotPing() throws Exception {
         Path cfg = config("ping-url: " + pingBase() + "\nhooks: {before: [" + hook("before", 0) + "]}\n");
