@@ -67,7 +67,7 @@ class PackageTest {
         Procs.Result info = Procs.run(List.of("dpkg-deb", "--info", deb.toString()), (byte[]) null, Map.of(), null);
         assertThat(info.exitCode()).isZero();
         assertThat(info.stdout()).contains("Package: synapse-backup").contains("Architecture: amd64")
-                .containsPattern("Version: [0-9]").contains("postinst").contains("conffiles");
+                .containsPattern("Version: [0-9]").contains("Depends: libc6, libgcc-s1, libstdc++6, zlib1g").contains("postinst").contains("conffiles");
         Procs.Result contents = Procs.run(List.of("dpkg-deb", "--contents", deb.toString()), (byte[]) null, Map.of(), null);
         assertThat(contents.exitCode()).isZero();
         assertThat(contents.stdout()).contains("./usr/bin/synapse-backup -> ../lib/synapse-backup/bin/synapse-backup")
