@@ -57,7 +57,8 @@ final class Unattended {
         if (command.common.metricsFile != null) {
             n = n.withMetricsFile(command.common.metricsFile);
         }
-        boolean hooked = HOOKED.contains(name);
+        // restore --print-command only prints a procedure.
+        boolean hooked = HOOKED.contains(name) && !leaf.getParseResult().hasMatchedOption("--print-command");
         String idArgument = idArgument(leaf);
         if (hooked) {
             n.pingUrl().ifPresent(url -> ping(url, "/start", err));
