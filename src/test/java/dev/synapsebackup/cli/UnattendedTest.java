@@ -272,6 +272,8 @@ class UnattendedTest {
         Path cfg = config("ping-url: " + pingBase() + "\nhooks: {before: [" + hook("before", 0) + "]}\n");
         assertThat(cli().run("list", "--config", cfg.toString()).exitCode()).isZero();
         assertThat(cli().run("check", "--config", cfg.toString()).exitCode()).isZero();
+        assertThat(pings).isEmpty();
+        assertThat(dir.resolve("before.env")).doesNotExist();
         Cli.Result create = cli().run("create", "--config", cfg.toString(), "--quiet");
         assertThat(create.exitCode()).as(create.toString()).isZero();
         pings.clear();
