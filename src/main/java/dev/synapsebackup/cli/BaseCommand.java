@@ -19,6 +19,17 @@ abstract class BaseCommand implements Callable<Integer> {
     Main main;
 
     private Output output;
+    private ToolConfig config;
+
+    /** What the run produced, for the metrics and the hooks (see {@link Unattended}). */
+    final Figures figures = new Figures();
+
+    /** The figures of a run that moved data; {@code backupId} is the backup made or read. */
+    static final class Figures {
+        String backupId;
+        long bytes;
+        long files;
+    }
 
     Context ctx() {
         return main.context();
@@ -31,8 +42,12 @@ abstract class BaseCommand implements Callable<Integer> {
         return output;
     }
 
+    /** The configuration, loaded once per run (the hooks and metrics wrapper reads it first). */
     ToolConfig loadConfig() {
-        return new ConfigLoader(ctx().env(), ctx().defaultConfigFile()).load(common.overrides());
+        if (config == null) {
+            config = new ConfigLoader(ctx().env(), ctx().defaultConfigFile()).load(common.overrides());
+        }
+        return config;
     }
 
     /**

@@ -40,6 +40,10 @@ public final class CommonOptions {
             description = "File whose first line is the passphrase (env SYNAPSE_BACKUP_PASSPHRASE_FILE).")
     Path passphraseFile;
 
+    @Option(names = "--metrics-file", paramLabel = "FILE",
+            description = "Write Prometheus metrics of this run into FILE (config key metrics-file), e.g. for node_exporter's textfile collector.")
+    Path metricsFile;
+
     @Option(names = "--json", description = "Print one JSON document on stdout.")
     boolean json;
 

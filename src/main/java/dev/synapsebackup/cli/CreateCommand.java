@@ -48,6 +48,9 @@ final class CreateCommand extends BaseCommand {
                     : config.fullEvery();
             CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir,
                     ConsoleProgress.forCommand(out), full, every));
+            figures.backupId = r.backupId();
+            figures.bytes = r.storedBytes();
+            figures.files = r.fileCount();
             if (out.json) {
                 out.json(json(r));
             } else {

@@ -69,6 +69,7 @@ public final class Main implements Runnable {
         cl.setOut(new java.io.PrintWriter(ctx.out(), true));
         cl.setErr(new java.io.PrintWriter(ctx.err(), true));
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> handle(ex, ctx.err(), isVerbose(args)));
+        cl.setExecutionStrategy(parsed -> Unattended.execute(parsed, ctx, isVerbose(args)));
         cl.setParameterExceptionHandler((ex, argv) -> {
             ctx.err().println("error: " + ex.getMessage());
             ctx.err().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");

@@ -62,6 +62,8 @@ final class RestoreCommand extends BaseCommand {
                     + (target != null ? " into " + target.toAbsolutePath() : ""));
             RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(config, false), target, dryRun, noService,
                     keepPrevious, ConsoleProgress.forCommand(out), dropExisting));
+            figures.bytes = r.storedBytes();
+            figures.files = r.fileCount();
             if (out.json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backup-id", r.backupId());

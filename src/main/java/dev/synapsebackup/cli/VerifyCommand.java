@@ -25,6 +25,8 @@ final class VerifyCommand extends BaseCommand {
         ToolConfig config = loadConfig();
         try (SynapseBackup sb = SynapseBackup.open(config)) {
             VerifyResult r = sb.verify(id, passphrase(config, false), ConsoleProgress.forCommand(out));
+            figures.bytes = r.storedBytes();
+            figures.files = r.fileCount();
             if (out.json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backup-id", r.backupId());

@@ -29,10 +29,12 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of(
-            "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every", "postgres");
+            "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every", "postgres",
+            "metrics-file", "hooks", "ping-url");
     private static final Set<String> S3_KEYS = Set.of(
             "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style");
     private static final Set<String> SERVICE_KEYS = Set.of("stop-command", "start-command");
+    private static final Set<String> HOOK_KEYS = Set.of("before", "after", "on-error");
     private static final Set<String> POSTGRES_KEYS = Set.of("admin-os-user", "admin-user", "admin-password-file");
     /** A POSIX-portable user name, as useradd accepts it (no option-like leading dash). */
     private static final Pattern OS_USER = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*\\$?");
@@ -83,6 +85,13 @@ public final class ConfigLoader {
         for (String key : service.keySet()) {
             if (!SERVICE_KEYS.contains(key)) {
                 throw new ConfigException("unknown key \"service." + key + "\"" + where);
+            }
+        }
+
+        Map<String, Object> hooks = map(yaml, "hooks", where);
+        for (String key : hooks.keySet()) {
+            if (!HOOK_KEYS.contains(key)) {
+                throw new ConfigException("unknown key \"hooks." + key + "\"" + where + " (known: " + String.join(", ", sorted(HOOK_KEYS)) + ")");
             }
         }
 
@@ -139,8 +148,14 @@ public final class ConfigLoader {
                 ? DEFAULT_FULL_EVERY
                 : parseDuration(String.valueOf(yaml.get("full-every")), "full-every" + where);
 
+        Notifications notifications = new Notifications(
+                yaml.get("metrics-file") == null ? Optional.empty() : Optional.of(Path.of(string(yaml, "metrics-file", where))),
+                hookCommands(hooks, "before", where), hookCommands(hooks, "after", where), hookCommands(hooks, "on-error", where),
+                yaml.get("ping-url") == null ? Optional.empty() : Optional.of(pingUrl(string(yaml, "ping-url", where), where)));
+
         return new ToolConfig(synapseConfigs, Optional.ofNullable(repo), s3, Optional.ofNullable(passphrase),
-                stop, start, fullEvery, fileRead, postgresAdmin(map(yaml, "postgres", where), where));
+                stop, start, fullEvery, fileRead, postgresAdmin(map(yaml, "postgres", where), where),
+                notifications);
     }
 
     /** The optional {@code postgres:} block: an admin connection for restores (never used unless set). */
@@ -308,6 +323,57 @@ public final class ConfigLoader {
         }
         throw new ConfigException("\"service." + key + "\"" + where
                 + " must be a non-empty list of strings, e.g. [systemctl, stop, matrix-synapse.target]");
+    }
+
+    /**
+     * A hook: one argv ({@code [notify-send, done]}) or a list of them ({@code [[a], [b, c]]}),
+     * run in that order.
+     */
+    private static List<List<String>> hookCommands(Map<String, Object> hooks, String key, String where) {
+        Object v = hooks.get(key);
+        if (v == null) {
+            return List.of();
+        }
+        String error = "\"hooks." + key + "\"" + where + " must be a command as a list of strings, e.g. [/usr/local/bin/notify, backup],"
+                + " or a list of such commands";
+        if (!(v instanceof List<?> list) || list.isEmpty()) {
+            throw new ConfigException(error);
+        }
+        List<List<String>> result = new ArrayList<>();
+        if (list.stream().allMatch(o -> o instanceof List)) {
+            for (Object o : list) {
+                result.add(argv((List<?>) o, error));
+            }
+        } else {
+            result.add(argv(list, error));
+        }
+        return result;
+    }
+
+    private static List<String> argv(List<?> list, String error) {
+        if (list.isEmpty()) {
+            throw new ConfigException(error);
+        }
+        List<String> argv = new ArrayList<>();
+        for (Object o : list) {
+            if (o == null || o instanceof Map || o instanceof List || String.valueOf(o).isEmpty()) {
+                throw new ConfigException(error);
+            }
+            argv.add(String.valueOf(o));
+        }
+        return argv;
+    }
+
+    private static java.net.URI pingUrl(String value, String where) {
+        try {
+            java.net.URI uri = new java.net.URI(value.trim());
+            if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null) {
+                return uri;
+            }
+        } catch (java.net.URISyntaxException e) {
+            // reported below
+        }
+        throw new ConfigException("\"ping-url\"" + where + " must be an http:// or https:// URL with a host");
     }
 
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*([smhdw])");

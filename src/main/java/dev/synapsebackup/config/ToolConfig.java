@@ -19,6 +19,7 @@ import java.util.Optional;
  * @param fullEvery        how old the last full backup may get before {@code create} makes a new one
  * @param configFile       the tool config file that was read, if any
  * @param postgresAdmin    an admin connection for PostgreSQL restores (config {@code postgres:}), if configured
+ * @param notifications    metrics file, hooks and ping URL for unattended runs
  */
 public record ToolConfig(
         List<Path> synapseConfigs,
@@ -29,25 +30,27 @@ public record ToolConfig(
         List<String> startCommand,
         Duration fullEvery,
         Optional<Path> configFile,
-        Optional<PostgresAdmin> postgresAdmin) {
+        Optional<PostgresAdmin> postgresAdmin,
+        Notifications notifications) {
 
     /** Synapse's default config path on Debian and in the packages. */
     public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
     /** The tool's default config file. */
     public static final Path DEFAULT_CONFIG_FILE = Path.of("/etc/synapse-backup/config.yaml");
 
-    /** Without a PostgreSQL admin connection. */
-    public ToolConfig(List<Path> synapseConfigs, Optional<Path> repositoryDir, Optional<S3Parameters> s3,
-            Optional<PassphraseSource> passphrase, List<String> stopCommand, List<String> startCommand,
-            Duration fullEvery, Optional<Path> configFile) {
-        this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
-                Optional.empty());
-    }
-
     public ToolConfig {
         synapseConfigs = List.copyOf(synapseConfigs);
         stopCommand = List.copyOf(stopCommand);
         startCommand = List.copyOf(startCommand);
+        notifications = notifications == null ? Notifications.NONE : notifications;
+    }
+
+    /** A configuration without a PostgreSQL admin connection, metrics, hooks or ping. */
+    public ToolConfig(List<Path> synapseConfigs, Optional<Path> repositoryDir, Optional<S3Parameters> s3,
+            Optional<PassphraseSource> passphrase, List<String> stopCommand, List<String> startCommand,
+            Duration fullEvery, Optional<Path> configFile) {
+        this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
+                Optional.empty(), Notifications.NONE);
     }
 
     /** Where the repository is, for messages. */
