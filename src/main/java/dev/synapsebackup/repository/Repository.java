@@ -44,6 +44,14 @@ public interface Repository extends AutoCloseable {
     List<BackupEntry> list();
 
     /**
+     * All backups, oldest first, and a count of the objects under the prefix that are not
+     * backups (SPEC §3), from one listing. The default knows of no such objects.
+     */
+    default RepositoryListing listing() {
+        return new RepositoryListing(list(), 0, List.of());
+    }
+
+    /**
      * All backups, oldest first, from the listing alone: {@link #list()} also looks up each data
      * object's metadata (one request per object on S3). Here kind and parent are null unless
      * the listing carried the metadata, and so a data object without manifest is reported
