@@ -118,15 +118,15 @@ class LocalRepositoryTest {
     @Test
     void deleteRemovesDataManifestAndSidecar() throws IOException {
         LocalRepository repo = new LocalRepository(dir);
-        repo.put("backup-x", new byte[10], Map.of(BackupId.FORMAT_METADATA, "1"));
-        repo.put("backup-x.manifest", new byte[5], Map.of());
-        repo.delete("backup-x");
+        repo.put("backup-20240101000000000000", new byte[10], Map.of(BackupId.FORMAT_METADATA, "1"));
+        repo.put("backup-20240101000000000000.manifest", new byte[5], Map.of());
+        repo.delete("backup-20240101000000000000");
         assertThat(repo.list()).isEmpty();
         try (Stream<Path> s = Files.list(dir)) {
             assertThat(s.toList()).isEmpty();
         }
-        assertThatThrownBy(() -> repo.delete("backup-x"))
-                .isInstanceOf(BackupNotFoundException.class).hasMessage("backup-id backup-x does not exist");
+        assertThatThrownBy(() -> repo.delete("backup-20240101000000000000"))
+                .isInstanceOf(BackupNotFoundException.class).hasMessage("backup-id backup-20240101000000000000 does not exist");
     }
 
     @Test
