@@ -98,7 +98,7 @@ public final class RepositoryLock implements AutoCloseable {
      * @param lastModified the store's last-modified time of the object
      */
     public record LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
-                           String token, String state, Instant lastModified, String bootId, Instant processStart) {
+                           String token, String state, Instant lastModified, String machine, Instant processStart) {
         /** A lock that does not record its machine's boot id and its process's start time. */
         public LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
                         String token, String state, Instant lastModified) {
@@ -120,8 +120,8 @@ public final class RepositoryLock implements AutoCloseable {
          * lock records is a reused pid, not the holder.
          */
         public boolean isDeadLocalRun() {
-            if (pid <= 0 || host == null || !host.equals(Machine.HOST) || bootId == null || Machine.BOOT_ID == null
-                    || !bootId.equals(Machine.BOOT_ID)) {
+            if (pid <= 0 || host == null || !host.equals(Machine.HOST) || machine == null || Machine.ID == null
+                    || !machine.equals(Machine.ID)) {
                 return false;
             }
             Optional<ProcessHandle> p = ProcessHandle.of(pid);
@@ -410,7 +410,7 @@ public final class RepositoryLock implements AutoCloseable {
                     n.path("purpose").asText("unknown run"), started,
                     n.hasNonNull("refreshed") ? Instant.parse(n.get("refreshed").asText()) : started,
                     n.path("token").asText(""), n.path("state").asText("held"), lm,
-                    n.hasNonNull("boot-id") ? n.get("boot-id").asText() : null,
+                    n.hasNonNull("machine") ? n.get("machine").asText() : null,
                     n.hasNonNull("process-start") ? Instant.parse(n.get("process-start").asText()) : null));
         } catch (IOException | RuntimeException e) {
             // Unreadable (written by something else, or damaged): a lock all the same, aged by the store.
@@ -428,8 +428,8 @@ public final class RepositoryLock implements AutoCloseable {
         m.put("refreshed", l.refreshed().toString());
         m.put("token", l.token());
         m.put("state", l.state());
-        if (l.bootId() != null) {
-            m.put("boot-id", l.bootId());
+        if (l.machine() != null) {
+            m.put("machine", l.machine());
         }
         if (l.processStart() != null) {
             m.put("process-start", l.processStart().toString());
@@ -443,17 +443,17 @@ public final class RepositoryLock implements AutoCloseable {
 
     private static LockInfo withRefreshed(LockInfo l, Instant t) {
         return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), t, l.token(), l.state(),
-                l.lastModified(), l.bootId(), l.processStart());
+                l.lastModified(), l.machine(), l.processStart());
     }
 
     private static LockInfo withState(LockInfo l, String state) {
         return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), state,
-                l.lastModified(), l.bootId(), l.processStart());
+                l.lastModified(), l.machine(), l.processStart());
     }
 
     private static LockInfo withKey(LockInfo l, String key) {
         return new LockInfo(key, l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), l.state(),
-                l.lastModified(), l.bootId(), l.processStart());
+                l.lastModified(), l.machine(), l.processStart());
     }
 
     /** This machine, as a lock names it. */
@@ -461,10 +461,12 @@ public final class RepositoryLock implements AutoCloseable {
         /** This host's name. */
         static final String HOST = defaultHost();
         /**
-         * The kernel's boot id: tells this machine from another of the same host name (and this
-         * boot from an earlier one, whose pids mean nothing now); null where there is none.
+         * The kernel's boot id and this process's pid namespace: tells this machine from another
+         * of the same host name, this boot from an earlier one (whose pids mean nothing now), and
+         * this host from a container that shares its host name but not its pids (docker
+         * {@code --network host}); null where there is none.
          */
-        static final String BOOT_ID = bootId();
+        static final String ID = machineId();
 
         private Machine() {
         }
@@ -478,10 +480,11 @@ public final class RepositoryLock implements AutoCloseable {
             }
         }
 
-        private static String bootId() {
+        private static String machineId() {
             try {
-                String id = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/random/boot_id")).trim();
-                return id.isEmpty() ? null : id;
+                String boot = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/random/boot_id")).trim();
+                String pidNamespace = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString();
+                return boot.isEmpty() || pidNamespace.isEmpty() ? null : boot + " " + pidNamespace;
             } catch (IOException | RuntimeException e) {
                 return null;
             }
@@ -573,7 +576,7 @@ public final class RepositoryLock implements AutoCloseable {
             Instant processStart = host.equals(Machine.HOST)
                     ? ProcessHandle.of(pid).flatMap(p -> p.info().startInstant()).orElse(null) : null;
             return new LockInfo(key, host, pid, purpose, now, now, HexFormat.of().formatHex(t), state, now,
-                    host.equals(Machine.HOST) ? Machine.BOOT_ID : null, processStart);
+                    host.equals(Machine.HOST) ? Machine.ID : null, processStart);
         }
 
         private RepositoryLock acquireConditionally() throws IOException, InterruptedException {

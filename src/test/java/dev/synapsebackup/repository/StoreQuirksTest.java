@@ -338,7 +338,7 @@ class StoreQuirksTest {
         long me = ProcessHandle.current().pid();
         Instant myStart = ProcessHandle.current().info().startInstant().orElseThrow();
         String host = RepositoryLock.Machine.HOST;
-        String boot = RepositoryLock.Machine.BOOT_ID;
+        String boot = RepositoryLock.Machine.ID;
         assertThat(boot).isNotNull();
         RepositoryLock.LockInfo alive = new RepositoryLock.LockInfo("locks/x", host, me, "create", now, now, "t",
                 "held", now, boot, myStart);
@@ -347,7 +347,7 @@ class StoreQuirksTest {
         RepositoryLock.LockInfo reused = new RepositoryLock.LockInfo("locks/x", host, me, "create", now, now, "t",
                 "held", now, boot, myStart.minus(Duration.ofHours(1)));
         assertThat(reused.isStale(now, Duration.ofMinutes(30))).isTrue();
-        // Another machine (or boot) of the same name: its pids say nothing here.
+        // Another machine, boot or pid namespace of the same name: its pids say nothing here.
         RepositoryLock.LockInfo elsewhere = new RepositoryLock.LockInfo("locks/x", host, Long.MAX_VALUE, "create", now,
                 now, "t", "held", now, "another-boot", null);
         assertThat(elsewhere.isStale(now, Duration.ofMinutes(30))).isFalse();
