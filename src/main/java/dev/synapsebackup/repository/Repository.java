@@ -109,7 +109,9 @@ public interface Repository extends AutoCloseable {
 
     /**
      * Whether {@link #putIfAbsent} is known to be atomic on this store. True until the store is
-     * found not to implement conditional writes (S3 answering 501 to {@code If-None-Match: *});
+     * found not to implement conditional writes (S3 answering 501 to {@code If-None-Match: *}, or
+     * accepting a conditional put of a key that exists, which the first successful
+     * {@code putIfAbsent} of a repository probes);
      * then {@code putIfAbsent} falls back to write-then-read-back, which two racing writers can
      * both pass, and callers that need mutual exclusion use another protocol.
      */

@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * object under {@code locks/} (never listed as a backup) that names the host, pid, purpose and
  * start time of the run holding it, and a random token. While the run lasts a daemon thread
  * rewrites its {@code refreshed} time (every 5 minutes by default); a lock not refreshed for
- * {@link #DEFAULT_STALE_AFTER 30 minutes} is stale and the next run takes it over.
+ * {@link #DEFAULT_STALE_AFTER 30 minutes} is stale and the next run takes it over, and so is at
+ * once a lock of this machine whose process is gone ({@link LockInfo#isDeadLocalRun()}). A lock
+ * object is removed on every failure after it was written.
  *
  * <p>Two protocols ({@link LockMode}):
  * <ul>
@@ -49,7 +51,9 @@ import org.slf4j.LoggerFactory;
  *       deletes its object.</li>
  * </ul>
  * {@link LockMode#AUTO} (the default) uses the conditional put unless the repository reports
- * that it does not support it ({@link Repository#supportsConditionalPut()}).
+ * that it does not support it ({@link Repository#supportsConditionalPut()}), which an S3
+ * repository learns from a 501 or from a probe that finds {@code If-None-Match: *} ignored; it
+ * then switches to write-then-list within the same acquisition.
  *
  * <p>Remaining races, both needing a lock that is already stale: taking over a stale lock
  * re-reads it and deletes it only if it still holds the stale token, but another run can take
@@ -96,10 +100,12 @@ public final class RepositoryLock implements AutoCloseable {
      * @param token        random token identifying the holder
      * @param state        {@code held}, or {@code pending} while a write-then-list run is deciding
      * @param lastModified the store's last-modified time of the object
+     * @param machine      the holder's boot id and pid namespace, or null (older locks, other systems)
+     * @param processStart when the holder's process started, or null
      */
     public record LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
                            String token, String state, Instant lastModified, String machine, Instant processStart) {
-        /** A lock that does not record its machine's boot id and its process's start time. */
+        /** A lock that does not record its machine and its process's start time. */
         public LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
                         String token, String state, Instant lastModified) {
             this(key, host, pid, purpose, started, refreshed, token, state, lastModified, null, null);
@@ -114,7 +120,7 @@ public final class RepositoryLock implements AutoCloseable {
         }
 
         /**
-         * Whether the lock names this machine (same host name and, when recorded, same boot id)
+         * Whether the lock names this machine (same host name, boot id and pid namespace)
          * and a process that no longer runs: killed ({@code kill -9}) or crashed, so it is stale
          * at once. A live process with that pid that started at another time than the one the
          * lock records is a reused pid, not the holder.
