@@ -23,8 +23,8 @@ final class BackupReader {
 
     /** The data object of {@code id}; {@link BackupNotFoundException} if there is none. */
     static ObjectInfo dataObject(Repository repo, String id) throws IOException {
-        if (!BackupId.isPlausible(id) || !BackupId.isBackupName(id)) {
-            throw new BackupNotFoundException(id); // other objects under the prefix are not backups
+        if (!BackupId.isPlausible(id)) {
+            throw new BackupNotFoundException(id);
         }
         Optional<ObjectInfo> o = repo.stat(id);
         if (o.isEmpty()) {
