@@ -1,12 +1,13 @@
 package dev.synapsebackup.backup;
 
 import dev.synapsebackup.BackupNotFoundException;
+import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.RepositoryListing;
 import dev.synapsebackup.repository.RepositoryLock;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,10 +39,41 @@ public final class Pruner {
      * @param dryRun         whether nothing was deleted on purpose
      * @param deleted        the backups deleted, in deletion order (empty for a dry run)
      * @param removedUploads leftovers of interrupted uploads removed
+     * @param notBackups     objects under the prefix that are not backups, left alone (SPEC §3)
+     * @param notBackupKeys  a few of those keys, for messages
+     * @param warnings       clean-up steps that could not be done (the prune itself succeeded)
      */
-    public record PruneResult(PrunePlan plan, boolean dryRun, List<String> deleted, int removedUploads) {
+    public record PruneResult(PrunePlan plan, boolean dryRun, List<String> deleted, int removedUploads,
+                              long notBackups, List<String> notBackupKeys, List<String> warnings) {
         public PruneResult {
             deleted = List.copyOf(deleted);
+            notBackupKeys = List.copyOf(notBackupKeys);
+            warnings = List.copyOf(warnings);
+        }
+
+        /** A result with no objects other than backups and no warnings. */
+        public PruneResult(PrunePlan plan, boolean dryRun, List<String> deleted, int removedUploads) {
+            this(plan, dryRun, deleted, removedUploads, 0, List.of(), List.of());
+        }
+    }
+
+    /**
+     * A prune that failed part-way: {@link #partial()} says what it had planned and deleted
+     * before the failure, so that the caller can still report it. The exit code is the cause's.
+     */
+    public static final class PruneFailedException extends SynapseBackupException {
+        private static final long serialVersionUID = 1L;
+        private final transient PruneResult partial;
+
+        PruneFailedException(PruneResult partial, RuntimeException cause) {
+            super(cause instanceof SynapseBackupException se ? se.exitCode() : FAILED,
+                    cause.getMessage() == null ? cause.toString() : cause.getMessage(), cause);
+            this.partial = partial;
+        }
+
+        /** What the prune had done when it failed. */
+        public PruneResult partial() {
+            return partial;
         }
     }
 
@@ -54,6 +86,8 @@ public final class Pruner {
      * @param dependencies reads which backups a complete backup needs (called only for kept ones)
      * @param clock        "now" for the planner and the lock
      * @throws dev.synapsebackup.RepositoryLockedException if another run holds the lock
+     * @throws PruneFailedException if a deletion failed after the plan was made (carrying what
+     *                              was deleted until then)
      */
     public static PruneResult prune(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,
                                     Clock clock) {
@@ -62,9 +96,25 @@ public final class Pruner {
         if (dryRun) {
             return run(repo, policy, true, dependencies, clock, null);
         }
-        try (RepositoryLock lock = RepositoryLock.acquire(repo, "prune", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
-            return run(repo, policy, false, dependencies, clock, lock);
+        RepositoryLock lock = RepositoryLock.acquire(repo, "prune", clock, RepositoryLock.DEFAULT_STALE_AFTER);
+        PruneResult result;
+        try {
+            result = run(repo, policy, false, dependencies, clock, lock);
+        } catch (RuntimeException e) {
+            try {
+                lock.close();
+            } catch (RuntimeException closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
         }
+        try {
+            lock.close();
+        } catch (RuntimeException e) {
+            // The deletions were made: report them along with the lost lock.
+            throw new PruneFailedException(result, e);
+        }
+        return result;
     }
 
     /** Plans a prune of {@code entries} (the repository listing), reading dependencies as needed. */
@@ -101,28 +151,44 @@ public final class Pruner {
 
     private static PruneResult run(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,
                                    Clock clock, RepositoryLock lock) {
-        PrunePlan plan = plan(repo.list(), policy, dependencies, clock);
+        // Only backups take part (SPEC §3): every other object under the prefix is left alone.
+        RepositoryListing listing = repo.listing();
+        PrunePlan plan = plan(listing.backups(), policy, dependencies, clock);
         if (dryRun) {
-            return new PruneResult(plan, true, List.of(), 0);
+            return new PruneResult(plan, true, List.of(), 0, listing.notBackups(), listing.notBackupKeys(), List.of());
         }
         List<String> remove = new ArrayList<>(plan.removed());
         java.util.Collections.reverse(remove); // newest first: dependants before what they need
         List<String> deleted = new ArrayList<>();
-        for (String id : remove) {
-            lock.checkStillHeld();
-            try {
-                repo.delete(id);
-                deleted.add(id);
-            } catch (BackupNotFoundException e) {
-                // deleted by hand meanwhile: nothing left to do
+        try {
+            for (String id : remove) {
+                lock.checkStillHeld();
+                try {
+                    repo.delete(id);
+                    deleted.add(id);
+                } catch (BackupNotFoundException e) {
+                    // deleted by hand meanwhile: nothing left to do
+                }
             }
+        } catch (RuntimeException e) {
+            throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
+                    listing.notBackupKeys(), List.of()), e);
         }
-        int uploads;
+        // Clean-up of interrupted uploads is a courtesy: a store without ListMultipartUploads
+        // (501) or a failure here does not undo or hide the deletions made.
+        List<String> warnings = new ArrayList<>();
+        int uploads = 0;
         try {
             uploads = repo.removeStaleUploads(STALE_UPLOAD_AGE);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove interrupted uploads from " + repo.location(), e);
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof java.io.InterruptedIOException || Thread.currentThread().isInterrupted()
+                    || (e instanceof SynapseBackupException se && se.exitCode() == SynapseBackupException.INTERRUPTED)) {
+                throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
+                        listing.notBackupKeys(), List.of()), new SynapseBackupException(SynapseBackupException.INTERRUPTED,
+                                "interrupted while cleaning up interrupted uploads in " + repo.location(), e));
+            }
+            warnings.add("cannot clean up interrupted uploads in " + repo.location() + ": " + e.getMessage());
         }
-        return new PruneResult(plan, false, deleted, uploads);
+        return new PruneResult(plan, false, deleted, uploads, listing.notBackups(), listing.notBackupKeys(), warnings);
     }
 }

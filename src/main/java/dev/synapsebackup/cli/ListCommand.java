@@ -3,6 +3,7 @@ package dev.synapsebackup.cli;
 import dev.synapsebackup.backup.RepositoryFactory;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.RepositoryListing;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -23,7 +24,12 @@ final class ListCommand extends BaseCommand {
     public Integer call() {
         Output out = output();
         try (Repository repo = RepositoryFactory.open(loadConfig())) {
-            List<BackupEntry> backups = repo.list();
+            RepositoryListing listing = repo.listing();
+            List<BackupEntry> backups = listing.backups();
+            if (listing.notBackups() > 0) {
+                out.info(listing.notBackups() + (listing.notBackups() == 1 ? " object" : " objects")
+                        + " under the prefix " + (listing.notBackups() == 1 ? "is" : "are") + " not a backup (not listed)");
+            }
             if (out.json) {
                 Map<String, Object> all = new LinkedHashMap<>();
                 for (BackupEntry b : backups) {

@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,6 +26,7 @@ import picocli.CommandLine.Option;
             "(UTC) that have one; --keep-last N keeps the N newest; --keep-within D keeps every backup newer than",
             "the newest backup minus D. A backup a kept backup needs files from is kept too. The charm's backups",
             "(no manifest) count like full ones, by date; unfinished ones are removed once a day old.",
+            "Only backups are touched: other objects under the prefix (nested keys, other names) are left alone.",
             "Prints one line per backup, oldest first: keep|remove  ID  TIME  REASONS."})
 final class PruneCommand extends BaseCommand {
     @Option(names = "--keep-last", paramLabel = "N", converter = Count.class, description = "Keep the N newest backups.")
@@ -60,40 +62,72 @@ final class PruneCommand extends BaseCommand {
         policy.requireNotEmpty();
         ToolConfig config = loadConfig();
         try (Repository repo = RepositoryFactory.open(config)) {
-            Pruner.PruneResult r = Pruner.prune(repo, policy, dryRun,
-                    new ManifestDependencyReader(repo, () -> passphrase(config, false), null), Clock.systemUTC());
-            PrunePlan plan = r.plan();
-            plan.warnings().forEach(out::warn);
-            if (out.json) {
-                List<Map<String, Object>> backups = new ArrayList<>();
-                for (PrunePlan.Decision d : plan.decisions()) {
-                    Map<String, Object> m = new LinkedHashMap<>();
-                    m.put("backup-id", d.id());
-                    m.put("time", time(d));
-                    m.put("kind", d.kind().name().toLowerCase(Locale.ROOT));
-                    m.put("action", d.action().word());
-                    m.put("reasons", d.reasons());
-                    backups.add(m);
-                }
-                Map<String, Object> doc = new LinkedHashMap<>();
-                doc.put("dry-run", r.dryRun());
-                doc.put("backups", backups);
-                doc.put("kept", plan.kept());
-                doc.put("removed", r.dryRun() ? plan.removed() : r.deleted());
-                doc.put("removed-uploads", r.removedUploads());
-                doc.put("warnings", plan.warnings());
-                out.json(doc);
-                return 0;
+            Pruner.PruneResult r;
+            RuntimeException failure = null;
+            try {
+                r = Pruner.prune(repo, policy, dryRun,
+                        new ManifestDependencyReader(repo, () -> passphrase(config, false), null), Clock.systemUTC());
+            } catch (Pruner.PruneFailedException e) {
+                // Report what was deleted before the failure, then fail with it.
+                r = e.partial();
+                failure = e.getCause() instanceof RuntimeException re ? re : e;
             }
-            for (PrunePlan.Decision d : plan.decisions()) {
-                out.result(String.format("%-6s  %s  %s  %s", d.action().word(), d.id(), time(d), String.join("; ", d.reasons())));
+            report(out, r, failure != null);
+            if (failure != null) {
+                throw failure;
             }
-            int removed = r.dryRun() ? plan.removed().size() : r.deleted().size();
-            out.result((r.dryRun() ? "dry run: would keep " : "kept ") + plan.kept().size() + ", "
-                    + (r.dryRun() ? "would remove " : "removed ") + removed + " of " + plan.decisions().size() + " backups"
-                    + (r.removedUploads() > 0 ? "; removed " + r.removedUploads() + " interrupted uploads" : ""));
             return 0;
         }
+    }
+
+    private static void report(Output out, Pruner.PruneResult r, boolean failed) {
+        PrunePlan plan = r.plan();
+        plan.warnings().forEach(out::warn);
+        r.warnings().forEach(out::warn);
+        if (out.json) {
+            List<Map<String, Object>> backups = new ArrayList<>();
+            for (PrunePlan.Decision d : plan.decisions()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("backup-id", d.id());
+                m.put("time", time(d));
+                m.put("kind", d.kind().name().toLowerCase(Locale.ROOT));
+                m.put("action", d.action().word());
+                m.put("reasons", d.reasons());
+                backups.add(m);
+            }
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("dry-run", r.dryRun());
+            doc.put("backups", backups);
+            doc.put("kept", plan.kept());
+            doc.put("removed", r.dryRun() ? plan.removed() : r.deleted());
+            doc.put("removed-uploads", r.removedUploads());
+            doc.put("not-backups", r.notBackups());
+            List<String> warnings = new ArrayList<>(plan.warnings());
+            warnings.addAll(r.warnings());
+            doc.put("warnings", warnings);
+            if (failed) {
+                doc.put("failed", true);
+            }
+            out.json(doc);
+            return;
+        }
+        Set<String> deleted = Set.copyOf(r.deleted());
+        for (PrunePlan.Decision d : plan.decisions()) {
+            // After a failure, a backup planned for removal that is still there says so.
+            String word = failed && d.action() == PrunePlan.Action.REMOVE && !deleted.contains(d.id())
+                    ? "failed" : d.action().word();
+            out.result(String.format("%-6s  %s  %s  %s", word, d.id(), time(d), String.join("; ", d.reasons())));
+        }
+        if (r.notBackups() > 0) {
+            out.result("left alone: " + r.notBackups() + (r.notBackups() == 1 ? " object" : " objects")
+                    + " under the prefix that " + (r.notBackups() == 1 ? "is" : "are") + " not a backup (e.g. "
+                    + String.join(", ", r.notBackupKeys()) + ")");
+        }
+        int removed = r.dryRun() ? plan.removed().size() : r.deleted().size();
+        out.result((r.dryRun() ? "dry run: would keep " : "kept ") + plan.kept().size() + ", "
+                + (r.dryRun() ? "would remove " : "removed ") + removed + " of " + plan.decisions().size() + " backups"
+                + (failed ? " before failing" : "")
+                + (r.removedUploads() > 0 ? "; removed " + r.removedUploads() + " interrupted uploads" : ""));
     }
 
     private static String time(PrunePlan.Decision d) {

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "unlock", mixinStandardHelpOptions = true,
-        description = {"Remove stale repository locks (not refreshed for 30 minutes: their run died).",
+        description = {"Remove stale repository locks: not refreshed for 30 minutes, or of this host and a process",
+            "that no longer runs (killed with kill -9): their run died.",
             "With --force, remove every lock, also one a live run holds: only when you know that run is gone."})
 final class UnlockCommand extends BaseCommand {
     @Option(names = "--force", description = "Remove every lock, live or stale.")

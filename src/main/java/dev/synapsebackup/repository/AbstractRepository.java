@@ -33,7 +33,7 @@ public abstract class AbstractRepository implements Repository {
 
     @Override
     public boolean exists(String backupId) {
-        if (!BackupId.isPlausible(backupId)) {
+        if (!BackupId.isPlausible(backupId) || !BackupId.isBackupName(backupId)) {
             return false;
         }
         try {
@@ -45,24 +45,38 @@ public abstract class AbstractRepository implements Repository {
 
     @Override
     public List<BackupEntry> list() {
+        return list(true).backups();
+    }
+
+    @Override
+    public RepositoryListing listing() {
         return list(true);
     }
 
     @Override
     public List<BackupEntry> listWithoutMetadata() {
-        return list(false);
+        return list(false).backups();
     }
 
-    private List<BackupEntry> list(boolean lookUpMetadata) {
+    private RepositoryListing list(boolean lookUpMetadata) {
         List<ObjectInfo> data = new ArrayList<>();
         Set<String> manifests = new HashSet<>();
+        long[] others = new long[1];
+        List<String> otherKeys = new ArrayList<>();
         try {
             listObjects(o -> {
                 String key = o.key();
-                if (key.endsWith(BackupId.MANIFEST_SUFFIX)) {
-                    manifests.add(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()));
-                } else if (!BackupId.isReserved(key)) {
+                if (BackupId.isBackupName(key)) {
                     data.add(o);
+                } else if (key.endsWith(BackupId.MANIFEST_SUFFIX)
+                        && BackupId.isBackupName(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()))) {
+                    manifests.add(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()));
+                } else if (!key.startsWith(BackupId.LOCKS_PREFIX)) {
+                    // Nested keys and other names: not backups (SPEC §3), so never deleted.
+                    others[0]++;
+                    if (otherKeys.size() < RepositoryListing.SAMPLE) {
+                        otherKeys.add(key);
+                    }
                 }
             });
         } catch (IOException e) {
@@ -82,7 +96,7 @@ public abstract class AbstractRepository implements Repository {
                     m.get(BackupId.KIND_METADATA), m.get(BackupId.PARENT_METADATA)));
         }
         result.sort(Comparator.comparing(BackupEntry::lastModified).thenComparing(BackupEntry::id));
-        return result;
+        return new RepositoryListing(result, others[0], otherKeys);
     }
 
     /**
@@ -136,6 +150,12 @@ public abstract class AbstractRepository implements Repository {
         return result;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Only a backup is deleted (a name that {@link BackupId#isBackupName} accepts); any other
+     * key is "not found", whatever is stored under it.
+     */
     @Override
     public void delete(String backupId) {
         if (!exists(backupId)) {

@@ -29,6 +29,8 @@ public final class BackupId {
 
     private static final DateTimeFormatter FORMAT = DateTimeFormatter.ofPattern("yyyyMMddHHmmssSSSSSS");
     private static final Pattern OURS = Pattern.compile("backup-\\d{20}");
+    /** Ours or the charm's: the charm's {@code %Y%m%d%H%M%S%f} digits, with or without {@code backup-}. */
+    private static final Pattern BACKUP_NAME = Pattern.compile("(backup-)?\\d{20}");
 
     private BackupId() {
     }
@@ -58,6 +60,16 @@ public final class BackupId {
     /** Whether a key is repository metadata (manifest, lock) rather than a backup's data object. */
     public static boolean isReserved(String key) {
         return key.endsWith(MANIFEST_SUFFIX) || key.startsWith(LOCKS_PREFIX) || key.isEmpty() || key.endsWith("/");
+    }
+
+    /**
+     * Whether a key (relative to the prefix) names a backup's data object: a top-level name that
+     * is a backup id, ours ({@code backup-} + 20 digits) or the charm's (the same digits, with or
+     * without {@code backup-}). Every other key under the prefix is not a backup (SPEC §3): it is
+     * never listed as one and never deleted.
+     */
+    public static boolean isBackupName(String key) {
+        return key != null && BACKUP_NAME.matcher(key).matches();
     }
 
     /**

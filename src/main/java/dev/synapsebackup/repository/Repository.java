@@ -44,6 +44,14 @@ public interface Repository extends AutoCloseable {
     List<BackupEntry> list();
 
     /**
+     * All backups, oldest first, and a count of the objects under the prefix that are not
+     * backups (SPEC §3), from one listing. The default knows of no such objects.
+     */
+    default RepositoryListing listing() {
+        return new RepositoryListing(list(), 0, List.of());
+    }
+
+    /**
      * All backups, oldest first, from the listing alone: {@link #list()} also looks up each data
      * object's metadata (one request per object on S3). Here kind and parent are null unless
      * the listing carried the metadata, and so a data object without manifest is reported
@@ -101,7 +109,9 @@ public interface Repository extends AutoCloseable {
 
     /**
      * Whether {@link #putIfAbsent} is known to be atomic on this store. True until the store is
-     * found not to implement conditional writes (S3 answering 501 to {@code If-None-Match: *});
+     * found not to implement conditional writes (S3 answering 501 to {@code If-None-Match: *}, or
+     * accepting a conditional put of a key that exists, which the first successful
+     * {@code putIfAbsent} of a repository probes);
      * then {@code putIfAbsent} falls back to write-then-read-back, which two racing writers can
      * both pass, and callers that need mutual exclusion use another protocol.
      */

@@ -11,7 +11,9 @@ import java.net.InetAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -31,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * object under {@code locks/} (never listed as a backup) that names the host, pid, purpose and
  * start time of the run holding it, and a random token. While the run lasts a daemon thread
  * rewrites its {@code refreshed} time (every 5 minutes by default); a lock not refreshed for
- * {@link #DEFAULT_STALE_AFTER 30 minutes} is stale and the next run takes it over.
+ * {@link #DEFAULT_STALE_AFTER 30 minutes} is stale and the next run takes it over, and so is at
+ * once a lock of this machine whose process is gone ({@link LockInfo#isDeadLocalRun()}). A lock
+ * object is removed on every failure after it was written.
  *
  * <p>Two protocols ({@link LockMode}):
  * <ul>
@@ -47,7 +51,9 @@ import org.slf4j.LoggerFactory;
  *       deletes its object.</li>
  * </ul>
  * {@link LockMode#AUTO} (the default) uses the conditional put unless the repository reports
- * that it does not support it ({@link Repository#supportsConditionalPut()}).
+ * that it does not support it ({@link Repository#supportsConditionalPut()}), which an S3
+ * repository learns from a 501 or from a probe that finds {@code If-None-Match: *} ignored; it
+ * then switches to write-then-list within the same acquisition.
  *
  * <p>Remaining races, both needing a lock that is already stale: taking over a stale lock
  * re-reads it and deletes it only if it still holds the stale token, but another run can take
@@ -94,17 +100,52 @@ public final class RepositoryLock implements AutoCloseable {
      * @param token        random token identifying the holder
      * @param state        {@code held}, or {@code pending} while a write-then-list run is deciding
      * @param lastModified the store's last-modified time of the object
+     * @param machine      the holder's boot id and pid namespace, or null (older locks, other systems)
+     * @param processStart when the holder's process started, or null
      */
     public record LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
-                           String token, String state, Instant lastModified) {
-        /** Whether the holder has not refreshed it for longer than {@code staleAfter} at {@code now}. */
+                           String token, String state, Instant lastModified, String machine, Instant processStart) {
+        /** A lock that does not record its machine and its process's start time. */
+        public LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
+                        String token, String state, Instant lastModified) {
+            this(key, host, pid, purpose, started, refreshed, token, state, lastModified, null, null);
+        }
+
+        /**
+         * Whether the holder has not refreshed it for longer than {@code staleAfter} at {@code now},
+         * or is a run of this machine whose process is gone ({@link #isDeadLocalRun()}).
+         */
         public boolean isStale(Instant now, Duration staleAfter) {
-            return refreshed.plus(staleAfter).isBefore(now);
+            return refreshed.plus(staleAfter).isBefore(now) || isDeadLocalRun();
+        }
+
+        /**
+         * Whether the lock names this machine (same host name, boot id and pid namespace)
+         * and a process that no longer runs: killed ({@code kill -9}) or crashed, so it is stale
+         * at once. A live process with that pid that started at another time than the one the
+         * lock records is a reused pid, not the holder.
+         */
+        public boolean isDeadLocalRun() {
+            if (pid <= 0 || host == null || !host.equals(Machine.HOST) || machine == null || Machine.ID == null
+                    || !machine.equals(Machine.ID)) {
+                return false;
+            }
+            Optional<ProcessHandle> p = ProcessHandle.of(pid);
+            if (p.isEmpty() || !p.get().isAlive()) {
+                return true;
+            }
+            if (processStart == null) {
+                return false;
+            }
+            Optional<Instant> start = p.get().info().startInstant();
+            // Start times come from clock ticks since boot: allow for their rounding.
+            return start.isPresent() && Duration.between(start.get(), processStart).abs().compareTo(Duration.ofSeconds(2)) > 0;
         }
 
         /** {@code <purpose> on <host> (pid <pid>) since <started>, last refreshed <refreshed>}. */
         public String describe() {
-            return purpose + " on " + host + " (pid " + pid + ") since " + started + ", last refreshed " + refreshed;
+            return purpose + " on " + host + " (pid " + pid + (isDeadLocalRun() ? ", no longer running" : "")
+                    + ") since " + started + ", last refreshed " + refreshed;
         }
 
         boolean held() {
@@ -374,7 +415,9 @@ public final class RepositoryLock implements AutoCloseable {
             return Optional.of(new LockInfo(key, n.path("host").asText("unknown host"), n.path("pid").asLong(-1),
                     n.path("purpose").asText("unknown run"), started,
                     n.hasNonNull("refreshed") ? Instant.parse(n.get("refreshed").asText()) : started,
-                    n.path("token").asText(""), n.path("state").asText("held"), lm));
+                    n.path("token").asText(""), n.path("state").asText("held"), lm,
+                    n.hasNonNull("machine") ? n.get("machine").asText() : null,
+                    n.hasNonNull("process-start") ? Instant.parse(n.get("process-start").asText()) : null));
         } catch (IOException | RuntimeException e) {
             // Unreadable (written by something else, or damaged): a lock all the same, aged by the store.
             return Optional.of(new LockInfo(key, "unknown host", -1, "unreadable lock object " + key, lm, lm,
@@ -391,6 +434,12 @@ public final class RepositoryLock implements AutoCloseable {
         m.put("refreshed", l.refreshed().toString());
         m.put("token", l.token());
         m.put("state", l.state());
+        if (l.machine() != null) {
+            m.put("machine", l.machine());
+        }
+        if (l.processStart() != null) {
+            m.put("process-start", l.processStart().toString());
+        }
         try {
             return JSON.writeValueAsBytes(m);
         } catch (IOException e) {
@@ -399,19 +448,52 @@ public final class RepositoryLock implements AutoCloseable {
     }
 
     private static LockInfo withRefreshed(LockInfo l, Instant t) {
-        return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), t, l.token(), l.state(), l.lastModified());
+        return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), t, l.token(), l.state(),
+                l.lastModified(), l.machine(), l.processStart());
     }
 
     private static LockInfo withState(LockInfo l, String state) {
-        return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), state, l.lastModified());
+        return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), state,
+                l.lastModified(), l.machine(), l.processStart());
     }
 
-    private static String defaultHost() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (IOException | SecurityException e) {
-            String env = System.getenv("HOSTNAME");
-            return env == null || env.isBlank() ? "unknown host" : env;
+    private static LockInfo withKey(LockInfo l, String key) {
+        return new LockInfo(key, l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), l.state(),
+                l.lastModified(), l.machine(), l.processStart());
+    }
+
+    /** This machine, as a lock names it. */
+    static final class Machine {
+        /** This host's name. */
+        static final String HOST = defaultHost();
+        /**
+         * The kernel's boot id and this process's pid namespace: tells this machine from another
+         * of the same host name, this boot from an earlier one (whose pids mean nothing now), and
+         * this host from a container that shares its host name but not its pids (docker
+         * {@code --network host}); null where there is none.
+         */
+        static final String ID = machineId();
+
+        private Machine() {
+        }
+
+        private static String defaultHost() {
+            try {
+                return InetAddress.getLocalHost().getHostName();
+            } catch (IOException | SecurityException e) {
+                String env = System.getenv("HOSTNAME");
+                return env == null || env.isBlank() ? "unknown host" : env;
+            }
+        }
+
+        private static String machineId() {
+            try {
+                String boot = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/random/boot_id")).trim();
+                String pidNamespace = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString();
+                return boot.isEmpty() || pidNamespace.isEmpty() ? null : boot + " " + pidNamespace;
+            } catch (IOException | RuntimeException e) {
+                return null;
+            }
         }
     }
 
@@ -479,7 +561,7 @@ public final class RepositoryLock implements AutoCloseable {
          */
         public RepositoryLock acquire() {
             if (host == null) {
-                host = defaultHost();
+                host = Machine.HOST;
             }
             try {
                 LockMode m = mode == LockMode.AUTO && !repo.supportsConditionalPut() ? LockMode.WRITE_THEN_LIST : mode;
@@ -496,32 +578,51 @@ public final class RepositoryLock implements AutoCloseable {
             byte[] t = new byte[16];
             RANDOM.nextBytes(t);
             Instant now = clock.instant();
-            return new LockInfo(key, host, pid, purpose, now, now, HexFormat.of().formatHex(t), state, now);
+            // The named process's start time: a later process that reuses its pid is not the holder.
+            Instant processStart = host.equals(Machine.HOST)
+                    ? ProcessHandle.of(pid).flatMap(p -> p.info().startInstant()).orElse(null) : null;
+            return new LockInfo(key, host, pid, purpose, now, now, HexFormat.of().formatHex(t), state, now,
+                    host.equals(Machine.HOST) ? Machine.ID : null, processStart);
         }
 
         private RepositoryLock acquireConditionally() throws IOException, InterruptedException {
             LockInfo lastSeen = null;
             for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
                 LockInfo mine = fresh(EXCLUSIVE_KEY, "held");
-                if (repo.putIfAbsent(EXCLUSIVE_KEY, toJson(mine), Map.of())) {
-                    if (mode == LockMode.AUTO && !repo.supportsConditionalPut()) {
-                        // Learned just now that the put was not conditional: switch protocols.
-                        deleteIfToken(repo, EXCLUSIVE_KEY, mine.token());
-                        return acquireByListing();
+                byte[] content = toJson(mine);
+                if (repo.putIfAbsent(EXCLUSIVE_KEY, content, Map.of())) {
+                    // From here on the lock object is ours: any failure removes it (a leaked lock
+                    // would block every later run until "unlock").
+                    boolean keep = false;
+                    try {
+                        if (mode == LockMode.AUTO && !repo.supportsConditionalPut()) {
+                            // Learned just now that the put was not conditional: switch protocols.
+                            deleteIfToken(repo, EXCLUSIVE_KEY, mine.token());
+                            return acquireByListing();
+                        }
+                        // A run using the other protocol may hold a lock of its own.
+                        Optional<LockInfo> other = liveOthers(EXCLUSIVE_KEY).stream().findFirst();
+                        if (other.isPresent()) {
+                            throw locked(other.get(), staleAfter);
+                        }
+                        RepositoryLock lock = new RepositoryLock(repo, EXCLUSIVE_KEY, mine, this);
+                        keep = true;
+                        return lock;
+                    } finally {
+                        if (!keep) {
+                            removeQuietly(EXCLUSIVE_KEY, mine.token());
+                        }
                     }
-                    // A run using the other protocol may hold a lock of its own.
-                    Optional<LockInfo> other = liveOthers(EXCLUSIVE_KEY).stream().findFirst();
-                    if (other.isPresent()) {
-                        deleteIfToken(repo, EXCLUSIVE_KEY, mine.token());
-                        throw locked(other.get(), staleAfter);
-                    }
-                    return new RepositoryLock(repo, EXCLUSIVE_KEY, mine, this);
                 }
                 Optional<LockInfo> cur = read(repo, EXCLUSIVE_KEY);
                 if (cur.isEmpty()) {
                     continue; // released between our put and our read: try again
                 }
                 lastSeen = cur.get();
+                if (isOursAltered(EXCLUSIVE_KEY, lastSeen, content, mine.token())) {
+                    removeQuietly(EXCLUSIVE_KEY, null);
+                    throw altered(EXCLUSIVE_KEY, content.length);
+                }
                 if (!lastSeen.isStale(clock.instant(), staleAfter)) {
                     throw locked(lastSeen, staleAfter);
                 }
@@ -533,6 +634,46 @@ public final class RepositoryLock implements AutoCloseable {
                             + " after " + ATTEMPTS + " attempts: other runs keep taking and releasing it");
         }
 
+        /**
+         * Whether the object at {@code key}, which did not read back as {@code written}, is still
+         * our write, altered by the store (it holds our random token): for example a store that
+         * keeps the SDK's {@code aws-chunked} framing as part of the object.
+         */
+        private boolean isOursAltered(String key, LockInfo seen, byte[] written, String token) throws IOException {
+            if (seen.token().equals(token)) {
+                return false;
+            }
+            byte[] raw;
+            try (InputStream in = repo.open(key)) {
+                raw = in.readNBytes(MAX_LOCK_BYTES);
+            } catch (FileNotFoundException e) {
+                return false;
+            }
+            return !Arrays.equals(raw, written)
+                    && new String(raw, StandardCharsets.ISO_8859_1).contains(token);
+        }
+
+        private dev.synapsebackup.SynapseBackupException altered(String key, int written) {
+            return new dev.synapsebackup.SynapseBackupException("cannot take the repository lock of " + repo.location()
+                    + ": the store altered the lock object " + key + " (" + written + " bytes written, different"
+                    + " bytes read back; it may keep the upload's aws-chunked framing); removed it again."
+                    + " This store cannot hold the lock; nothing was changed");
+        }
+
+        /** Removes our lock object after a failure; {@code token} null: unconditionally. */
+        private void removeQuietly(String key, String token) {
+            try {
+                if (token == null) {
+                    repo.deleteObject(key);
+                } else if (!deleteIfToken(repo, key, token)) {
+                    LOG.debug("lock object {} no longer ours: left alone", key);
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("cannot remove the lock {} from {} ({}); it goes stale after {} or when this process ends",
+                        key, repo.location(), e.getMessage(), minutes(staleAfter));
+            }
+        }
+
         /** Live lock objects other than {@code exceptKey}; stale ones are left for their takers. */
         private List<LockInfo> liveOthers(String exceptKey) {
             Instant now = clock.instant();
@@ -542,11 +683,15 @@ public final class RepositoryLock implements AutoCloseable {
         private RepositoryLock acquireByListing() throws IOException, InterruptedException {
             LockInfo mine = fresh(null, "pending");
             String key = BackupId.LOCKS_PREFIX + mine.token();
-            mine = new LockInfo(key, mine.host(), mine.pid(), mine.purpose(), mine.started(), mine.refreshed(),
-                    mine.token(), mine.state(), mine.lastModified());
-            repo.put(key, toJson(mine), Map.of());
+            mine = withKey(mine, key);
             boolean won = false;
             try {
+                byte[] content = toJson(mine);
+                repo.put(key, content, Map.of());
+                Optional<LockInfo> back = read(repo, key);
+                if (back.isPresent() && isOursAltered(key, back.get(), content, mine.token())) {
+                    throw altered(key, content.length);
+                }
                 LockInfo blocker = blocker(key);
                 if (blocker == null && !settle.isZero()) {
                     // A run that wrote after our first listing is seen now, or (having written later

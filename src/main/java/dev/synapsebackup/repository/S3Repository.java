@@ -52,6 +52,7 @@ import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.retries.api.BackoffStrategy;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3Configuration;
 import software.amazon.awssdk.services.s3.model.AbortMultipartUploadRequest;
 import software.amazon.awssdk.services.s3.model.AbortMultipartUploadResponse;
 import software.amazon.awssdk.services.s3.model.CompleteMultipartUploadRequest;
@@ -127,6 +128,8 @@ public final class S3Repository extends AbstractRepository {
     private final ExecutorService uploadExecutor;
     /** Set once the store answered a conditional PutObject with "not implemented". */
     private volatile boolean conditionalPutUnsupported;
+    /** Set once a conditional put of an existing key was tried (see {@link #probeConditionalPut}). */
+    private volatile boolean conditionalPutProbed;
 
     private S3Repository(Builder b) {
         this.parameters = b.parameters;
@@ -168,6 +171,10 @@ public final class S3Repository extends AbstractRepository {
                 .region(Region.of(p.effectiveRegion()))
                 .credentialsProvider(credentials(p))
                 .forcePathStyle(p.addressingStyle() == S3Parameters.AddressingStyle.PATH)
+                // Parts are whole byte arrays in memory: sign each with one SHA-256 of its payload
+                // (over http; https sends UNSIGNED-PAYLOAD) instead of aws-chunked 128 KiB signed
+                // chunks, which some stores do not understand and which cost a signature per chunk.
+                .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).build())
                 // SDK >= 2.30 sends CRC32 checksums by default, which many S3-compatible stores reject.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
@@ -257,10 +264,30 @@ public final class S3Repository extends AbstractRepository {
 
     // ---- access check ----
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>With virtual-hosted addressing, also lists one key and checks that the listing names
+     * the configured bucket: a store that does not serve {@code <bucket>.<host>} answers as if
+     * for its root (some with a list of all buckets), which HeadBucket takes for success.
+     *
+     * @throws dev.synapsebackup.ConfigException (exit 2) if the store does not serve
+     *                                           virtual-hosted addressing
+     */
     @Override
     public void checkAccess() {
         try {
             s3.headBucket(r -> r.bucket(bucket));
+            if (parameters.addressingStyle() == S3Parameters.AddressingStyle.VIRTUAL) {
+                ListObjectsV2Response r = s3.listObjectsV2(b -> b.bucket(bucket).maxKeys(1)
+                        .prefix(prefix.isEmpty() ? null : prefix + "/"));
+                if (!bucket.equals(r.name())) {
+                    LOG.info("a listing of bucket \"{}\" at {} named {}", bucket, endpointForMessages(),
+                            r.name() == null ? "no bucket" : "\"" + r.name() + "\"");
+                    throw new dev.synapsebackup.ConfigException(
+                            "the store does not serve virtual-hosted addressing; set s3-uri-style: path");
+                }
+            }
         } catch (SdkException e) {
             if (e instanceof AbortedException || Thread.currentThread().isInterrupted()) {
                 throw new SynapseBackupException(SynapseBackupException.INTERRUPTED,
@@ -708,11 +735,40 @@ public final class S3Repository extends AbstractRepository {
         // it) answers 200 even if another writer won the race since our check: read back to see
         // whose content is there.
         LOG.debug("putIfAbsent {}: conditional write {}", key, conditional ? "accepted" : "not implemented");
+        boolean ours;
         try (InputStream in = open(key)) {
-            return Arrays.equals(in.readNBytes(content.length + 1), content);
+            ours = Arrays.equals(in.readNBytes(content.length + 1), content);
         } catch (FileNotFoundException e) {
             return false;
         }
+        if (ours && conditional && !conditionalPutProbed) {
+            probeConditionalPut(key, content, metadata);
+        }
+        return ours;
+    }
+
+    /**
+     * Checks once per repository that the store honours {@code If-None-Match: *}: a conditional
+     * put of {@code key}, which exists and holds {@code content}, must be refused (412). A store
+     * that accepts it ignores the condition (it rewrote the same bytes); from then on
+     * {@link #supportsConditionalPut()} is false, so the lock uses its other protocol.
+     */
+    private void probeConditionalPut(String key, byte[] content, Map<String, String> metadata) throws IOException {
+        conditionalPutProbed = true;
+        try {
+            s3.putObject(b -> b.bucket(bucket).key(fullKey(key)).metadata(metadata).ifNoneMatch("*"),
+                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length,
+                            "application/octet-stream"));
+        } catch (SdkException e) {
+            if (e instanceof AwsServiceException se && (se.statusCode() == 412 || se.statusCode() == 409)) {
+                return; // the condition is honoured
+            }
+            if (!isNotImplemented(e)) {
+                throw failure("write", key, e);
+            }
+        }
+        LOG.info("{} does not honour conditional writes (If-None-Match: *): locking by write-then-list", location());
+        conditionalPutUnsupported = true;
     }
 
     @Override

@@ -14,6 +14,8 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,7 +25,7 @@ class DeleterTest {
     static final String B = "backup-20240502000000000000";
     static final String C = "backup-20240503000000000000";
     static final String D = "backup-20240504000000000000";
-    static final String CHARM = "charm-backup";
+    static final String CHARM = "20240301000000000000"; // the charm's digits, without "backup-"
 
     @TempDir
     Path dir;
@@ -51,7 +53,7 @@ class DeleterTest {
                 .isInstanceOfSatisfying(SynapseBackupException.class, e -> assertThat(e.exitCode()).isEqualTo(1))
                 .hasMessage("backup " + A + " is needed by " + B + ", " + C
                         + ": their files are partly stored in it; delete them first, or use --force to delete them too");
-        assertThat(ids(repo)).containsExactly(A, B, C, D, CHARM);
+        assertThat(ids(repo)).containsExactly(CHARM, A, B, C, D);
         assertThat(RepositoryLock.list(repo)).isEmpty();
     }
 
@@ -63,7 +65,7 @@ class DeleterTest {
         assertThat(r.dependants()).containsExactly(B, C);
         assertThat(r.deleted()).containsExactly(C, B, A);
         assertThat(info).containsExactly("deleting the backups that depend on " + A + ": " + B + ", " + C);
-        assertThat(ids(repo)).containsExactly(D, CHARM);
+        assertThat(ids(repo)).containsExactly(CHARM, D);
     }
 
     @Test
@@ -88,5 +90,21 @@ class DeleterTest {
             held.checkStillHeld();
         }
         assertThat(ids(repo)).contains(D);
+    }
+
+    @Test
+    void onlyBackupsAreDeleted() throws Exception {
+        LocalRepository repo = repo();
+        repo.put("0junk/x", new byte[3], Map.of());
+        repo.put("notes.txt", new byte[3], Map.of());
+        DependencyReader noPassphrase = id -> Set.of();
+        for (String key : List.of("0junk/x", "notes.txt")) {
+            assertThatThrownBy(() -> Deleter.delete(repo, key, false, noPassphrase, Clock.systemUTC(), s -> { }))
+                    .isInstanceOf(BackupNotFoundException.class).hasMessage("backup-id " + key + " does not exist");
+            assertThatThrownBy(() -> repo.delete(key)).isInstanceOf(BackupNotFoundException.class);
+            assertThat(repo.stat(key)).as(key).isPresent();
+        }
+        assertThat(repo.listing().notBackups()).isEqualTo(2);
+        assertThat(RepositoryLock.list(repo)).isEmpty();
     }
 }

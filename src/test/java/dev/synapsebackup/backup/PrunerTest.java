@@ -39,6 +39,7 @@ class PrunerTest {
     static final String OLD_UNFINISHED = "backup-20240501120000000000";
     static final String CHARM = "backup-20240504000000000000";        // the charm's: no manifest
     static final String YOUNG_UNFINISHED = "backup-20240531230000000000";
+    static final String CHARM_DIGITS = "20240505000000000000";           // the charm's, without "backup-"
 
     @TempDir
     Path dir;
@@ -65,9 +66,9 @@ class PrunerTest {
     void dryRunPlansAndDeletesNothingThenPruneDeletesWhatThePlanSays() throws IOException {
         LocalRepository repo = new LocalRepository(dir);
         populate(repo);
-        // A charm backup with a name of its own is dated by its last-modified time.
-        new FakeBackups(repo).foreign("nightly-charm.tar.gpg");
-        Files.setLastModifiedTime(dir.resolve("nightly-charm.tar.gpg"), FileTime.from(Instant.parse("2024-05-05T00:00:00Z")));
+        // The charm's digits without "backup-" are a backup too; other names and nested keys are not.
+        new FakeBackups(repo).foreign(CHARM_DIGITS).foreign("nightly-charm.tar.gpg").foreign("0junk/x").foreign("0junk/y");
+        Files.setLastModifiedTime(dir.resolve(CHARM_DIGITS), FileTime.from(Instant.parse("2024-05-05T00:00:00Z")));
         List<String> before = ids(repo);
 
         List<String> calls = new ArrayList<>();
@@ -76,22 +77,47 @@ class PrunerTest {
         assertThat(ids(repo)).isEqualTo(before);
         PrunePlan plan = dry.plan();
         assertThat(plan.decisions()).extracting(PrunePlan.Decision::id)
-                .containsExactly(A, OLD_UNFINISHED, B, C, CHARM, "nightly-charm.tar.gpg", YOUNG_UNFINISHED);
-        assertThat(plan.kept()).containsExactly(B, C, CHARM, "nightly-charm.tar.gpg", YOUNG_UNFINISHED);
+                .containsExactly(A, OLD_UNFINISHED, B, C, CHARM, CHARM_DIGITS, YOUNG_UNFINISHED);
+        assertThat(plan.kept()).containsExactly(B, C, CHARM, CHARM_DIGITS, YOUNG_UNFINISHED);
         assertThat(plan.removed()).containsExactly(A, OLD_UNFINISHED);
         assertThat(plan.decision(B).orElseThrow().reasons()).containsExactly("needed by " + C + " (kept)");
         assertThat(plan.decision(C).orElseThrow().kind()).isEqualTo(PruneCandidate.Kind.INCREMENTAL);
-        assertThat(plan.decision("nightly-charm.tar.gpg").orElseThrow().time()).isEqualTo(Instant.parse("2024-05-05T00:00:00Z"));
+        assertThat(plan.decision(CHARM_DIGITS).orElseThrow().time()).isEqualTo(Instant.parse("2024-05-05T00:00:00Z"));
         assertThat(plan.decision(OLD_UNFINISHED).orElseThrow().reasons()).containsExactly("unfinished backup older than 1 day");
-        // Only kept complete backups' manifests were opened: C, then B once C turned out to need it.
-        assertThat(calls).containsExactly(C, B);
+        assertThat(dry.notBackups()).isEqualTo(3);
+        assertThat(dry.notBackupKeys()).containsExactlyInAnyOrder("nightly-charm.tar.gpg", "0junk/x", "0junk/y");
 
         Pruner.PruneResult real = Pruner.prune(repo, policy, false, counting(repo, new ArrayList<>()), NOW);
         assertThat(real.deleted()).containsExactly(OLD_UNFINISHED, A);
-        assertThat(ids(repo)).containsExactlyInAnyOrder(B, C, CHARM, "nightly-charm.tar.gpg", YOUNG_UNFINISHED);
+        assertThat(ids(repo)).containsExactlyInAnyOrder(B, C, CHARM, CHARM_DIGITS, YOUNG_UNFINISHED);
         assertThat(repo.stat(BackupId.manifestKey(A))).isEmpty();
         assertThat(repo.stat(BackupId.manifestKey(B))).isPresent();
+        for (String other : List.of("nightly-charm.tar.gpg", "0junk/x", "0junk/y")) {
+            assertThat(repo.stat(other)).as(other + " is not a backup: left alone").isPresent();
+        }
+        assertThat(real.notBackups()).isEqualTo(3);
+        assertThat(real.warnings()).isEmpty();
         assertThat(RepositoryLock.list(repo)).as("the lock is released").isEmpty();
+    }
+
+    @Test
+    void onS3NothingButBackupsIsDeletedEvenWhenPruningEverything() throws IOException {
+        S3.createBucket("junk");
+        try (S3Repository repo = S3Repository.builder(S3.parameters("junk").path("synapse").build()).build()) {
+            populate(repo);
+            for (int i = 0; i < 30; i++) {
+                S3.putObject("junk", "synapse/0junk/" + i, new byte[] {1}, java.util.Map.of());
+            }
+            S3.putObject("junk", "synapse/" + CHARM_DIGITS + "-notes.txt", new byte[] {1}, java.util.Map.of());
+            S3.putObject("junk", "synapse/0junk/" + B, new byte[] {1}, java.util.Map.of()); // nested: not a backup
+            S3.putObject("junk", "elsewhere/" + A, new byte[] {1}, java.util.Map.of());     // outside the prefix
+            Pruner.PruneResult r = Pruner.prune(repo, KeepPolicy.keepLast(1), false, counting(repo, new ArrayList<>()), NOW);
+            assertThat(r.deleted()).containsExactly(C, B, OLD_UNFINISHED, A);
+            assertThat(r.notBackups()).isEqualTo(32);
+            assertThat(S3.keys("junk")).filteredOn(k -> k.startsWith("synapse/0junk/")).hasSize(31);
+            assertThat(S3.keys("junk")).contains("synapse/" + CHARM_DIGITS + "-notes.txt", "elsewhere/" + A,
+                    "synapse/" + CHARM, "synapse/" + YOUNG_UNFINISHED);
+        }
     }
 
     @Test

@@ -102,14 +102,14 @@ class LocalRepositoryTest {
         repo.put("backup-20240102000000000000", new byte[10], Map.of(BackupId.FORMAT_METADATA, "1"));
         repo.put("backup-20240102000000000000.manifest", new byte[5], Map.of());
         repo.put("backup-20240103000000000000", new byte[20], Map.of(BackupId.FORMAT_METADATA, "1"));
-        repo.put("charm-backup", new byte[30], Map.of());
+        repo.put("20240101000000000000", new byte[30], Map.of());
         repo.put("locks/lock-abc", new byte[1], Map.of());
         setMtime("backup-20240102000000000000", "2024-01-02T00:00:00Z");
         setMtime("backup-20240103000000000000", "2024-01-03T00:00:00Z");
-        setMtime("charm-backup", "2024-01-01T00:00:00Z");
+        setMtime("20240101000000000000", "2024-01-01T00:00:00Z");
         List<BackupEntry> list = repo.list();
         assertThat(list).extracting(BackupEntry::id)
-                .containsExactly("charm-backup", "backup-20240102000000000000", "backup-20240103000000000000");
+                .containsExactly("20240101000000000000", "backup-20240102000000000000", "backup-20240103000000000000");
         assertThat(list).extracting(BackupEntry::status).containsExactly(
                 BackupEntry.Status.FOREIGN, BackupEntry.Status.COMPLETE, BackupEntry.Status.UNFINISHED);
         assertThat(list).extracting(BackupEntry::size).containsExactly(30L, 10L, 20L);
@@ -118,15 +118,15 @@ class LocalRepositoryTest {
     @Test
     void deleteRemovesDataManifestAndSidecar() throws IOException {
         LocalRepository repo = new LocalRepository(dir);
-        repo.put("backup-x", new byte[10], Map.of(BackupId.FORMAT_METADATA, "1"));
-        repo.put("backup-x.manifest", new byte[5], Map.of());
-        repo.delete("backup-x");
+        repo.put("backup-20240101000000000000", new byte[10], Map.of(BackupId.FORMAT_METADATA, "1"));
+        repo.put("backup-20240101000000000000.manifest", new byte[5], Map.of());
+        repo.delete("backup-20240101000000000000");
         assertThat(repo.list()).isEmpty();
         try (Stream<Path> s = Files.list(dir)) {
             assertThat(s.toList()).isEmpty();
         }
-        assertThatThrownBy(() -> repo.delete("backup-x"))
-                .isInstanceOf(BackupNotFoundException.class).hasMessage("backup-id backup-x does not exist");
+        assertThatThrownBy(() -> repo.delete("backup-20240101000000000000"))
+                .isInstanceOf(BackupNotFoundException.class).hasMessage("backup-id backup-20240101000000000000 does not exist");
     }
 
     @Test
