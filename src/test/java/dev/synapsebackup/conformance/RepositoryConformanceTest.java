@@ -66,6 +66,7 @@ abstract class RepositoryConformanceTest {
     private String incrementalId;
     private Map<String, String> atFull;
     private Map<String, String> atIncremental;
+    private AssertionError sharedFailure;
 
     RepositoryConformanceTest(TestStore store) {
         this.store = store;
@@ -86,6 +87,17 @@ abstract class RepositoryConformanceTest {
         main.put(PREFIX + "/" + CHARM_ID, "made by the charm".getBytes(StandardCharsets.UTF_8));
         main.put("outside/" + CHARM_ID, "beside the prefix".getBytes(StandardCharsets.UTF_8));
 
+        try {
+            makeSharedBackups();
+        } catch (AssertionError e) {
+            // Reported by each case that reads the shared repository; the others still run.
+            sharedFailure = e;
+        }
+    }
+
+    // needs i16a on s3rver: http payload signing (it stores aws-chunked framing verbatim, so the lock
+    // object reads back altered and every create exits 6), altered lock object, lock leaking on failure
+    private void makeSharedBackups() throws IOException {
         fullId = create(main, PREFIX, yaml, "--full");
         atFull = state(hs);
         // Change the homeserver: one media file more, one less, the configuration edited.
@@ -98,6 +110,14 @@ abstract class RepositoryConformanceTest {
         Files.writeString(yaml, "# edited after the full backup\n", java.nio.file.StandardOpenOption.APPEND);
         incrementalId = create(main, PREFIX, yaml);
         atIncremental = state(hs);
+    }
+
+    /** Fails the calling case if the shared backups could not be made. */
+    private void requireSharedBackups() {
+        if (sharedFailure != null) {
+            throw new AssertionError("the shared full and incremental backups could not be made on " + store.name(),
+                    sharedFailure);
+        }
     }
 
     @AfterAll
@@ -120,6 +140,7 @@ abstract class RepositoryConformanceTest {
 
     @Test
     void createFullThenIncremental() throws Exception {
+        requireSharedBackups();
         JsonNode full = showJson(fullId);
         assertThat(full.get("kind").asText()).isEqualTo("full");
         JsonNode incremental = showJson(incrementalId);
@@ -138,6 +159,7 @@ abstract class RepositoryConformanceTest {
      */
     @Test
     void listPastAThousandObjects() throws Exception {
+        requireSharedBackups();
         assertThat(main.keys()).hasSizeGreaterThan(1000);
         // needs i16a: prune deleting non-backup objects (nested keys are not backups, so list does not show them either)
         Cli.Result r = run(main, PREFIX, "list");
@@ -160,6 +182,7 @@ abstract class RepositoryConformanceTest {
 
     @Test
     void show() {
+        requireSharedBackups();
         Cli.Result r = run(main, PREFIX, "show", incrementalId);
         assertThat(r.exitCode()).as(r.toString()).isZero();
         assertThat(r.stdout()).contains(incrementalId).contains(fullId).contains(SampleHomeserver.SERVER_NAME);
@@ -170,6 +193,7 @@ abstract class RepositoryConformanceTest {
 
     @Test
     void verify() {
+        requireSharedBackups();
         for (String id : List.of(fullId, incrementalId)) {
             Cli.Result r = run(main, PREFIX, "verify", id);
             assertThat(r.exitCode()).as(r.toString()).isZero();
@@ -179,6 +203,7 @@ abstract class RepositoryConformanceTest {
 
     @Test
     void restoreTargetIsByteIdentical() throws Exception {
+        requireSharedBackups();
         Path t1 = tmp.resolve("restore-full");
         Cli.Result r1 = run(main, PREFIX, "restore", fullId, "--target", t1.toString());
         assertThat(r1.exitCode()).as(r1.toString()).isZero();
@@ -192,13 +217,16 @@ abstract class RepositoryConformanceTest {
     /** The printed stock-tools procedure, run as printed (aws CLI, gpg, GNU tar), restores the backup. */
     @Test
     void printedCommandRestoresWithStockTools() throws Exception {
+        requireSharedBackups();
         Path target = tmp.resolve("restore-stock");
         Cli.Result p = run(main, PREFIX, "restore", incrementalId, "--print-command", "--target", target.toString());
         assertThat(p.exitCode()).as(p.toString()).isZero();
         String script = p.stdout();
         if (main.secretKey() != null) {
-            assertThat(script).contains("aws s3 cp ").contains("export AWS_SECRET_ACCESS_KEY='<secret-key>'")
-                    .doesNotContain(main.secretKey());
+            assertThat(script).contains("aws s3 cp ").contains("export AWS_SECRET_ACCESS_KEY='<secret-key>'");
+            // (s3rver's only account uses the same string as key id and secret)
+            assertThat(script.lines().filter(l -> !l.startsWith("export AWS_ACCESS_KEY_ID=")))
+                    .noneMatch(l -> l.contains(main.secretKey()));
             script = script.replace("'<secret-key>'", q(main.secretKey()));
         }
         Path gnupg = Files.createDirectories(tmp.resolve("stock-gnupg"));
