@@ -60,6 +60,11 @@ public final class S3rverStore extends S3Store {
     }
 
     @Override
+    public java.util.Set<Limit> limits() {
+        return java.util.EnumSet.of(Limit.NO_MULTIPART_LISTING, Limit.IGNORES_IF_NONE_MATCH);
+    }
+
+    @Override
     public VirtualHosts virtualHosts() {
         return VirtualHosts.SERVED;
     }

@@ -25,6 +25,14 @@ public interface TestStore extends AutoCloseable {
         NOT_APPLICABLE
     }
 
+    /** A known limitation of a store, which the suite asserts as the tool's documented answer to it. */
+    enum Limit {
+        /** ListMultipartUploads answers 501: the clean-up of interrupted uploads is a warning. */
+        NO_MULTIPART_LISTING,
+        /** {@code If-None-Match: *} is ignored (a second conditional put succeeds): the lock falls back to write-then-list. */
+        IGNORES_IF_NONE_MATCH
+    }
+
     /** A short name for messages. */
     String name();
 
@@ -37,6 +45,11 @@ public interface TestStore extends AutoCloseable {
 
     /** Which addressing the store serves. */
     VirtualHosts virtualHosts();
+
+    /** The store's known limitations. */
+    default java.util.Set<Limit> limits() {
+        return java.util.Set.of();
+    }
 
     /** A new, empty bucket (or directory) named after {@code name}. */
     Space newSpace(String name);
