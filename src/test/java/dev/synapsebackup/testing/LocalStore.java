@@ -55,7 +55,8 @@ public final class LocalStore implements TestStore {
 
         @Override
         public List<String> virtualHostArgs(String path) {
-            throw new UnsupportedOperationException("a local directory has no addressing style");
+            // No addressing style at all: asking for one is a configuration error.
+            return List.of("--repo", dir.resolve(path).toString(), "--s3-uri-style", "host");
         }
 
         @Override

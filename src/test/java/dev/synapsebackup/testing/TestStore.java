@@ -21,7 +21,7 @@ public interface TestStore extends AutoCloseable {
         SERVED,
         /** Does not: a request to {@code <bucket>.<host>} is answered as something else. */
         NOT_SERVED,
-        /** Not an S3 store: no addressing style at all. */
+        /** Not an S3 store: no addressing style at all, and asking for one is a configuration error. */
         NOT_APPLICABLE
     }
 
