@@ -34,8 +34,8 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * The repository conformance suite: the same cases, written once (as restic's backend tests
  * are), run by one subclass per store (a local directory, S3Proxy, S3Mock, s3rver). Commands run
- * through the real command line: in-process for speed, as child processes where a case needs
- * separate runs (two at once, kill -9) or a host-name mapping (virtual-hosted addressing).
+ * through the real command line: in-process for speed, as a child process (the real launcher)
+ * where a case needs a run of its own to kill, or a host-name mapping (virtual-hosted addressing).
  *
  * <p>A store's known limitation is asserted as the documented behaviour (a warning, a fallback,
  * an error text), never skipped. Cases marked {@code needs i16a} fail until the product fixes of
@@ -147,6 +147,8 @@ abstract class RepositoryConformanceTest {
         assertThat(incremental.get("parent").asText()).isEqualTo(fullId);
         assertThat(incremental.get("full-backup").asText()).isEqualTo(fullId);
         // The incremental stored only what changed: far fewer bytes than the full one.
+        JsonNode sizes = JSON.readTree(run(main, PREFIX, "list", "--json").stdout()).get("backups");
+        assertThat(sizes.get(incrementalId).get("size").asLong()).isLessThan(sizes.get(fullId).get("size").asLong() / 4);
         assertThat(main.keys()).contains(PREFIX + "/" + fullId, PREFIX + "/" + fullId + ".manifest",
                 PREFIX + "/" + incrementalId, PREFIX + "/" + incrementalId + ".manifest");
         assertThat(main.keys()).noneMatch(k -> k.contains("locks/") || k.contains(".tmp-"));
