@@ -128,7 +128,7 @@ public final class S3Repository extends AbstractRepository {
     private final ExecutorService uploadExecutor;
     /** Set once the store answered a conditional PutObject with "not implemented". */
     private volatile boolean conditionalPutUnsupported;
-    /** Set once a conditional put of an existing key was tried (see {@link #probeConditionalPut}). */
+    /** Set once the store was asked whether it honours conditional writes (see {@link #supportsConditionalPut}). */
     private volatile boolean conditionalPutProbed;
 
     private S3Repository(Builder b) {
@@ -741,39 +741,59 @@ public final class S3Repository extends AbstractRepository {
         } catch (FileNotFoundException e) {
             return false;
         }
-        if (ours && conditional && !conditionalPutProbed) {
-            probeConditionalPut(key, content, metadata);
-        }
         return ours;
     }
 
     /**
      * Checks once per repository that the store honours {@code If-None-Match: *}: a conditional
-     * put of {@code key}, which exists and holds {@code content}, must be refused (412). A store
-     * that accepts it ignores the condition (it rewrote the same bytes); from then on
-     * {@link #supportsConditionalPut()} is false, so the lock uses its other protocol.
+     * put of a key that exists must be refused (412). The probe uses a key of its own (a top-level
+     * name that is no backup, removed again): rewriting the live lock object instead let a racing
+     * run read it half-written on a store that does not replace objects atomically (s3rver).
+     * Asked before a lock is taken, so that on a store that ignores the condition (it answers 200)
+     * every run uses the write-then-list protocol from the start.
      */
-    private void probeConditionalPut(String key, byte[] content, Map<String, String> metadata) throws IOException {
-        conditionalPutProbed = true;
-        try {
-            s3.putObject(b -> b.bucket(bucket).key(fullKey(key)).metadata(metadata).ifNoneMatch("*"),
-                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length,
-                            "application/octet-stream"));
-        } catch (SdkException e) {
-            if (e instanceof AwsServiceException se && (se.statusCode() == 412 || se.statusCode() == 409)) {
-                return; // the condition is honoured
-            }
-            if (!isNotImplemented(e)) {
-                throw failure("write", key, e);
-            }
-        }
-        LOG.info("{} does not honour conditional writes (If-None-Match: *): locking by write-then-list", location());
-        conditionalPutUnsupported = true;
-    }
-
     @Override
     public boolean supportsConditionalPut() {
+        if (!conditionalPutProbed && !conditionalPutUnsupported) {
+            synchronized (this) {
+                if (!conditionalPutProbed) {
+                    probeConditionalPut();
+                }
+            }
+        }
         return !conditionalPutUnsupported;
+    }
+
+    private void probeConditionalPut() {
+        byte[] token = new byte[8];
+        new java.security.SecureRandom().nextBytes(token);
+        String key = ".conditional-put-probe-" + java.util.HexFormat.of().formatHex(token);
+        String full = fullKey(key);
+        byte[] body = "synapse-backup probe: does this store honour If-None-Match?\n".getBytes(StandardCharsets.UTF_8);
+        try {
+            s3.putObject(b -> b.bucket(bucket).key(full), RequestBody.fromBytes(body));
+            try {
+                s3.putObject(b -> b.bucket(bucket).key(full).ifNoneMatch("*"), RequestBody.fromBytes(body));
+                LOG.info("{} does not honour conditional writes (If-None-Match: *): locking by write-then-list", location());
+                conditionalPutUnsupported = true;
+            } catch (SdkException e) {
+                if (isNotImplemented(e)) {
+                    LOG.info("{} does not implement conditional writes: locking by write-then-list", location());
+                    conditionalPutUnsupported = true;
+                } else if (!(e instanceof AwsServiceException se && (se.statusCode() == 412 || se.statusCode() == 409))) {
+                    throw new java.io.UncheckedIOException(failure("write", key, e));
+                }
+            }
+            conditionalPutProbed = true;
+        } catch (SdkException e) {
+            throw new java.io.UncheckedIOException(failure("write", key, e));
+        } finally {
+            try {
+                s3.deleteObject(b -> b.bucket(bucket).key(full));
+            } catch (SdkException e) {
+                LOG.warn("could not remove the probe object {} (not a backup; no command needs it): {}", full, e.getMessage());
+            }
+        }
     }
 
     private static boolean isNotImplemented(SdkException e) {

@@ -50,7 +50,7 @@ class ExampleConfigTest {
             if (line.startsWith("repository:")) {
                 continue;
             }
-            if (line.matches("#(\\s*[a-z][a-z0-9-]*:(\\s.*)?|\\s+- \\[.*)")) {
+            if (line.matches("#(\\s*[a-z][a-z0-9-]*:(\\s.*)?|\\s+- \\[.*)") && !line.contains("# instead of")) {
                 line = line.substring(1);
             }
             sb.append(line).append('\n');
@@ -64,12 +64,13 @@ class ExampleConfigTest {
         assertThat(c.notifications().onError()).hasSize(2);
         assertThat(c.notifications().pingUrl()).isPresent();
         assertThat(c.stopCommand()).isNotEmpty();
+        assertThat(c.postgresAdmin()).isPresent();
     }
 
     @Test
     void documentsEveryKey() throws IOException {
         String example = Files.readString(EXAMPLE);
-        for (String block : List.of("", "s3", "service", "hooks")) {
+        for (String block : List.of("", "s3", "service", "hooks", "postgres")) {
             for (String key : knownKeys(block)) {
                 assertThat(example).as("key " + (block.isEmpty() ? "" : block + ".") + key)
                         .containsPattern("(?m)^#?\\s*" + Pattern.quote(key) + ":");
