@@ -36,6 +36,11 @@ final class CreateCommand extends BaseCommand {
             description = "Make a full backup when the last one is older than this (e.g. 7d, 12h; config key full-every; default 7d).")
     String fullEvery;
 
+    @Option(names = "--new-passphrase",
+            description = "The passphrase changes on purpose: start a new full chain even though the passphrase does not"
+                    + " open the newest backup (without this flag that is refused with exit code 5).")
+    boolean newPassphrase;
+
     @Override
     public Integer call() {
         Output out = output();
@@ -47,7 +52,7 @@ final class CreateCommand extends BaseCommand {
                     ? dev.synapsebackup.config.ConfigLoader.parseDuration(fullEvery, "--full-every")
                     : config.fullEvery();
             CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir,
-                    ConsoleProgress.forCommand(out), full, every));
+                    ConsoleProgress.forCommand(out), full, every, newPassphrase));
             if (out.json) {
                 out.json(json(r));
             } else {

@@ -1,11 +1,14 @@
 package dev.synapsebackup.cli;
 
+import dev.synapsebackup.backup.PassphraseCheck;
 import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.Repository;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,15 +25,25 @@ final class ListCommand extends BaseCommand {
     @Override
     public Integer call() {
         Output out = output();
-        try (Repository repo = RepositoryFactory.open(loadConfig())) {
+        ToolConfig config = loadConfig();
+        try (Repository repo = RepositoryFactory.open(config)) {
             List<BackupEntry> backups = repo.list();
+            // Only a configured passphrase is checked: list never prompts.
+            Map<String, PassphraseCheck.Unopened> unopened = new HashMap<>();
+            if (config.passphrase().isPresent()) {
+                for (PassphraseCheck.Unopened u : PassphraseCheck.unopened(repo, backups,
+                        config.passphrase().get().read())) {
+                    unopened.put(u.id(), u);
+                    out.warn(u.message());
+                }
+            }
             if (out.json) {
                 Map<String, Object> all = new LinkedHashMap<>();
                 for (BackupEntry b : backups) {
                     Map<String, Object> one = new LinkedHashMap<>();
                     one.put("last-modified", DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)));
                     one.put("size", b.size());
-                    one.put("status", status(b));
+                    one.put("status", status(b, unopened));
                     one.put("kind", kind(b));
                     one.put("parent", b.parent());
                     all.put(b.id(), one);
@@ -44,7 +57,7 @@ final class ListCommand extends BaseCommand {
                 rows.add(new String[] {b.id(),
                     DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)),
                     b.size() + " (" + Sizes.human(b.size()) + ")", kind(b), b.parent() == null ? "-" : b.parent(),
-                    status(b)});
+                    status(b, unopened)});
             }
             printTable(out, rows);
             return 0;
@@ -58,7 +71,11 @@ final class ListCommand extends BaseCommand {
         return b.status() == BackupEntry.Status.FOREIGN ? "full" : "?";
     }
 
-    static String status(BackupEntry b) {
+    static String status(BackupEntry b, Map<String, PassphraseCheck.Unopened> unopened) {
+        PassphraseCheck.Unopened u = unopened.get(b.id());
+        if (u != null) {
+            return u.problem() == PassphraseCheck.Problem.OTHER_PASSPHRASE ? "other-passphrase" : "unreadable";
+        }
         return switch (b.status()) {
             case COMPLETE -> "complete";
             case UNFINISHED -> "unfinished";
