@@ -108,9 +108,9 @@ final class BackupCreator {
         Progress progress = options.progress();
         Secret passphrase = options.passphrase();
 
-        Path temp = options.tempDir() == null
-                ? Files.createTempDirectory("synapse-backup-")
-                : Files.createTempDirectory(options.tempDir(), "synapse-backup-");
+        // In the run's work directory: removed by the next run if this one is killed.
+        Path temp = Files.createTempDirectory(options.tempDir() == null ? dev.synapsebackup.io.WorkDir.get()
+                : dev.synapsebackup.io.WorkDir.under(options.tempDir()), "create-");
         SqliteCapture capture = null;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {

@@ -3,11 +3,13 @@ package dev.synapsebackup.cli;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.backup.Shutdown;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.io.WorkDir;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.IntConsumer;
 import picocli.CommandLine;
@@ -55,6 +57,7 @@ public final class Main implements Runnable {
                 code = SynapseBackupException.INTERRUPTED;
             }
             System.out.flush();
+            WorkDir.removeOwn();
             finished.accept(code);
         }
         Shutdown.exiting();
@@ -63,6 +66,8 @@ public final class Main implements Runnable {
 
     /** Runs one command line against {@code ctx} and returns its exit code. */
     public static int run(String[] args, Context ctx) {
+        // Plaintext of runs killed before they could clean up (SIGKILL, the OOM killer).
+        WorkDir.sweep(Path.of(System.getProperty("java.io.tmpdir")));
         Main main = new Main();
         main.context = ctx;
         CommandLine cl = new CommandLine(main);

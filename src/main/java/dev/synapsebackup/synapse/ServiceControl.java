@@ -143,7 +143,7 @@ public final class ServiceControl {
     private void run(List<String> command, String what) {
         Path log = null;
         try {
-            log = Files.createTempFile("synapse-backup-" + what, ".log");
+            log = Files.createTempFile(dev.synapsebackup.io.WorkDir.get(), what, ".log");
             Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
