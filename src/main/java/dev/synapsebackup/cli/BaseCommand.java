@@ -32,8 +32,15 @@ abstract class BaseCommand implements Callable<Integer> {
     }
 
     ToolConfig loadConfig() {
-        return new ConfigLoader(ctx().env(), ctx().defaultConfigFile()).load(common.overrides());
+        ToolConfig config = new ConfigLoader(ctx().env(), ctx().defaultConfigFile()).load(common.overrides());
+        if (!permissionsChecked) {
+            permissionsChecked = true;
+            ConfigLoader.permissionWarnings(config).forEach(output()::warn);
+        }
+        return config;
     }
+
+    private boolean permissionsChecked;
 
     /**
      * The passphrase: from the configured source, else a prompt without echo when a terminal is

@@ -128,7 +128,7 @@ final class PgSession implements Closeable {
     /** A process builder for a libpq program with this session's environment. */
     ProcessBuilder builder(List<String> command) {
         ProcessBuilder pb = new ProcessBuilder(command);
-        Map<String, String> env = pb.environment();
+        Map<String, String> env = dev.synapsebackup.config.ChildEnvironment.scrubForLibpq(pb.environment());
         if (passFile != null) {
             env.remove("PGPASSWORD");
             env.put("PGPASSFILE", passFile.toString());
