@@ -23,9 +23,13 @@ import java.util.Optional;
 import picocli.CommandLine.Command;
 
 @Command(name = "check", mixinStandardHelpOptions = true,
-        headerHeading = "%n",
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
         header = "Check that everything a backup needs is in place.",
-        descriptionHeading = "%nDescription:%n",
         description = {
             "Checks, in this order: the configuration and the repository (the bucket or directory can be"
                 + " listed and written); Synapse's homeserver.yaml and the signing key, database and media"
@@ -41,7 +45,10 @@ import picocli.CommandLine.Command;
             "The exit code is that of the first problem printed: 2 invalid configuration, 3 repository"
                 + " not accessible, 2 homeserver.yaml or a path in it missing, 2 no passphrase, 5 the passphrase"
                 + " does not open the newest backup, 1 PostgreSQL cannot be reached, 2 a service command is"
-                + " not executable."})
+                + " not executable."},
+        footer = {
+            "  synapse-backup check",
+            "  synapse-backup check --config /etc/synapse-backup/config.yaml --json"})
 final class CheckCommand extends BaseCommand {
     static final String INVALID = "Backup: S3 configuration is invalid";
     static final String INACCESSIBLE = "Backup: S3 bucket does not exist or cannot be accessed";

@@ -15,12 +15,26 @@ import java.util.Map;
 import picocli.CommandLine.Command;
 
 @Command(name = "list", mixinStandardHelpOptions = true,
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "List the backups in the repository, oldest first.",
         description = {
-            "List the backups in the repository, oldest first.",
-            "Columns: backup-id | last-modified (UTC) | size (bytes and human units) | kind (full or incremental)",
-            "| parent (of an incremental) | status.",
-            "status: complete; unfinished (a run died before its manifest was written: not restorable);",
-            "foreign (no manifest: made by another tool such as the Synapse charm)."})
+            "Prints a table with the columns backup-id | last-modified | size | kind | parent | status."
+                + " last-modified is the UTC time the data object was stored; size is in bytes and in binary units;"
+                + " kind is full or incremental; parent is the backup an incremental one builds on.",
+            "",
+            "status is one of: complete; unfinished (a run died before writing the manifest, so the backup cannot"
+                + " be restored); foreign (no manifest: made by another tool, such as the Synapse charm);"
+                + " other-passphrase (the configured passphrase does not open it); unreadable (its manifest is"
+                + " damaged). The last two are only checked when a passphrase is configured (list never prompts);"
+                + " each such backup is also named on stderr."},
+        footer = {
+            "  synapse-backup list",
+            "  synapse-backup list --json --repo /var/backups/synapse"})
 final class ListCommand extends BaseCommand {
     @Override
     public Integer call() {

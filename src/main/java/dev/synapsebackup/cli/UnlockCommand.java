@@ -12,8 +12,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "unlock", mixinStandardHelpOptions = true,
-        description = {"Remove stale repository locks (not refreshed for 30 minutes: their run died).",
-            "With --force, remove every lock, also one a live run holds: only when you know that run is gone."})
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Remove stale repository locks.",
+        description = "Removes the locks that have not been refreshed for 30 minutes: their run died. With --force,"
+                + " removes every lock, also one that a live run holds; use it only when you know that run is gone.",
+        footer = {
+            "  synapse-backup unlock"})
 final class UnlockCommand extends BaseCommand {
     @Option(names = "--force", description = "Remove every lock, live or stale.")
     boolean force;

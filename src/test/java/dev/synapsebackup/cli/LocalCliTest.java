@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +51,7 @@ class LocalCliTest {
         if (!Files.exists(yaml)) {
             SampleHomeserver.generate(dir.resolve("hs"), SampleHomeserver.Options.defaults().withMedia(2, 10_000));
             Files.writeString(dir.resolve("passphrase"), "check passphrase\n");
+            Files.setPosixFilePermissions(dir.resolve("passphrase"), PosixFilePermissions.fromString("rw-------"));
         }
         List<String> a = new java.util.ArrayList<>(List.of(args));
         a.addAll(List.of("--synapse-config", yaml.toString(), "--passphrase-file", dir.resolve("passphrase").toString()));
@@ -119,6 +121,7 @@ class LocalCliTest {
 
         Path wrong = dir.resolve("wrong");
         Files.writeString(wrong, "not the passphrase\n");
+        Files.setPosixFilePermissions(wrong, PosixFilePermissions.fromString("rw-------"));
         String[] args = setup("check", "--repo", repo.toString(), "--json");
         args[args.length - 1] = wrong.toString();
         Cli.Result r = new Cli().run(args);
@@ -209,6 +212,28 @@ class LocalCliTest {
             assertThat(r.exitCode()).isZero();
             assertThat(r.stdout()).contains("Usage: synapse-backup " + cmd).contains("--passphrase-file").contains("--repo");
         }
+    }
+
+    /** The help reads well: one full-sentence summary per command, no line cut or longer than 80 columns. */
+    @Test
+    void helpReadsWell() {
+        Cli.Result top = new Cli().run("--help");
+        assertThat(top.exitCode()).isZero();
+        String text = top.stdout();
+        assertThat(text).contains("Examples:").contains("Exit codes:");
+        List<String> commands = text.substring(text.indexOf("Commands:"), text.indexOf("Examples:")).lines()
+                .filter(l -> l.startsWith("  ")).toList();
+        assertThat(commands).hasSizeGreaterThanOrEqualTo(9).allSatisfy(l -> assertThat(l.strip()).endsWith("."));
+        for (String cmd : new String[] {"check", "create", "list", "show", "verify", "restore", "delete", "prune", "unlock"}) {
+            String help = new Cli().run(cmd, "--help").stdout();
+            assertThat(help).as(cmd).contains("Examples:").contains("  synapse-backup " + cmd);
+            assertThat(help.lines()).as(cmd).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(80));
+            // The summary line is the first, a whole sentence.
+            assertThat(help.lines().findFirst().orElseThrow()).as(cmd).endsWith(".");
+        }
+        assertThat(text.lines()).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(80));
+        assertThat(new Cli().run("list", "--help").stdout().replace("\n", " "))
+                .contains("backup-id | last-modified | size | kind | parent | status");
     }
 
     @Test
