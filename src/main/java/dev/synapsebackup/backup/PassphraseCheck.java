@@ -75,15 +75,45 @@ public final class PassphraseCheck {
     }
 
     /**
-     * The complete backups among {@code entries} that {@code passphrase} does not open, in the
-     * order of {@code entries}. A few manifests are opened at once: each costs a request and a
-     * deliberately slow key derivation.
+     * The complete backups among {@code entries} (oldest first) that {@code passphrase} does not
+     * open, in the order of {@code entries}.
+     *
+     * <p>One backup per chain is opened: the full backup (or the oldest listed backup of a chain
+     * whose full backup is gone). An incremental backup is made only on top of a parent that the
+     * same passphrase opens, so a chain has one passphrase, and its incremental backups share the
+     * answer of its first: listing thousands of hourly backups costs one key derivation per full
+     * backup, not one per backup. Where the first of a chain is damaged rather than under another
+     * passphrase, nothing is said of the rest of its chain. A few manifests are opened at once.
      */
     public static List<Unopened> unopened(Repository repo, List<BackupEntry> entries, Secret passphrase) {
-        List<String> ids = entries.stream().filter(BackupEntry::hasManifest).map(BackupEntry::id).toList();
+        Map<String, String> firstOfChain = new LinkedHashMap<>();
+        List<String> ids = new ArrayList<>();
+        String first = null;
+        for (BackupEntry e : entries) {
+            if (!e.hasManifest()) {
+                continue;
+            }
+            if (first == null || !"incremental".equals(e.kind())) {
+                first = e.id();
+                ids.add(first);
+            }
+            firstOfChain.put(e.id(), first);
+        }
         if (ids.isEmpty()) {
             return List.of();
         }
+        Map<String, Optional<Unopened>> probed = probeAll(repo, ids, passphrase);
+        List<Unopened> result = new ArrayList<>();
+        firstOfChain.forEach((id, head) -> {
+            Optional<Unopened> u = probed.get(head);
+            if (u.isPresent() && (id.equals(head) || u.get().problem() == Problem.OTHER_PASSPHRASE)) {
+                result.add(new Unopened(id, u.get().problem(), u.get().reason()));
+            }
+        });
+        return result;
+    }
+
+    private static Map<String, Optional<Unopened>> probeAll(Repository repo, List<String> ids, Secret passphrase) {
         ExecutorService pool = Executors.newFixedThreadPool(Math.min(4, ids.size()), r -> {
             Thread t = new Thread(r, "synapse-backup-probe");
             t.setDaemon(true);
@@ -94,9 +124,9 @@ public final class PassphraseCheck {
             for (String id : ids) {
                 futures.put(id, pool.submit(() -> probe(repo, id, passphrase)));
             }
-            List<Unopened> result = new ArrayList<>();
-            for (Future<Optional<Unopened>> f : futures.values()) {
-                f.get().ifPresent(result::add);
+            Map<String, Optional<Unopened>> result = new LinkedHashMap<>();
+            for (Map.Entry<String, Future<Optional<Unopened>>> f : futures.entrySet()) {
+                result.put(f.getKey(), f.getValue().get());
             }
             return result;
         } catch (InterruptedException e) {
