@@ -45,10 +45,18 @@ final class ListCommand extends BaseCommand {
             // Only a configured passphrase is checked: list never prompts.
             Map<String, PassphraseCheck.Unopened> unopened = new HashMap<>();
             if (config.passphrase().isPresent()) {
-                for (PassphraseCheck.Unopened u : PassphraseCheck.unopened(repo, backups,
-                        config.passphrase().get().read())) {
-                    unopened.put(u.id(), u);
-                    out.warn(u.message());
+                dev.synapsebackup.config.Secret passphrase = null;
+                try {
+                    passphrase = config.passphrase().get().read();
+                } catch (dev.synapsebackup.ConfigException e) {
+                    // Listing needs no passphrase: say why nothing was checked, and list.
+                    out.warn(e.getMessage() + ": not checked which backups the passphrase opens");
+                }
+                if (passphrase != null) {
+                    for (PassphraseCheck.Unopened u : PassphraseCheck.unopened(repo, backups, passphrase)) {
+                        unopened.put(u.id(), u);
+                        out.warn(u.message());
+                    }
                 }
             }
             if (out.json) {
