@@ -108,9 +108,9 @@ final class BackupCreator {
         Progress progress = options.progress();
         Secret passphrase = options.passphrase();
 
-        Path temp = options.tempDir() == null
-                ? Files.createTempDirectory("synapse-backup-")
-                : Files.createTempDirectory(options.tempDir(), "synapse-backup-");
+        // In the run's work directory: removed by the next run if this one is killed.
+        Path temp = Files.createTempDirectory(options.tempDir() == null ? dev.synapsebackup.io.WorkDir.get()
+                : dev.synapsebackup.io.WorkDir.under(options.tempDir()), "create-");
         SqliteCapture capture = null;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
@@ -520,21 +520,39 @@ final class BackupCreator {
 
     /**
      * The parent for an incremental backup, or null for a full one: none exists yet, {@code --full},
-     * the chain's full backup is older than {@code full-every}, or the newest backup cannot serve
-     * (another server, another passphrase, a data object of its chain missing).
+     * {@code --new-passphrase}, the chain's full backup is older than {@code full-every}, or the
+     * newest backup cannot serve (another server, a damaged manifest, a data object of its chain
+     * missing).
+     *
+     * @throws IntegrityException the passphrase does not open the newest backup (without
+     *         {@code --new-passphrase}): a nightly run with a wrong passphrase file must fail,
+     *         not quietly start a second chain that the other passphrase cannot read
      */
     private Parent chooseParent(Instant now, Path temp, List<BackupEntry> entries, Set<String> existing,
             String parentDatabaseEntry) {
-        if (options.forceFull()) {
-            return null;
-        }
         BackupEntry newest = newestComplete(entries).orElse(null);
         if (newest == null) {
             return null;
         }
+        if (options.newPassphrase()) {
+            LOG.info("--new-passphrase: starting a new full chain; the passphrase of {} is not checked", newest.id());
+            return null;
+        }
         String why;
         try {
-            Path manifestFile = BackupReader.fetchManifest(repo, newest.id(), options.passphrase(), temp);
+            Path manifestFile;
+            try {
+                manifestFile = BackupReader.fetchManifest(repo, newest.id(), options.passphrase(), temp);
+            } catch (IntegrityException e) {
+                if (String.valueOf(e.getMessage()).startsWith(OpenPgp.WRONG_PASSPHRASE)) {
+                    throw new IntegrityException(passphraseMismatch(newest.id())
+                            + "; to start a new full chain under this passphrase on purpose, run create --new-passphrase", e);
+                }
+                throw e;
+            }
+            if (options.forceFull()) {
+                return null;
+            }
             // One pass: the summary, the objects the chain's bytes are in, and the database's record.
             Set<String> objects = new TreeSet<>(Set.of(newest.id()));
             ManifestFile database = null;
@@ -570,12 +588,20 @@ final class BackupCreator {
                 why = "data object " + missing + " of the newest backup's chain is missing";
             }
         } catch (IntegrityException e) {
-            why = "the manifest of " + newest.id() + " cannot be read with this passphrase (" + e.getMessage() + ")";
+            if (e.getMessage().startsWith(passphraseMismatch(newest.id()))) {
+                throw e;
+            }
+            why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
         } catch (IOException | RuntimeException e) {
             why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
         }
         options.progress().warn(why + ": making a full backup");
         return null;
+    }
+
+    /** The message (SPEC §7) when the passphrase does not open the newest backup. */
+    static String passphraseMismatch(String id) {
+        return "passphrase does not open backup " + id + ", the newest in the repository";
     }
 
     /** The newest complete backup made by this tool (entries are in id order). */

@@ -67,7 +67,9 @@ final class BackupReader {
     }
 
     static Path tempDir(Path base) throws IOException {
-        return base == null ? Files.createTempDirectory("synapse-backup-") : Files.createTempDirectory(base, "synapse-backup-");
+        // In the run's work directory: removed by the next run if this one is killed.
+        return Files.createTempDirectory(base == null ? dev.synapsebackup.io.WorkDir.get()
+                : dev.synapsebackup.io.WorkDir.under(base), "read-");
     }
 
     static SynapseBackupException unfinished(String id) {

@@ -15,9 +15,11 @@ import java.util.Objects;
  * @param progress           progress listener
  * @param forceFull          make a full backup even if an incremental one could be made
  * @param fullEvery          make a full backup when the last one is older than this
+ * @param newPassphrase      the passphrase changes on purpose: start a new full chain even if it does
+ *                           not open the newest backup (without it, that is refused with exit 5)
  */
 public record CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress,
-                            boolean forceFull, Duration fullEvery) {
+                            boolean forceFull, Duration fullEvery, boolean newPassphrase) {
     /** Default of {@code full-every}. */
     public static final Duration DEFAULT_FULL_EVERY = Duration.ofDays(7);
 
@@ -25,6 +27,12 @@ public record CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path 
         Objects.requireNonNull(passphrase, "passphrase");
         progress = progress == null ? Progress.NONE : progress;
         fullEvery = fullEvery == null ? DEFAULT_FULL_EVERY : fullEvery;
+    }
+
+    /** Options that keep the passphrase of the repository's newest backup. */
+    public CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress,
+                         boolean forceFull, Duration fullEvery) {
+        this(passphrase, includeRemoteMedia, tempDir, progress, forceFull, fullEvery, false);
     }
 
     /** Options for a backup that is incremental when it can be, with the default {@code full-every}. */

@@ -130,13 +130,22 @@ public final class Pruner {
         }
         // Dependencies matter only for what is kept: read those, re-plan, until nothing new is kept.
         Set<String> read = new HashSet<>();
+        Map<String, String> unopened = new java.util.TreeMap<>();
         while (true) {
             PrunePlan plan = PrunePlanner.plan(List.copyOf(candidates.values()), policy, clock.instant());
             boolean changed = false;
             for (String id : plan.kept()) {
                 PruneCandidate c = candidates.get(id);
                 if (c.kind() == PruneCandidate.Kind.FULL && read.add(id)) {
-                    Set<String> deps = dependencies.dependsOn(id);
+                    Set<String> deps;
+                    try {
+                        deps = dependencies.dependsOn(id);
+                    } catch (dev.synapsebackup.IntegrityException e) {
+                        // Another passphrase (or a damaged manifest): go on with the rest, keeping
+                        // whatever this backup may need.
+                        deps = assumedDependencies(id, entries);
+                        unopened.put(id, e.getMessage());
+                    }
                     if (!deps.isEmpty()) {
                         candidates.put(id, new PruneCandidate(id, c.time(), PruneCandidate.Kind.INCREMENTAL, deps));
                         changed = true;
@@ -144,9 +153,64 @@ public final class Pruner {
                 }
             }
             if (!changed) {
-                return plan;
+                return unopened.isEmpty() ? plan : flagUnopened(plan, unopened);
             }
         }
+    }
+
+    /**
+     * What a backup whose manifest cannot be read may need: the chain its data objects' metadata
+     * names (each incremental's parent, up to a full backup). An incremental backup's files all
+     * lie in its ancestors, so that chain holds everything its manifest could refer to. Where the
+     * metadata does not tell (an object written without it), every older complete backup is
+     * assumed needed: keeping too much is safe, deleting a needed object is not.
+     */
+    static Set<String> assumedDependencies(String id, List<BackupEntry> entries) {
+        Map<String, BackupEntry> byId = new HashMap<>();
+        entries.forEach(e -> byId.put(e.id(), e));
+        Set<String> deps = new java.util.TreeSet<>();
+        BackupEntry e = byId.get(id);
+        while (e != null) {
+            if ("full".equals(e.kind())) {
+                return deps;
+            }
+            if ("incremental".equals(e.kind()) && e.parent() != null) {
+                if (!deps.add(e.parent())) {
+                    return deps; // a loop in damaged metadata
+                }
+                e = byId.get(e.parent()); // a missing parent is kept as a dependency: the planner warns
+                continue;
+            }
+            String before = e.id();
+            for (BackupEntry o : entries) {
+                if (o.status() == BackupEntry.Status.COMPLETE && o.id().compareTo(before) < 0) {
+                    deps.add(o.id());
+                }
+            }
+            return deps;
+        }
+        return deps;
+    }
+
+    /** Names the backups the passphrase did not open, in their decisions and as warnings. */
+    private static PrunePlan flagUnopened(PrunePlan plan, Map<String, String> unopened) {
+        List<PrunePlan.Decision> decisions = new ArrayList<>();
+        for (PrunePlan.Decision d : plan.decisions()) {
+            if (unopened.containsKey(d.id())) {
+                List<String> reasons = new ArrayList<>(d.reasons());
+                reasons.add("the passphrase does not open it: kept with the chain its metadata names");
+                d = new PrunePlan.Decision(d.id(), d.time(), d.kind(), d.action(), reasons);
+            }
+            decisions.add(d);
+        }
+        List<String> warnings = new ArrayList<>();
+        unopened.forEach((id, why) -> warnings.add(
+                (why.contains(dev.synapsebackup.crypto.OpenPgp.WRONG_PASSPHRASE)
+                        ? "passphrase does not open backup " + id
+                        : "the manifest of backup " + id + " cannot be read (" + why + ")")
+                + ": it and what it may need are kept"));
+        warnings.addAll(plan.warnings());
+        return new PrunePlan(decisions, warnings);
     }
 
     private static PruneResult run(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,

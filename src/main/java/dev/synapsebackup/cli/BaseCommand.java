@@ -46,9 +46,11 @@ abstract class BaseCommand implements Callable<Integer> {
     ToolConfig loadConfig() {
         if (config == null) {
             config = new ConfigLoader(ctx().env(), ctx().defaultConfigFile()).load(common.overrides());
+            ConfigLoader.permissionWarnings(config).forEach(output()::warn);
         }
         return config;
     }
+
 
     /**
      * The passphrase: from the configured source, else a prompt without echo when a terminal is

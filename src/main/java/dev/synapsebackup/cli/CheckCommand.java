@@ -2,22 +2,70 @@ package dev.synapsebackup.cli;
 
 import dev.synapsebackup.ConfigException;
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.backup.PassphraseCheck;
 import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.repository.BackupEntry;
+import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.synapse.DatabaseConfig;
+import dev.synapsebackup.synapse.HomeserverConfig;
+import dev.synapsebackup.synapse.PostgresDump;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 
 @Command(name = "check", mixinStandardHelpOptions = true,
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Check that everything a backup needs is in place.",
         description = {
-            "Validate the configuration and check that the bucket (or directory) can be used.",
-            "Prints \"active\" on success. On failure prints one status line on stderr:",
-            "  Backup: S3 configuration is invalid (<reason>)                       exit 2",
-            "  Backup: S3 bucket does not exist or cannot be accessed (<reason>)    exit 3"})
+            "Checks, in this order: the configuration and the repository (the bucket or directory can be"
+                + " listed and written); Synapse's homeserver.yaml and the signing key, database and media"
+                + " store it names; that a passphrase is configured and opens the newest backup in the"
+                + " repository; the PostgreSQL connection, when Synapse uses PostgreSQL; and that the"
+                + " configured service stop and start commands are executable files.",
+            "",
+            "Prints \"active\" when every check passes. Otherwise prints one line per problem on stderr."
+                + " A repository problem is reported with one of the Synapse charm's status lines:",
+            "  Backup: S3 configuration is invalid (<reason>)",
+            "  Backup: S3 bucket does not exist or cannot be accessed (<reason>)",
+            "",
+            "The exit code is that of the first problem printed: 2 invalid configuration, 3 repository"
+                + " not accessible, 2 homeserver.yaml or a path in it missing, 2 no passphrase, 5 the passphrase"
+                + " does not open the newest backup, 1 PostgreSQL cannot be reached, 2 a service command is"
+                + " not executable."},
+        footer = {
+            "  synapse-backup check",
+            "  synapse-backup check --config /etc/synapse-backup/config.yaml --json"})
 final class CheckCommand extends BaseCommand {
     static final String INVALID = "Backup: S3 configuration is invalid";
     static final String INACCESSIBLE = "Backup: S3 bucket does not exist or cannot be accessed";
+
+    /** One check's outcome, as {@code --json} lists it. */
+    private record Result(String check, boolean ok, String detail, int exitCode) {
+    }
+
+    private final List<Result> results = new ArrayList<>();
+
+    private void ok(String check, String detail) {
+        results.add(new Result(check, true, detail, 0));
+    }
+
+    private void problem(String check, String line, int exitCode) {
+        results.add(new Result(check, false, line, exitCode));
+    }
 
     @Override
     public Integer call() {
@@ -26,39 +74,189 @@ final class CheckCommand extends BaseCommand {
         try {
             config = loadConfig();
         } catch (ConfigException e) {
-            return fail(out, INVALID, e);
+            // Nothing else can be checked without a configuration.
+            problem("repository", INVALID + " (" + e.getMessage() + ")", SynapseBackupException.USAGE);
+            return report(out, null);
         }
-        try (Repository repo = RepositoryFactory.open(config)) {
-            repo.checkAccess();
-            if (out.json) {
-                Map<String, Object> doc = new LinkedHashMap<>();
-                doc.put("status", "active");
-                doc.put("repository", repo.location());
-                out.json(doc);
-            } else {
-                out.result("active");
+        Repository repo = null;
+        try {
+            boolean accessible = false;
+            try {
+                repo = RepositoryFactory.open(config);
+                repo.checkAccess();
+                accessible = true;
+                ok("repository", repo.location());
+            } catch (ConfigException e) {
+                problem("repository", INVALID + " (" + e.getMessage() + ")", SynapseBackupException.USAGE);
+            } catch (SynapseBackupException e) {
+                if (e.exitCode() == SynapseBackupException.INTERRUPTED) {
+                    throw e; // a signal, not an answer about the bucket
+                }
+                problem("repository", INACCESSIBLE + " (" + e.getMessage() + ")", SynapseBackupException.ACCESS);
             }
-            return 0;
-        } catch (ConfigException e) {
-            return fail(out, INVALID, e);
-        } catch (SynapseBackupException e) {
-            if (e.exitCode() == SynapseBackupException.INTERRUPTED) {
-                throw e; // a signal, not an answer about the bucket
+            HomeserverConfig hs = checkHomeserver(config);
+            checkPassphrase(config, accessible ? repo : null);
+            if (hs != null && hs.database() instanceof DatabaseConfig.Postgres pg) {
+                checkPostgres(pg);
             }
-            return fail(out, INACCESSIBLE, e);
+            checkServiceCommand("service.stop-command", config.stopCommand());
+            checkServiceCommand("service.start-command", config.startCommand());
+            return report(out, repo);
+        } finally {
+            if (repo != null) {
+                repo.close();
+            }
         }
     }
 
-    private static int fail(Output out, String status, SynapseBackupException e) {
-        String line = status + " (" + e.getMessage() + ")";
-        out.error(line);
-        int code = status.equals(INVALID) ? SynapseBackupException.USAGE : SynapseBackupException.ACCESS;
+    private HomeserverConfig checkHomeserver(ToolConfig config) {
+        HomeserverConfig hs;
+        try {
+            hs = HomeserverConfig.load(config.synapseConfigs());
+        } catch (SynapseBackupException e) {
+            problem("synapse-config", "Synapse configuration: " + e.getMessage(), SynapseBackupException.USAGE);
+            return null;
+        }
+        ok("synapse-config", String.join(", ", hs.configFiles().stream().map(Path::toString).toList()));
+        Path key = hs.signingKeyPath();
+        if (Files.isRegularFile(key) && Files.isReadable(key)) {
+            ok("signing-key", key.toString());
+        } else {
+            problem("signing-key", "signing key " + key + " (signing_key_path) " + (Files.exists(key)
+                    ? "is not a readable file" : "does not exist"), SynapseBackupException.USAGE);
+        }
+        if (hs.database() instanceof DatabaseConfig.Sqlite sqlite) {
+            Path db = sqlite.path().toAbsolutePath().normalize();
+            if (Files.isRegularFile(db) && Files.isReadable(db)) {
+                ok("database", "SQLite " + db);
+            } else {
+                problem("database", "SQLite database " + db + " (database.args.database) " + (Files.exists(db)
+                        ? "is not a readable file" : "does not exist"), SynapseBackupException.USAGE);
+            }
+        }
+        Path media = hs.mediaStorePath();
+        if (Files.isDirectory(media)) {
+            ok("media-store", media.toString());
+        } else {
+            problem("media-store", "media store " + media + " (media_store_path) does not exist or is not a directory",
+                    SynapseBackupException.USAGE);
+        }
+        return hs;
+    }
+
+    /** The passphrase is configured (check never prompts) and opens the newest backup. */
+    private void checkPassphrase(ToolConfig config, Repository repo) {
+        if (config.passphrase().isEmpty()) {
+            problem("passphrase", "no backup passphrase is configured: set \"passphrase-file\" in the config file,"
+                    + " --passphrase-file, SYNAPSE_BACKUP_PASSPHRASE_FILE or SYNAPSE_BACKUP_PASSPHRASE",
+                    SynapseBackupException.USAGE);
+            return;
+        }
+        Secret passphrase;
+        try {
+            passphrase = config.passphrase().get().read();
+        } catch (ConfigException e) {
+            problem("passphrase", e.getMessage(), SynapseBackupException.USAGE);
+            return;
+        }
+        if (repo == null) {
+            ok("passphrase", config.passphrase().get() + " (not tried: the repository cannot be read)");
+            return;
+        }
+        Optional<BackupEntry> newest = repo.listWithoutMetadata().stream()
+                .filter(e -> e.hasManifest() && BackupId.timeOf(e.id()).isPresent())
+                .reduce((a, b) -> b);
+        if (newest.isEmpty()) {
+            ok("passphrase", config.passphrase().get() + " (no backup yet to try it on)");
+            return;
+        }
+        String id = newest.get().id();
+        Optional<PassphraseCheck.Unopened> u = PassphraseCheck.probe(repo, id, passphrase);
+        if (u.isEmpty()) {
+            ok("passphrase", config.passphrase().get() + " opens " + id + ", the newest backup");
+        } else if (u.get().problem() == PassphraseCheck.Problem.OTHER_PASSPHRASE) {
+            problem("passphrase", "passphrase does not open backup " + id + ", the newest in the repository",
+                    SynapseBackupException.INTEGRITY);
+        } else {
+            problem("passphrase", u.get().message(), SynapseBackupException.INTEGRITY);
+        }
+    }
+
+    /** A real connection through psql, as create makes it before pg_dump. */
+    private void checkPostgres(DatabaseConfig.Postgres pg) {
+        try {
+            PostgresDump.ServerInfo info = new PostgresDump().probe(pg);
+            ok("postgresql", "database \"" + info.dbname() + "\", PostgreSQL " + info.serverVersion());
+        } catch (SynapseBackupException e) {
+            if (e.exitCode() == SynapseBackupException.INTERRUPTED) {
+                throw e;
+            }
+            problem("postgresql", e.getMessage(), SynapseBackupException.FAILED);
+        }
+    }
+
+    private void checkServiceCommand(String key, List<String> command) {
+        if (command.isEmpty()) {
+            ok(key, "not configured");
+            return;
+        }
+        String program = command.get(0);
+        Optional<Path> found = executable(program);
+        if (found.isPresent()) {
+            ok(key, found.get().toString());
+        } else {
+            problem(key, key + ": " + program + (program.contains("/") ? " is not an executable file"
+                    : " is not found on PATH"), SynapseBackupException.USAGE);
+        }
+    }
+
+    /** Where {@code program} is, resolved as the process that runs it will (PATH unless it has a slash). */
+    static Optional<Path> executable(String program) {
+        if (program.contains("/")) {
+            Path p = Path.of(program);
+            return Files.isRegularFile(p) && Files.isExecutable(p) ? Optional.of(p) : Optional.empty();
+        }
+        String path = System.getenv("PATH");
+        for (String dir : (path == null ? "/usr/bin:/bin" : path).split(File.pathSeparator)) {
+            if (dir.isEmpty()) {
+                continue;
+            }
+            Path p = Path.of(dir, program);
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) {
+                return Optional.of(p);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Prints the outcome; the exit code is the first problem's. */
+    private int report(Output out, Repository repo) {
+        List<Result> problems = results.stream().filter(r -> !r.ok()).toList();
+        int code = problems.isEmpty() ? 0 : problems.get(0).exitCode();
+        problems.forEach(p -> out.error(p.detail()));
         if (out.json) {
             Map<String, Object> doc = new LinkedHashMap<>();
-            doc.put("status", status);
-            doc.put("reason", e.getMessage());
+            doc.put("status", problems.isEmpty() ? "active" : "failed");
+            if (repo != null) {
+                doc.put("repository", repo.location());
+            }
             doc.put("exit-code", code);
+            doc.put("problems", problems.stream().map(Result::detail).toList());
+            List<Map<String, Object>> checks = new ArrayList<>();
+            for (Result r : results) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("check", r.check());
+                m.put("ok", r.ok());
+                m.put(r.ok() ? "detail" : "problem", r.detail());
+                if (!r.ok()) {
+                    m.put("exit-code", r.exitCode());
+                }
+                checks.add(m);
+            }
+            doc.put("checks", checks);
             out.json(doc);
+        } else if (problems.isEmpty()) {
+            out.result("active");
         }
         return code;
     }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 /** The flags every command accepts (SPEC §1). There is deliberately no flag for a secret. */
 public final class CommonOptions {
     @Option(names = "--config", paramLabel = "FILE",
-            description = "Tool config file (default: /etc/synapse-backup/config.yaml if it exists).")
+            description = {"The tool's config file.", "Default: /etc/synapse-backup/config.yaml if present."})
     Path config;
 
     @Option(names = "--synapse-config", paramLabel = "FILE|DIR",

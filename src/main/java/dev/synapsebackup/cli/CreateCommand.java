@@ -15,11 +15,30 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "create", mixinStandardHelpOptions = true,
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Make an encrypted backup of the homeserver.",
         description = {
-            "Make an encrypted backup of the homeserver: signing keys, configuration, the database",
-            "(SQLite through its online backup API, PostgreSQL through pg_dump) and local media",
-            "(local_content, local_thumbnails). Incremental when it can be (see --full, --full-every).",
-            "The last line on stdout is the new backup id."})
+            "Backs up what homeserver.yaml names: the signing keys, the configuration, the database (SQLite through"
+                + " its online backup API, PostgreSQL through pg_dump) and the local media (local_content and"
+                + " local_thumbnails). The backup is incremental when it can be: it then stores only the files that"
+                + " changed since the newest backup. A full backup is made when there is none yet, with --full, when"
+                + " the last full backup is older than --full-every, or with --new-passphrase.",
+            "",
+            "The passphrase must open the newest backup in the repository; otherwise create stops with exit code 5,"
+                + " so that a wrong passphrase file cannot quietly start a second chain. To change the passphrase on"
+                + " purpose, pass --new-passphrase once.",
+            "",
+            "The last line on stdout is the new backup id."},
+        footer = {
+            "  synapse-backup create",
+            "  synapse-backup create --config /etc/synapse-backup/config.yaml --quiet",
+            "  synapse-backup create --full --json",
+            "  synapse-backup create --new-passphrase --passphrase-file /etc/synapse-backup/new-passphrase"})
 final class CreateCommand extends BaseCommand {
     @Option(names = "--include-remote-media",
             description = "Also back up remote_content and remote_thumbnail (cached copies of other servers' media).")
@@ -36,6 +55,11 @@ final class CreateCommand extends BaseCommand {
             description = "Make a full backup when the last one is older than this (e.g. 7d, 12h; config key full-every; default 7d).")
     String fullEvery;
 
+    @Option(names = "--new-passphrase",
+            description = "The passphrase changes on purpose: start a new full chain even though the passphrase does not"
+                    + " open the newest backup (without this flag that is refused with exit code 5).")
+    boolean newPassphrase;
+
     @Override
     public Integer call() {
         Output out = output();
@@ -47,7 +71,7 @@ final class CreateCommand extends BaseCommand {
                     ? dev.synapsebackup.config.ConfigLoader.parseDuration(fullEvery, "--full-every")
                     : config.fullEvery();
             CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir,
-                    ConsoleProgress.forCommand(out), full, every));
+                    ConsoleProgress.forCommand(out), full, every, newPassphrase));
             figures.backupId = r.backupId();
             figures.bytes = r.storedBytes();
             figures.files = r.fileCount();

@@ -13,10 +13,19 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "delete", mixinStandardHelpOptions = true,
-        description = {"Delete a backup: its data object and its manifest, under the repository lock.",
-            "Refused (exit 1, naming them) when other backups need files stored in it, unless --force,",
-            "which deletes those too after listing them.",
-            "Exit 4 with \"backup-id ID does not exist\" when there is no such backup."})
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Delete a backup.",
+        description = "Deletes backup ID, its data object and its manifest, under the repository lock. When other"
+                + " backups need files stored in it, the delete is refused (exit code 1) and names them, unless"
+                + " --force, which deletes those too after listing them. Exits with code 4 and"
+                + " \"backup-id ID does not exist\" when there is no such backup.",
+        footer = {
+            "  synapse-backup delete backup-20261122031930123456"})
 final class DeleteCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id, as `list` shows it.")
     String id;

@@ -1,34 +1,69 @@
 package dev.synapsebackup.cli;
 
+import dev.synapsebackup.backup.PassphraseCheck;
 import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.RepositoryListing;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
 
 @Command(name = "list", mixinStandardHelpOptions = true,
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "List the backups in the repository, oldest first.",
         description = {
-            "List the backups in the repository, oldest first.",
-            "Columns: backup-id | last-modified (UTC) | size (bytes and human units) | kind (full or incremental)",
-            "| parent (of an incremental) | status.",
-            "status: complete; unfinished (a run died before its manifest was written: not restorable);",
-            "foreign (no manifest: made by another tool such as the Synapse charm)."})
+            "Prints a table with the columns backup-id | last-modified | size | kind | parent | status."
+                + " last-modified is the UTC time the data object was stored; size is in bytes and in binary units;"
+                + " kind is full or incremental; parent is the backup an incremental one builds on.",
+            "",
+            "status is one of: complete; unfinished (a run died before writing the manifest, so the backup cannot"
+                + " be restored); foreign (no manifest: made by another tool, such as the Synapse charm);"
+                + " other-passphrase (the configured passphrase does not open it); unreadable (its manifest is"
+                + " damaged). The last two are only checked when a passphrase is configured (list never prompts);"
+                + " each such backup is also named on stderr."},
+        footer = {
+            "  synapse-backup list",
+            "  synapse-backup list --json --repo /var/backups/synapse"})
 final class ListCommand extends BaseCommand {
     @Override
     public Integer call() {
         Output out = output();
-        try (Repository repo = RepositoryFactory.open(loadConfig())) {
+        ToolConfig config = loadConfig();
+        try (Repository repo = RepositoryFactory.open(config)) {
             RepositoryListing listing = repo.listing();
             List<BackupEntry> backups = listing.backups();
             if (listing.notBackups() > 0) {
                 out.info(listing.notBackups() + (listing.notBackups() == 1 ? " object" : " objects")
                         + " under the prefix " + (listing.notBackups() == 1 ? "is" : "are") + " not a backup (not listed)");
+            }
+            // Only a configured passphrase is checked: list never prompts.
+            Map<String, PassphraseCheck.Unopened> unopened = new HashMap<>();
+            if (config.passphrase().isPresent()) {
+                dev.synapsebackup.config.Secret passphrase = null;
+                try {
+                    passphrase = config.passphrase().get().read();
+                } catch (dev.synapsebackup.ConfigException e) {
+                    // Listing needs no passphrase: say why nothing was checked, and list.
+                    out.warn(e.getMessage() + ": not checked which backups the passphrase opens");
+                }
+                if (passphrase != null) {
+                    for (PassphraseCheck.Unopened u : PassphraseCheck.unopened(repo, backups, passphrase)) {
+                        unopened.put(u.id(), u);
+                        out.warn(u.message());
+                    }
+                }
             }
             if (out.json) {
                 Map<String, Object> all = new LinkedHashMap<>();
@@ -36,7 +71,7 @@ final class ListCommand extends BaseCommand {
                     Map<String, Object> one = new LinkedHashMap<>();
                     one.put("last-modified", DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)));
                     one.put("size", b.size());
-                    one.put("status", status(b));
+                    one.put("status", status(b, unopened));
                     one.put("kind", kind(b));
                     one.put("parent", b.parent());
                     all.put(b.id(), one);
@@ -50,7 +85,7 @@ final class ListCommand extends BaseCommand {
                 rows.add(new String[] {b.id(),
                     DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)),
                     b.size() + " (" + Sizes.human(b.size()) + ")", kind(b), b.parent() == null ? "-" : b.parent(),
-                    status(b)});
+                    status(b, unopened)});
             }
             printTable(out, rows);
             return 0;
@@ -64,7 +99,11 @@ final class ListCommand extends BaseCommand {
         return b.status() == BackupEntry.Status.FOREIGN ? "full" : "?";
     }
 
-    static String status(BackupEntry b) {
+    static String status(BackupEntry b, Map<String, PassphraseCheck.Unopened> unopened) {
+        PassphraseCheck.Unopened u = unopened.get(b.id());
+        if (u != null) {
+            return u.problem() == PassphraseCheck.Problem.OTHER_PASSPHRASE ? "other-passphrase" : "unreadable";
+        }
         return switch (b.status()) {
             case COMPLETE -> "complete";
             case UNFINISHED -> "unfinished";

@@ -3,11 +3,13 @@ package dev.synapsebackup.cli;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.backup.Shutdown;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.io.WorkDir;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.IntConsumer;
 import picocli.CommandLine;
@@ -19,10 +21,36 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "synapse-backup", mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
-        description = {"Encrypted, verifiable backups of a Matrix Synapse homeserver to S3 or a local directory.",
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        commandListHeading = "%nCommands:%n",
+        footerHeading = "%n",
+        header = "Encrypted, verifiable backups of a Matrix Synapse homeserver to S3 or a local directory.",
+        description = {
+            "Every command reads its settings from the command line, the environment and the config file"
+                + " (--config FILE, default /etc/synapse-backup/config.yaml), in that order of precedence. Run"
+                + " `synapse-backup COMMAND --help` for a command's options."},
+        footer = {
+            "Examples:",
+            "  synapse-backup check                 # is everything in place for a backup?",
+            "  synapse-backup create                # make a backup; prints its id",
+            "  synapse-backup list                  # the backups, oldest first",
+            "  synapse-backup verify ID             # read a backup back, check every file",
+            "  synapse-backup restore ID --dry-run  # what a restore would change",
+            "  synapse-backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6",
             "",
-            "Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 bucket/repository not accessible,",
-            "4 backup id does not exist, 5 wrong passphrase or integrity failure, 6 repository locked, 130 interrupted."},
+            "Exit codes:",
+            "  0    ok",
+            "  1    the operation failed",
+            "  2    usage error or invalid configuration",
+            "  3    the bucket or repository cannot be accessed",
+            "  4    the backup id does not exist",
+            "  5    wrong passphrase, or an integrity failure",
+            "  6    the repository is locked by another run",
+            "  130  interrupted"},
         subcommands = {CheckCommand.class, CreateCommand.class, ListCommand.class, ShowCommand.class, VerifyCommand.class,
             RestoreCommand.class, DeleteCommand.class, PruneCommand.class, UnlockCommand.class, GenerateSampleCommand.class, TrainStartupCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
@@ -55,6 +83,7 @@ public final class Main implements Runnable {
                 code = SynapseBackupException.INTERRUPTED;
             }
             System.out.flush();
+            WorkDir.removeOwn();
             finished.accept(code);
         }
         Shutdown.exiting();
@@ -63,6 +92,8 @@ public final class Main implements Runnable {
 
     /** Runs one command line against {@code ctx} and returns its exit code. */
     public static int run(String[] args, Context ctx) {
+        // Plaintext of runs killed before they could clean up (SIGKILL, the OOM killer).
+        WorkDir.sweep(Path.of(System.getProperty("java.io.tmpdir")));
         Main main = new Main();
         main.context = ctx;
         CommandLine cl = new CommandLine(main);

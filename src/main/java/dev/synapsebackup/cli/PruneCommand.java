@@ -21,13 +21,29 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "prune", mixinStandardHelpOptions = true,
-        description = {"Remove the backups that no keep rule keeps (restic's `forget` rules), under the repository lock.",
-            "Each counting rule keeps the newest backup of each of the N newest hours/days/ISO weeks/months/years",
-            "(UTC) that have one; --keep-last N keeps the N newest; --keep-within D keeps every backup newer than",
-            "the newest backup minus D. A backup a kept backup needs files from is kept too. The charm's backups",
-            "(no manifest) count like full ones, by date; unfinished ones are removed once a day old.",
-            "Only backups are touched: other objects under the prefix (nested keys, other names) are left alone.",
-            "Prints one line per backup, oldest first: keep|remove  ID  TIME  REASONS."})
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Remove the backups that no keep rule keeps.",
+        description = {
+            "The rules are restic's `forget` rules, applied under the repository lock. Each counting rule keeps the"
+                + " newest backup of each of the N newest hours, days, ISO weeks, months or years (UTC) that have"
+                + " one. --keep-last N keeps the N newest backups; --keep-within D keeps every backup newer than the"
+                + " newest backup minus D. A backup that a kept backup needs files from is kept too. The charm's"
+                + " backups (no manifest) count like full ones, by date; unfinished ones are removed once they are a"
+                + " day old. Only backups are touched: other objects under the prefix (nested keys, other names) are"
+                + " left alone.",
+            "",
+            "A kept backup that the passphrase does not open is named on stderr and kept together with the chain"
+                + " its metadata names; prune goes on with the rest.",
+            "",
+            "Prints one line per backup, oldest first: keep|remove  ID  TIME  REASONS."},
+        footer = {
+            "  synapse-backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run",
+            "  synapse-backup prune --keep-last 3 --keep-within 14d"})
 final class PruneCommand extends BaseCommand {
     @Option(names = "--keep-last", paramLabel = "N", converter = Count.class, description = "Keep the N newest backups.")
     int last;

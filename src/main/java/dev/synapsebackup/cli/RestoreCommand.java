@@ -13,16 +13,29 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "restore", mixinStandardHelpOptions = true,
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Restore a backup into the live Synapse, or into a directory.",
         description = {
-            "Restore a backup into the live Synapse. Nothing live is touched until the whole backup has been",
-            "downloaded, decrypted, its integrity code (MDC) checked and every file matched against the manifest,",
-            "in staging directories beside the live paths. Then Synapse is stopped (service.stop-command, else",
-            "SIGTERM to the pid in homeserver.yaml's pid_file), each live path is renamed aside and the restored",
-            "one renamed into place, and Synapse is started (service.start-command). Any failure rolls back.",
+            "Nothing live is touched until the whole backup has been downloaded, decrypted, its integrity code (MDC)"
+                + " checked and every file matched against the manifest, in staging directories beside the live"
+                + " paths. Then Synapse is stopped (with service.stop-command, else SIGTERM to the pid in"
+                + " homeserver.yaml's pid_file), each live path is renamed aside and the restored one renamed into"
+                + " place, and Synapse is started again (service.start-command). Any failure rolls back.",
             "",
-            "--target DIR restores into an empty directory as `tar -x -C DIR` would, with no service control.",
-            "--print-command prints the stock-tools procedure (aws s3 cp … - | gpg --decrypt … | tar -x -C …) as a bash",
-            "script that stops at the first failing step and moves the result into place only if everything succeeded."})
+            "With --target DIR the backup is restored into an empty directory, as `tar -x -C DIR` would, without"
+                + " service control. With --print-command the tool prints the stock-tools procedure"
+                + " (aws s3 cp ... - | gpg --decrypt ... | tar -x -C ...) as a bash script that stops at the first"
+                + " failing step and moves the result into place only if every step succeeded, and exits."},
+        footer = {
+            "  synapse-backup restore backup-20261122031930123456 --dry-run",
+            "  synapse-backup restore backup-20261122031930123456",
+            "  synapse-backup restore backup-20261122031930123456 --target /srv/restore-check",
+            "  synapse-backup restore backup-20261122031930123456 --print-command"})
 final class RestoreCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
     String id;

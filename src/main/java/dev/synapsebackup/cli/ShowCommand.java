@@ -10,7 +10,19 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "show", mixinStandardHelpOptions = true,
-        description = "Decrypt a backup's manifest and summarise it: server, kind, roots, database capture, files.")
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Summarise a backup's manifest.",
+        description = "Decrypts the manifest of backup ID and prints its server name, kind, parent, the data objects"
+                + " it needs, the source paths by role, how the database was captured, and the number and size of"
+                + " its files.",
+        footer = {
+            "  synapse-backup show backup-20261122031930123456",
+            "  synapse-backup show backup-20261122031930123456 --json"})
 final class ShowCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
     String id;

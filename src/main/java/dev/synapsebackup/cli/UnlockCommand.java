@@ -12,9 +12,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "unlock", mixinStandardHelpOptions = true,
-        description = {"Remove stale repository locks: not refreshed for 30 minutes, or of this host and a process",
-            "that no longer runs (killed with kill -9): their run died.",
-            "With --force, remove every lock, also one a live run holds: only when you know that run is gone."})
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Remove stale repository locks.",
+        description = "Removes the locks whose run died: those not refreshed for 30 minutes, and those of this host"
+                + " whose process no longer runs (killed with kill -9). With --force,"
+                + " removes every lock, also one that a live run holds; use it only when you know that run is gone.",
+        footer = {
+            "  synapse-backup unlock"})
 final class UnlockCommand extends BaseCommand {
     @Option(names = "--force", description = "Remove every lock, live or stale.")
     boolean force;

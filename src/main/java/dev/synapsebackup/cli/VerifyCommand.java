@@ -11,10 +11,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {
-            "Read a whole backup back: decrypt it, check its OpenPGP integrity code (MDC), and check every",
-            "file's size and SHA-256 against the manifest. Prints \"ok\" and figures; exit 5 on any mismatch,",
-            "a wrong passphrase or corruption. Backups without a manifest (the charm's) are checked as a whole."})
+        usageHelpAutoWidth = true,
+        synopsisHeading = "%nUsage: ",
+        descriptionHeading = "%n",
+        parameterListHeading = "%nArguments:%n",
+        optionListHeading = "%nOptions:%n",
+        footerHeading = "%nExamples:%n",
+        header = "Read a whole backup back and check it.",
+        description = "Downloads and decrypts backup ID (and, for an incremental backup, the older data objects it"
+                + " needs), checks each object's OpenPGP integrity code (MDC), and checks every file's size and"
+                + " SHA-256 against the manifest. Prints \"ok\" with figures. Exits with code 5 on any mismatch, a"
+                + " wrong passphrase or corruption. A backup without a manifest (the charm's) is checked as a whole.",
+        footer = {
+            "  synapse-backup verify backup-20261122031930123456",
+            "  synapse-backup verify backup-20261122031930123456 --json"})
 final class VerifyCommand extends BaseCommand {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
     String id;

@@ -376,6 +376,46 @@ public final class ConfigLoader {
         throw new ConfigException("\"ping-url\"" + where + " must be an http:// or https:// URL with a host");
     }
 
+    /** A {@code secret-key:} key outside a comment. */
+    private static final Pattern SECRET_KEY = Pattern.compile("(?m)^[^#\\n]*\\bsecret-key\\s*:");
+
+    /**
+     * Warnings about secrets in files that users other than the file's owner can read: the config
+     * file when it holds {@code secret-key}, and the passphrase file. One line per file.
+     */
+    public static List<String> permissionWarnings(ToolConfig config) {
+        List<String> warnings = new ArrayList<>();
+        config.configFile().ifPresent(f -> {
+            try {
+                if (SECRET_KEY.matcher(Files.readString(f, StandardCharsets.UTF_8)).find()) {
+                    readableByOthers(f, "holds the S3 secret-key").ifPresent(warnings::add);
+                }
+            } catch (IOException e) {
+                // it was read a moment ago; a file that went away is reported where it is needed
+            }
+        });
+        config.passphrase().flatMap(PassphraseSource::file)
+                .flatMap(f -> readableByOthers(f, "holds the backup passphrase")).ifPresent(warnings::add);
+        return warnings;
+    }
+
+    private static Optional<String> readableByOthers(Path file, String what) {
+        Set<java.nio.file.attribute.PosixFilePermission> perms;
+        try {
+            perms = Files.getPosixFilePermissions(file);
+        } catch (IOException | UnsupportedOperationException e) {
+            return Optional.empty();
+        }
+        boolean group = perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ);
+        boolean others = perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+        if (!group && !others) {
+            return Optional.empty();
+        }
+        return Optional.of(file + " " + what + " and is readable by " + (group && others ? "its group and others"
+                : group ? "its group" : "others") + " (mode " + java.nio.file.attribute.PosixFilePermissions.toString(perms)
+                + "): make it readable by its owner only (chmod 600 " + file + ")");
+    }
+
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*([smhdw])");
 
     /** Parses {@code 7d}, {@code 12h}, {@code 1w2d}, {@code 30m}; the key is named on error. */

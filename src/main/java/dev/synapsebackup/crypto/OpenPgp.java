@@ -71,7 +71,7 @@ public final class OpenPgp {
     /** Partial-packet buffer size: large packets keep per-packet overhead negligible. */
     private static final int PACKET_BUFFER = 1 << 16;
 
-    static final String WRONG_PASSPHRASE = "wrong passphrase or corrupted backup";
+    public static final String WRONG_PASSPHRASE = "wrong passphrase or corrupted backup";
     static final String MDC_FAILED =
             "integrity check failed (MDC): the backup is corrupted or was tampered with";
     static final String TRUNCATED = "the encrypted backup is truncated (unexpected end of data)";

@@ -71,7 +71,9 @@ final class PgSession implements Closeable {
                 line.append(c);
             }
             line.append('\n');
-            Path dir = tempDir != null ? tempDir : Path.of(System.getProperty("java.io.tmpdir"));
+            // The caller's temp directory, else the run's work directory: a killed run's passfile
+            // is removed by the next run.
+            Path dir = tempDir != null ? tempDir : dev.synapsebackup.io.WorkDir.get();
             Path f = Files.createTempFile(dir, "synapse-backup-pgpass-", "",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             byte[] bytes = line.toString().getBytes(StandardCharsets.UTF_8);
@@ -146,7 +148,7 @@ final class PgSession implements Closeable {
         if (runAs != null) {
             pb.directory(new java.io.File("/")); // the tool's working directory may be closed to that user
         }
-        Map<String, String> env = pb.environment();
+        Map<String, String> env = dev.synapsebackup.config.ChildEnvironment.scrubForLibpq(pb.environment());
         if (passFile != null) {
             env.remove("PGPASSWORD");
             env.put("PGPASSFILE", passFile.toString());

@@ -105,6 +105,7 @@ public final class PgTools {
         Path exe = find(program);
         ProcessBuilder pb = new ProcessBuilder(exe.toString(), "--version").redirectErrorStream(true);
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        dev.synapsebackup.config.ChildEnvironment.scrubForLibpq(pb.environment());
         String out;
         try {
             Process p = pb.start();

@@ -642,7 +642,7 @@ public final class PostgresRestore {
     public Listing listDump(InputStream dump) throws IOException {
         Path exe = tools.find("pg_restore");
         ProcessBuilder pb = new ProcessBuilder(exe.toString(), "--list");
-        pb.environment().put("LC_ALL", "C");
+        dev.synapsebackup.config.ChildEnvironment.scrubForLibpq(pb.environment()).put("LC_ALL", "C");
         Process p = pb.start();
         PgSession.StderrTail err = PgSession.StderrTail.start(p, "pg_restore");
         AtomicInteger entries = new AtomicInteger();

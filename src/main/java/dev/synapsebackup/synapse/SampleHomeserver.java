@@ -12,7 +12,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -221,7 +220,7 @@ public final class SampleHomeserver {
             for (String suffix : new String[] {"", "-wal", "-shm"}) {
                 Files.deleteIfExists(Path.of(db + suffix));
             }
-            try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db)) {
+            try (Connection c = SqliteSnapshot.connect(db, null)) {
                 try (Statement st = c.createStatement()) {
                     st.execute("PRAGMA journal_mode=WAL");
                     // Synapse's own definition of the table (synapse/storage/schema/common).

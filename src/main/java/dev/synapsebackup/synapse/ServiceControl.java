@@ -18,8 +18,9 @@ import org.slf4j.LoggerFactory;
  * Stops and starts Synapse around a live restore: with the configured commands (for example
  * {@code systemctl stop matrix-synapse.target}), or else, like {@code synctl stop}, by sending
  * SIGTERM to the process named in homeserver.yaml's {@code pid_file} and waiting for it to exit.
- * Commands run without a shell and with the tool's environment; their output is captured and
- * shown only when they fail.
+ * Commands run without a shell and with the tool's environment less its secrets
+ * ({@link dev.synapsebackup.config.ChildEnvironment}); their output is captured and shown only
+ * when they fail.
  */
 public final class ServiceControl {
     private static final Logger LOG = LoggerFactory.getLogger(ServiceControl.class);
@@ -175,9 +176,12 @@ public final class ServiceControl {
     private void run(List<String> command, String what) {
         Path log = null;
         try {
-            log = Files.createTempFile("synapse-backup-" + what, ".log");
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            log = Files.createTempFile(dev.synapsebackup.io.WorkDir.get(), what, ".log");
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            // Synapse's service commands need none of the tool's secrets.
+            dev.synapsebackup.config.ChildEnvironment.scrub(pb.environment());
+            Process p = pb.start();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
                 throw new SynapseBackupException("the " + what + " command " + command + " did not finish within "

@@ -82,7 +82,7 @@ public final class SqliteSnapshot {
         Path source = liveDb.toAbsolutePath();
         Path target = targetFile.toAbsolutePath();
         backup(source, target, opened);
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + target);
+        try (Connection c = connect(target, null);
                 Statement st = c.createStatement()) {
             makeSelfContained(st, target);
         } catch (SQLException e) {
@@ -94,6 +94,17 @@ public final class SqliteSnapshot {
     /** The second half of {@link #snapshot}: {@code quick_check} and Synapse's schema version of a copy. */
     public static Result inspect(Path snapshotFile) {
         return inspect(snapshotFile.toAbsolutePath(), false);
+    }
+
+    /**
+     * Opens an SQLite connection. The run's work directory is made first: it sets where
+     * sqlite-jdbc extracts its native library when it first loads it, so that a killed run leaves
+     * no copy in the system temp directory (the next run removes the work directory).
+     */
+    static Connection connect(Path file, java.util.Properties properties) throws SQLException {
+        dev.synapsebackup.io.WorkDir.get();
+        return properties == null ? DriverManager.getConnection("jdbc:sqlite:" + file)
+                : DriverManager.getConnection("jdbc:sqlite:" + file, properties);
     }
 
     /** The online backup of {@code source} into {@code target} (replaced if it exists). */
@@ -109,7 +120,7 @@ public final class SqliteSnapshot {
         SQLiteConfig config = new SQLiteConfig();
         config.setReadOnly(true);
         config.setBusyTimeout(BUSY_SLEEP_MILLIS * BUSY_RETRIES);
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + source, config.toProperties())) {
+        try (Connection c = connect(source, config.toProperties())) {
             try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM sqlite_master")) {
                 rs.next(); // fails with SQLITE_NOTADB on a file that only looks like a database
             }
@@ -132,7 +143,7 @@ public final class SqliteSnapshot {
     static Result inspect(Path file, boolean makeSelfContained) {
         String quickCheck;
         Integer version = null;
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
+        try (Connection c = connect(file, null);
                 Statement st = c.createStatement()) {
             if (makeSelfContained) {
                 makeSelfContained(st, file);

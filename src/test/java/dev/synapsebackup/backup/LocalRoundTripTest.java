@@ -41,6 +41,8 @@ class LocalRoundTripTest {
         repo = tmp.resolve("repo");
         pass = tmp.resolve("passphrase");
         Files.writeString(pass, "correct horse battery staple\n");
+        // Readable by its owner only, as a passphrase file should be (else every run warns).
+        java.nio.file.Files.setPosixFilePermissions(pass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     }
 
     private String[] args(String... cmd) {

@@ -44,6 +44,8 @@ class S3RoundTripTest {
         yaml = SampleHomeserver.generate(tmp.resolve("hs"), SampleHomeserver.Options.defaults().withMedia(30, 24_000_000));
         pass = tmp.resolve("passphrase");
         Files.writeString(pass, "s3 passphrase\n");
+        // Readable by its owner only, as a passphrase file should be (else every run warns).
+        java.nio.file.Files.setPosixFilePermissions(pass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     }
 
     private static Cli cli() {

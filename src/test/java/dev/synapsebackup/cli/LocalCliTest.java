@@ -6,12 +6,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.LocalRepository;
+import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.Cli;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -43,21 +45,98 @@ class LocalCliTest {
         assertThat(leftovers.get()).isEqualTo(before);
     }
 
-    @Test
-    void checkActiveOnExistingDirectory() {
-        Cli.Result r = new Cli().run("check", "--repo", dir.toString());
-        assertThat(r.exitCode()).as(r.toString()).isZero();
-        assertThat(r.stdout()).isEqualTo("active\n");
+    /** A sample homeserver and a passphrase file: everything check needs besides the repository. */
+    private String[] setup(String... args) throws IOException {
+        Path yaml = dir.resolve("hs/etc/homeserver.yaml");
+        if (!Files.exists(yaml)) {
+            SampleHomeserver.generate(dir.resolve("hs"), SampleHomeserver.Options.defaults().withMedia(2, 10_000));
+            Files.writeString(dir.resolve("passphrase"), "check passphrase\n");
+            Files.setPosixFilePermissions(dir.resolve("passphrase"), PosixFilePermissions.fromString("rw-------"));
+        }
+        List<String> a = new java.util.ArrayList<>(List.of(args));
+        a.addAll(List.of("--synapse-config", yaml.toString(), "--passphrase-file", dir.resolve("passphrase").toString()));
+        return a.toArray(String[]::new);
     }
 
     @Test
-    void checkMissingDirectoryIsExit3WithStatusLine() {
+    void checkActiveOnExistingDirectory() throws IOException {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        Cli.Result r = new Cli().run(setup("check", "--repo", repo.toString()));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stdout()).isEqualTo("active\n");
+        assertThat(r.stderr()).isEmpty();
+    }
+
+    @Test
+    void checkMissingDirectoryIsExit3WithStatusLine() throws IOException {
         Path missing = dir.resolve("nope");
-        Cli.Result r = new Cli().run("check", "--repo", missing.toString());
+        Cli.Result r = new Cli().run(setup("check", "--repo", missing.toString()));
         assertThat(r.exitCode()).isEqualTo(3);
         assertThat(r.stderr()).isEqualTo("Backup: S3 bucket does not exist or cannot be accessed (repository directory "
                 + missing + " does not exist)\n");
         assertThat(r.stdout()).isEmpty();
+    }
+
+    /** SPEC §7: check checks what create needs, one line per problem; the first problem's code. */
+    @Test
+    void checkReportsEveryProblemOfTheSetup() throws IOException {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        Cli.Result none = new Cli().run("check", "--repo", repo.toString(), "--synapse-config", "/nonexistent");
+        assertThat(none.exitCode()).as(none.toString()).isEqualTo(2);
+        assertThat(none.stdout()).isEmpty();
+        assertThat(none.stderr().lines().toList()).containsExactly(
+                "Synapse configuration: Synapse configuration file /nonexistent does not exist",
+                "no backup passphrase is configured: set \"passphrase-file\" in the config file, --passphrase-file,"
+                        + " SYNAPSE_BACKUP_PASSPHRASE_FILE or SYNAPSE_BACKUP_PASSPHRASE");
+
+        // A repository problem comes first, with its charm status line and exit code.
+        Cli.Result both = new Cli().run("check", "--repo", dir.resolve("nope").toString(), "--synapse-config", "/nonexistent");
+        assertThat(both.exitCode()).isEqualTo(3);
+        assertThat(both.stderr().lines().toList()).hasSize(3)
+                .first().asString().startsWith("Backup: S3 bucket does not exist or cannot be accessed (");
+
+        // Paths in homeserver.yaml, and service commands that cannot run.
+        String[] args = setup("check", "--repo", repo.toString());
+        Files.delete(dir.resolve("hs/etc/" + SampleHomeserver.SERVER_NAME + ".signing.key"));
+        Path cfg = dir.resolve("svc.yaml");
+        Files.writeString(cfg, "service:\n  stop-command: [/nonexistent/stop]\n  start-command: [no-such-program-xyz, start]\n");
+        String[] withCfg = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
+                java.util.stream.Stream.of("--config", cfg.toString())).toArray(String[]::new);
+        Cli.Result paths = new Cli().run(withCfg);
+        assertThat(paths.exitCode()).as(paths.toString()).isEqualTo(2);
+        assertThat(paths.stderr().lines().toList()).containsExactly(
+                "signing key " + dir.resolve("hs/etc/" + SampleHomeserver.SERVER_NAME + ".signing.key")
+                        + " (signing_key_path) does not exist",
+                "service.stop-command: /nonexistent/stop is not an executable file",
+                "service.start-command: no-such-program-xyz is not found on PATH");
+    }
+
+    @Test
+    void checkPassphraseAgainstTheNewestBackup() throws Exception {
+        Path repo = dir.resolve("repo");
+        Cli.Result created = new Cli().run(setup("create", "--repo", repo.toString(), "--quiet"));
+        assertThat(created.exitCode()).as(created.toString()).isZero();
+        String id = created.lastLine();
+        assertThat(new Cli().run(setup("check", "--repo", repo.toString())).stdout()).isEqualTo("active\n");
+
+        Path wrong = dir.resolve("wrong");
+        Files.writeString(wrong, "not the passphrase\n");
+        Files.setPosixFilePermissions(wrong, PosixFilePermissions.fromString("rw-------"));
+        String[] args = setup("check", "--repo", repo.toString(), "--json");
+        args[args.length - 1] = wrong.toString();
+        Cli.Result r = new Cli().run(args);
+        assertThat(r.exitCode()).as(r.toString()).isEqualTo(5);
+        assertThat(r.stderr()).isEqualTo("passphrase does not open backup " + id + ", the newest in the repository\n");
+        JsonNode doc = new ObjectMapper().readTree(r.stdout());
+        assertThat(doc.get("status").asText()).isEqualTo("failed");
+        assertThat(doc.get("exit-code").asInt()).isEqualTo(5);
+        List<String> failed = new java.util.ArrayList<>();
+        doc.get("checks").forEach(c -> {
+            if (!c.get("ok").asBoolean()) {
+                failed.add(c.get("check").asText());
+            }
+        });
+        assertThat(failed).containsExactly("passphrase");
     }
 
     @Test
@@ -71,9 +150,11 @@ class LocalCliTest {
 
     @Test
     void checkJson() throws Exception {
-        Cli.Result r = new Cli().run("check", "--json", "--repo", dir.toString());
+        Cli.Result r = new Cli().run(setup("check", "--json", "--repo", Files.createDirectories(dir.resolve("repo")).toString()));
         JsonNode doc = new ObjectMapper().readTree(r.stdout());
         assertThat(doc.get("status").asText()).isEqualTo("active");
+        assertThat(doc.get("checks").findValuesAsText("check")).contains("repository", "synapse-config", "signing-key",
+                "database", "media-store", "passphrase", "service.stop-command", "service.start-command");
         assertThat(r.exitCode()).isZero();
     }
 
@@ -133,9 +214,34 @@ class LocalCliTest {
         }
     }
 
+    /** The help reads well: one full-sentence summary per command, no line cut or longer than 80 columns. */
     @Test
-    void environmentRepository() {
-        Cli.Result r = new Cli().env("SYNAPSE_BACKUP_REPOSITORY", dir.toString()).run("check");
+    void helpReadsWell() {
+        Cli.Result top = new Cli().run("--help");
+        assertThat(top.exitCode()).isZero();
+        String text = top.stdout();
+        assertThat(text).contains("Examples:").contains("Exit codes:");
+        List<String> commands = text.substring(text.indexOf("Commands:"), text.indexOf("Examples:")).lines()
+                .filter(l -> l.startsWith("  ")).toList();
+        assertThat(commands).hasSizeGreaterThanOrEqualTo(9).allSatisfy(l -> assertThat(l.strip()).endsWith("."));
+        for (String cmd : new String[] {"check", "create", "list", "show", "verify", "restore", "delete", "prune", "unlock"}) {
+            String help = new Cli().run(cmd, "--help").stdout();
+            assertThat(help).as(cmd).contains("Examples:").contains("  synapse-backup " + cmd);
+            assertThat(help.lines()).as(cmd).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(80));
+            // The summary line is the first, a whole sentence.
+            assertThat(help.lines().findFirst().orElseThrow()).as(cmd).endsWith(".");
+        }
+        assertThat(text.lines()).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(80));
+        assertThat(new Cli().run("list", "--help").stdout().replace("\n", " "))
+                .contains("backup-id | last-modified | size | kind | parent | status");
+    }
+
+    @Test
+    void environmentRepository() throws IOException {
+        setup();
+        Cli.Result r = new Cli().env("SYNAPSE_BACKUP_REPOSITORY", dir.toString())
+                .env("SYNAPSE_CONFIG_PATH", dir.resolve("hs/etc/homeserver.yaml").toString())
+                .env("SYNAPSE_BACKUP_PASSPHRASE", "from the environment").run("check");
         assertThat(r.exitCode()).as(r.toString()).isZero();
     }
 }

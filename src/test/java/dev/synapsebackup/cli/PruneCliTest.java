@@ -37,6 +37,8 @@ class PruneCliTest {
         repoDir = Files.createDirectory(tmp.resolve("repo"));
         passFile = tmp.resolve("pass");
         Files.writeString(passFile, FakeBackups.PASSPHRASE + "\n");
+        // Readable by its owner only, as a passphrase file should be (else every run warns).
+        java.nio.file.Files.setPosixFilePermissions(passFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         repo = new LocalRepository(repoDir);
         new FakeBackups(repo).complete(A).complete(B).complete(C, B);
     }

@@ -55,6 +55,8 @@ class HostileInputTest {
         repo = tmp.resolve("repo");
         Path pass = tmp.resolve("passphrase");
         Files.writeString(pass, PASSPHRASE + "\n");
+        // Readable by its owner only, as a passphrase file should be (else every run warns).
+        java.nio.file.Files.setPosixFilePermissions(pass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         config = tmp.resolve("config.yaml");
         Files.writeString(config, """
                 synapse-config: %s

@@ -7,6 +7,7 @@ import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.config.ConfigOverrides;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.Launcher;
 import dev.synapsebackup.testing.S3ProxyServer;
 import java.io.IOException;
@@ -169,5 +170,95 @@ class SecretsTest {
             assertThat(loaded.toString()).doesNotContain(secret);
             assertThat(String.valueOf(loaded.s3().orElseThrow())).doesNotContain(secret);
         }
+    }
+
+    /**
+     * The service stop/start commands of a live restore see none of the tool's secrets in their
+     * environment, though the tool itself got them from its environment.
+     */
+    @Test
+    void serviceCommandsInheritNoSecret() throws Exception {
+        Path yaml = SampleHomeserver.generate(tmp.resolve("hs"), SampleHomeserver.Options.defaults().withMedia(2, 10_000));
+        Path envLog = tmp.resolve("env.log");
+        Path svc = tmp.resolve("svc.sh");
+        Files.writeString(svc, """
+                #!/bin/bash
+                echo "== $1" >> %s
+                env >> %s
+                """.formatted(q(envLog), q(envLog)));
+        Files.setPosixFilePermissions(svc, PosixFilePermissions.fromString("rwx------"));
+        Path config = tmp.resolve("config.yaml");
+        Files.writeString(config, """
+                synapse-config: %s
+                repository: %s
+                service:
+                  stop-command: [%s, stop]
+                  start-command: [%s, start]
+                """.formatted(yaml, tmp.resolve("repo"), svc, svc));
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
+        String awsSecret = "aws-secret-" + UUID.randomUUID();
+        String awsToken = "aws-token-" + UUID.randomUUID();
+        String identity = "identity-" + UUID.randomUUID();
+        Map<String, String> env = Map.of("SYNAPSE_BACKUP_PASSPHRASE", PASSPHRASE, "AWS_SECRET_ACCESS_KEY", awsSecret,
+                "AWS_SESSION_TOKEN", awsToken, "SYNAPSE_BACKUP_IDENTITY_PASSPHRASE_FILE", "/run/" + identity,
+                "SOME_SERVICE_PASSWORD", identity, "SYNAPSE_BACKUP_TEST_VISIBLE", "visible");
+        Path childTmp = Files.createDirectories(tmp.resolve("child-tmp"));
+        List<String> base = List.of("--config", config.toString());
+        Path logs = tmp.resolve("create-logs");
+        int created = Launcher.await(Launcher.start(concat(List.of("create", "--quiet"), base), env, logs, "200m", childTmp), 120);
+        assertThat(created).as(Files.readString(logs.resolve("stderr"))).isZero();
+        String id = Files.readString(logs.resolve("stdout")).strip();
+        Path restoreLogs = tmp.resolve("restore-logs");
+        int restored = Launcher.await(Launcher.start(concat(List.of("restore", id), base), env, restoreLogs, "200m",
+                childTmp), 120);
+        assertThat(restored).as(Files.readString(restoreLogs.resolve("stderr"))).isZero();
+
+        String seen = Files.readString(envLog);
+        assertThat(seen).contains("== stop").contains("== start").contains("SYNAPSE_BACKUP_TEST_VISIBLE=visible");
+        for (String secret : List.of(PASSPHRASE, awsSecret, awsToken, identity)) {
+            assertThat(seen).doesNotContain(secret);
+        }
+        assertThat(seen).doesNotContain("SYNAPSE_BACKUP_PASSPHRASE").doesNotContain("AWS_SECRET_ACCESS_KEY")
+                .doesNotContain("AWS_SESSION_TOKEN");
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> r = new ArrayList<>(a);
+        r.addAll(b);
+        return r;
+    }
+
+    /** A config file holding secret-key, or a passphrase file, readable by others: one warning each. */
+    @Test
+    void warnsAboutSecretsReadableByOthers() throws Exception {
+        Path pass = tmp.resolve("passphrase");
+        Files.writeString(pass, PASSPHRASE + "\n");
+        Path config = tmp.resolve("config.yaml");
+        Files.writeString(config, """
+                passphrase-file: %s
+                s3:
+                  access-key: some-key
+                  secret-key: some-secret
+                  endpoint: http://127.0.0.1:1
+                  bucket: b
+                """.formatted(pass));
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r--r--"));
+        Files.setPosixFilePermissions(pass, PosixFilePermissions.fromString("rw-r-----"));
+        Cli.Result open = new Cli().run("list", "--config", config.toString());
+        assertThat(open.stderr().lines().filter(l -> l.startsWith("warning:")).toList()).containsExactly(
+                "warning: " + config + " holds the S3 secret-key and is readable by its group and others (mode rw-r--r--):"
+                        + " make it readable by its owner only (chmod 600 " + config + ")",
+                "warning: " + pass + " holds the backup passphrase and is readable by its group (mode rw-r-----):"
+                        + " make it readable by its owner only (chmod 600 " + pass + ")");
+
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-------"));
+        Files.setPosixFilePermissions(pass, PosixFilePermissions.fromString("rw-------"));
+        Cli.Result closed = new Cli().run("list", "--config", config.toString());
+        assertThat(closed.stderr()).doesNotContain("warning:");
+
+        // A readable config file without secret-key is no secret.
+        Files.writeString(config, Files.readString(config).replaceAll("(?m)^  (access|secret)-key:.*\n", ""));
+        Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r--r--"));
+        assertThat(new Cli().run("list", "--config", config.toString()).stderr()).doesNotContain("warning:");
     }
 }
