@@ -1,12 +1,12 @@
 package dev.synapsebackup.monitoring;
 
+import dev.synapsebackup.config.ChildEnvironment;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Runs the configured hook commands (borgmatic's before/after/on-error). A hook sees the tool's
@@ -15,9 +15,6 @@ import java.util.Set;
  * JSON document). A hook that fails is reported; it never changes the command's exit code.
  */
 public final class Hooks {
-    /** Variables that hold a secret: never passed to a hook. */
-    private static final Set<String> SECRETS = Set.of("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-            "PGPASSWORD");
     /** How long a hook's output is still copied after the hook exited. */
     private static final java.time.Duration PUMP_GRACE = java.time.Duration.ofSeconds(2);
     private static final String DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -27,18 +24,7 @@ public final class Hooks {
 
     /** {@code env} without the variables that hold a secret. */
     public static Map<String, String> withoutSecrets(Map<String, String> env) {
-        Map<String, String> result = new HashMap<>();
-        env.forEach((k, v) -> {
-            if (!isSecret(k)) {
-                result.put(k, v);
-            }
-        });
-        return result;
-    }
-
-    static boolean isSecret(String name) {
-        return SECRETS.contains(name) || name.startsWith("SYNAPSE_BACKUP_PASSPHRASE")
-                || name.startsWith("SYNAPSE_BACKUP_IDENTITY_PASSPHRASE");
+        return ChildEnvironment.scrub(new HashMap<>(env));
     }
 
     /**
