@@ -76,6 +76,7 @@ abstract class RepositoryConformanceTest {
         tmp = Files.createTempDirectory("conformance-");
         pass = tmp.resolve("passphrase");
         Files.writeString(pass, "conformance passphrase\n");
+        Files.setPosixFilePermissions(pass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         hs = tmp.resolve("hs");
         yaml = SampleHomeserver.generate(hs, SampleHomeserver.Options.defaults().withMedia(12, 1_200_000));
         store.start();
