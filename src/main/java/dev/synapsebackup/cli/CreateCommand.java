@@ -15,11 +15,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "create", mixinStandardHelpOptions = true,
-        usageHelpAutoWidth = true,
-        synopsisHeading = "%nUsage: ",
-        descriptionHeading = "%n",
-        parameterListHeading = "%nArguments:%n",
-        optionListHeading = "%nOptions:%n",
         footerHeading = "%nExamples:%n",
         header = "Make an encrypted backup of the homeserver.",
         description = {

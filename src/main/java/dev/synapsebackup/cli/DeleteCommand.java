@@ -13,11 +13,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "delete", mixinStandardHelpOptions = true,
-        usageHelpAutoWidth = true,
-        synopsisHeading = "%nUsage: ",
-        descriptionHeading = "%n",
-        parameterListHeading = "%nArguments:%n",
-        optionListHeading = "%nOptions:%n",
         footerHeading = "%nExamples:%n",
         header = "Delete a backup.",
         description = "Deletes backup ID, its data object and its manifest, under the repository lock. When other"

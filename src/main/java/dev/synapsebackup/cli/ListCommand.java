@@ -16,11 +16,6 @@ import java.util.Map;
 import picocli.CommandLine.Command;
 
 @Command(name = "list", mixinStandardHelpOptions = true,
-        usageHelpAutoWidth = true,
-        synopsisHeading = "%nUsage: ",
-        descriptionHeading = "%n",
-        parameterListHeading = "%nArguments:%n",
-        optionListHeading = "%nOptions:%n",
         footerHeading = "%nExamples:%n",
         header = "List the backups in the repository, oldest first.",
         description = {

@@ -90,13 +90,23 @@ public final class Main implements Runnable {
         System.exit(code);
     }
 
+    /** The command line of {@code main}, every subcommand's help laid out as the top level's. */
+    static CommandLine commandLine(Main main) {
+        CommandLine cl = new CommandLine(main);
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            sub.getCommandSpec().usageMessage().autoWidth(true).synopsisHeading("%nUsage: ").descriptionHeading("%n")
+                    .parameterListHeading("%nArguments:%n").optionListHeading("%nOptions:%n");
+        }
+        return cl;
+    }
+
     /** Runs one command line against {@code ctx} and returns its exit code. */
     public static int run(String[] args, Context ctx) {
         // Plaintext of runs killed before they could clean up (SIGKILL, the OOM killer).
         WorkDir.sweep(Path.of(System.getProperty("java.io.tmpdir")));
         Main main = new Main();
         main.context = ctx;
-        CommandLine cl = new CommandLine(main);
+        CommandLine cl = commandLine(main);
         cl.setOut(new java.io.PrintWriter(ctx.out(), true));
         cl.setErr(new java.io.PrintWriter(ctx.err(), true));
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> handle(ex, ctx.err(), isVerbose(args)));

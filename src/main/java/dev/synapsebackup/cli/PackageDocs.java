@@ -24,7 +24,7 @@ public final class PackageDocs {
 
     public static void main(String[] args) {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = Main.commandLine(new Main());
         switch (args.length == 1 ? args[0] : "") {
             case "completion" -> out.print(AutoComplete.bash("synapse-backup", cl));
             case "man" -> out.print(manPage(cl, System.getenv("SOURCE_DATE_EPOCH")));

@@ -12,11 +12,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "unlock", mixinStandardHelpOptions = true,
-        usageHelpAutoWidth = true,
-        synopsisHeading = "%nUsage: ",
-        descriptionHeading = "%n",
-        parameterListHeading = "%nArguments:%n",
-        optionListHeading = "%nOptions:%n",
         footerHeading = "%nExamples:%n",
         header = "Remove stale repository locks.",
         description = "Removes the locks whose run died: those not refreshed for 30 minutes, and those of this host"

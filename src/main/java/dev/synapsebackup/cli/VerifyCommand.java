@@ -11,11 +11,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        usageHelpAutoWidth = true,
-        synopsisHeading = "%nUsage: ",
-        descriptionHeading = "%n",
-        parameterListHeading = "%nArguments:%n",
-        optionListHeading = "%nOptions:%n",
         footerHeading = "%nExamples:%n",
         header = "Read a whole backup back and check it.",
         description = "Downloads and decrypts backup ID (and, for an incremental backup, the older data objects it"
