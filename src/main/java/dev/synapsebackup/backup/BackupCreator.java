@@ -10,6 +10,7 @@ import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.MeteredOutputStream;
 import dev.synapsebackup.io.PipelinedOutputStream;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.io.ReadAheadIterator;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.repository.BackupEntry;
@@ -109,8 +110,8 @@ final class BackupCreator {
         Secret passphrase = options.passphrase();
 
         // In the run's work directory: removed by the next run if this one is killed.
-        Path temp = Files.createTempDirectory(options.tempDir() == null ? dev.synapsebackup.io.WorkDir.get()
-                : dev.synapsebackup.io.WorkDir.under(options.tempDir()), "create-");
+        Path temp = Files.createTempDirectory(options.tempDir() == null ? WorkDir.get()
+                : WorkDir.under(options.tempDir()), "create-");
         SqliteCapture capture = null;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
@@ -340,7 +341,7 @@ final class BackupCreator {
             if (capture != null) {
                 capture.join(); // it writes into temp
             }
-            deleteTree(temp);
+            WorkDir.deleteTemporary(temp);
         }
     }
 
@@ -863,23 +864,6 @@ final class BackupCreator {
                 throw err;
             }
             throw new IOException(what + " failed: " + cause, cause);
-        }
-    }
-
-    static void deleteTree(Path dir) {
-        if (dir == null || !Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    LOG.warn("cannot remove temporary file {}: {}", p, e.toString());
-                }
-            });
-        } catch (IOException e) {
-            LOG.warn("cannot remove temporary directory {}: {}", dir, e.toString());
         }
     }
 }

@@ -8,8 +8,8 @@ import dev.synapsebackup.archive.SafeExtractor;
 import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingInputStream;
-import dev.synapsebackup.io.HashingInputStream;
 import dev.synapsebackup.io.MeteredInputStream;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
@@ -160,7 +160,7 @@ final class BackupRestorer {
                 layout.removeCreatedDirs(); // unless the swap succeeded
             }
         } finally {
-            BackupCreator.deleteTree(temp);
+            WorkDir.deleteTemporary(temp);
         }
     }
 
@@ -241,9 +241,7 @@ final class BackupRestorer {
                 }
                 layout.count(e.name());
                 if (dryRun) {
-                    HashingInputStream h = new HashingInputStream(e.content());
-                    long n = h.transferTo(OutputStream.nullOutputStream());
-                    return new ChainReader.Read(n, h.hexDigest());
+                    return ChainReader.Read.drain(e.content());
                 }
                 FileRecord rec = layout.extractorFor(e).extract(e);
                 return new ChainReader.Read(rec.size(), rec.sha256());
@@ -261,10 +259,8 @@ final class BackupRestorer {
             @Override
             public ChainReader.Read reservedFile(TarReader.Entry e) throws IOException {
                 if (dryRun) {
-                    HashingInputStream h = new HashingInputStream(dumpCheck != null && dumpCheck.isChunk(e.name())
+                    return ChainReader.Read.drain(dumpCheck != null && dumpCheck.isChunk(e.name())
                             ? dumpCheck.tee(e.content()) : e.content());
-                    long n = h.transferTo(OutputStream.nullOutputStream());
-                    return new ChainReader.Read(n, h.hexDigest());
                 }
                 SafeExtractor x;
                 if (layout.target != null) {
@@ -469,7 +465,7 @@ final class BackupRestorer {
             asides.forEach(a -> kept.add(a.toString()));
         } else {
             for (Path a : asides) {
-                BackupCreator.deleteTree(a);
+                WorkDir.deleteTemporary(a);
             }
         }
         if (!options.noService()) {
@@ -530,7 +526,7 @@ final class BackupRestorer {
             }
         }
         for (Path dir : createdDirs) {
-            BackupCreator.deleteTree(dir);
+            WorkDir.deleteTemporary(dir);
         }
     }
 
@@ -918,7 +914,7 @@ final class BackupRestorer {
                 if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
                     try (DirectoryStream<Path> ds = Files.newDirectoryStream(target)) {
                         for (Path p : ds) {
-                            BackupCreator.deleteTree(p);
+                            WorkDir.deleteTemporary(p);
                         }
                     } catch (IOException e) {
                         LOG.warn("cannot clean up {}: {}", target, e.toString());
@@ -933,7 +929,7 @@ final class BackupRestorer {
         void removeStaging() {
             for (Path s : stagingDirs) {
                 makeWritable(s);
-                BackupCreator.deleteTree(s);
+                WorkDir.deleteTemporary(s);
             }
             stagingDirs.clear();
         }

@@ -7,6 +7,7 @@ import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingInputStream;
 import dev.synapsebackup.io.MeteredInputStream;
 import dev.synapsebackup.io.ReadAheadInputStream;
+import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
 import java.io.BufferedInputStream;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
+import java.security.DigestInputStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -67,6 +69,12 @@ final class ChainReader {
 
     /** Size and hash of a file as it was read. */
     record Read(long size, String sha256) {
+        /** Reads {@code in} to its end, discarding the bytes; their count and SHA-256. */
+        static Read drain(InputStream in) throws IOException {
+            DigestInputStream h = new DigestInputStream(in, Sha256.newDigest());
+            long n = h.transferTo(OutputStream.nullOutputStream());
+            return new Read(n, Sha256.hex(h.getMessageDigest().digest()));
+        }
     }
 
     /** Totals of a read. */

@@ -1,5 +1,6 @@
 package dev.synapsebackup.cli;
 
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.repository.S3Repository;
 import dev.synapsebackup.synapse.SampleHomeserver;
 import java.io.ByteArrayOutputStream;
@@ -54,9 +55,7 @@ final class TrainStartupCommand implements Callable<Integer> {
             S3Repository.initialiseSdkClasses();
             return 0;
         } finally {
-            try (Stream<Path> walk = Files.walk(dir)) {
-                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            WorkDir.deleteTree(dir);
         }
     }
 
