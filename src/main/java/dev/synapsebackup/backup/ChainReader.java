@@ -178,19 +178,25 @@ final class ChainReader {
     Result readWhole(String id, long size, Handler handler) throws IOException {
         progress.start("read " + id, size);
         try {
-            long[] totals = {0, 0};
+            Totals totals = new Totals();
             long downloaded = readObject(id, true, handler, null, totals);
-            return new Result(totals[0], totals[1], downloaded, List.of(id), List.of(), 0);
+            return new Result(totals.files, totals.bytes, downloaded, List.of(id), List.of(), 0);
         } finally {
             progress.finish();
         }
     }
 
     private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher) throws IOException {
-        return readObject(object, own, handler, matcher, new long[2]);
+        return readObject(object, own, handler, matcher, new Totals());
     }
 
-    private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher, long[] totals)
+    /** Files and bytes handed to the handler when there is no manifest to count them. */
+    private static final class Totals {
+        long files;
+        long bytes;
+    }
+
+    private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher, Totals totals)
             throws IOException {
         try {
             return readObjectUnnamed(object, own, handler, matcher, totals);
@@ -203,7 +209,7 @@ final class ChainReader {
         }
     }
 
-    private long readObjectUnnamed(String object, boolean own, Handler handler, ManifestMatcher matcher, long[] totals)
+    private long readObjectUnnamed(String object, boolean own, Handler handler, ManifestMatcher matcher, Totals totals)
             throws IOException {
         CountingInputStream downloaded;
         try (InputStream raw = repo.open(object)) {
@@ -241,8 +247,8 @@ final class ChainReader {
                         case FILE -> {
                             if (matcher == null) {
                                 Read r = handler.file(e);
-                                totals[0]++;
-                                totals[1] += r.size();
+                                totals.files++;
+                                totals.bytes += r.size();
                             } else if (matcher.wants(name)) {
                                 if (!own) {
                                     handedOn = leave(dirs, handedOn, name);
