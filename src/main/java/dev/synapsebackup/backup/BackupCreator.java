@@ -56,6 +56,7 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -245,7 +246,7 @@ final class BackupCreator {
             EncryptionKey[] keys = await(keyTask, "deriving the encryption keys");
             Thread abortOnExit;
             // set as soon as the cipher thread exists, so that any failure after that stops it
-            PipelinedOutputStream[] pipeline = {null};
+            AtomicReference<PipelinedOutputStream> pipeline = new AtomicReference<>();
             try (ObjectWriter writer = repo.create(id, expectedCipher, metadata)) {
                 // Ctrl-C / SIGTERM: the shutdown hook aborts the upload so nothing is left behind.
                 // Under the launcher, Shutdown interrupts this thread instead, which aborts here; a
@@ -267,7 +268,11 @@ final class BackupCreator {
                         // AES-CFB (serial by nature in OpenPGP) runs on its own thread; this one reads
                         // and hashes the files, frames the packets and computes the MDC.
                         OutputStream encrypted = OpenPgp.encrypt(writer, keys[0],
-                                s -> pipeline[0] = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt"));
+                                s -> {
+                                    PipelinedOutputStream stage = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt");
+                                    pipeline.set(stage);
+                                    return stage;
+                                });
                         MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
                         TarWriter tar = new TarWriter(plain);
                         for (Path p : head) {
@@ -300,8 +305,8 @@ final class BackupCreator {
                     progress.finish();
                     stored = writer.commit().size();
                 } catch (IOException | RuntimeException e) {
-                    if (pipeline[0] != null) {
-                        pipeline[0].cancel(); // the encryption thread stops writing before the upload is aborted
+                    if (pipeline.get() != null) {
+                        pipeline.get().cancel(); // the encryption thread stops writing before the upload is aborted
                     }
                     throw e;
                 } finally {

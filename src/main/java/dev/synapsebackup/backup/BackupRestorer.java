@@ -218,8 +218,10 @@ final class BackupRestorer {
                          RestoreOptions options, Path temp, DumpCheck dumpCheck) throws IOException {
         boolean dryRun = options.dryRun();
         Path dbStage = temp.resolve("db");
-        SafeExtractor[] dbExtractor = {null};
         ChainReader.Handler handler = new ChainReader.Handler() {
+            /** Where the PostgreSQL dump is staged, made at its first chunk. */
+            private SafeExtractor dbExtractor;
+
             @Override
             public void directory(TarReader.Entry e) throws IOException {
                 if (layout.accept(e) && !dryRun) {
@@ -267,10 +269,10 @@ final class BackupRestorer {
                     x = layout.extractorFor(e);
                 } else {
                     // The dump is staged privately, never beside live data: pg_restore reads it from there.
-                    if (dbExtractor[0] == null) {
-                        dbExtractor[0] = new SafeExtractor(dbStage);
+                    if (dbExtractor == null) {
+                        dbExtractor = new SafeExtractor(dbStage);
                     }
-                    x = dbExtractor[0];
+                    x = dbExtractor;
                 }
                 FileRecord rec = x.extract(e);
                 return new ChainReader.Read(rec.size(), rec.sha256());
