@@ -7,9 +7,9 @@ import dev.synapsebackup.archive.TarWriter;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.EncryptionKey;
 import dev.synapsebackup.crypto.OpenPgp;
-import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.MeteredOutputStream;
 import dev.synapsebackup.io.PipelinedOutputStream;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.io.ReadAheadIterator;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.repository.BackupEntry;
@@ -56,6 +56,7 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,8 +110,8 @@ final class BackupCreator {
         Secret passphrase = options.passphrase();
 
         // In the run's work directory: removed by the next run if this one is killed.
-        Path temp = Files.createTempDirectory(options.tempDir() == null ? dev.synapsebackup.io.WorkDir.get()
-                : dev.synapsebackup.io.WorkDir.under(options.tempDir()), "create-");
+        Path temp = Files.createTempDirectory(options.tempDir() == null ? WorkDir.get()
+                : WorkDir.under(options.tempDir()), "create-");
         SqliteCapture capture = null;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
@@ -141,8 +142,7 @@ final class BackupCreator {
             Set<Path> head = new LinkedHashSet<>();
             sources.signingKeys().forEach(p -> head.add(absolute(p)));
             sources.configFiles().forEach(p -> head.add(absolute(p)));
-            // bytes to archive, entries to archive, files in the manifest
-            long[] scan = {0, 0, 0};
+            Scan scan = new Scan();
             for (Path p : head) {
                 addToScan(scan, p);
             }
@@ -190,11 +190,11 @@ final class BackupCreator {
                 if (capture.unchanged()) {
                     LOG.info("the database files are unchanged since the snapshot in {}: not copied again", dbReused.backup());
                     dbOutcome = "unchanged";
-                    scan[2]++;
+                    scan.files++;
                 } else if (dbReused != null) {
                     LOG.info("the database snapshot is identical to the one of {}: not archived again", dbReused.backup());
                     dbOutcome = "identical";
-                    scan[2]++;
+                    scan.files++;
                 } else {
                     dbOutcome = "archived";
                     addToScan(scan, dbSnapshot);
@@ -207,7 +207,7 @@ final class BackupCreator {
                 pgDump.probe(pg);
                 dbOutcome = "archived";
             }
-            if (scan[1] == 0 && scan[2] == 0) {
+            if (scan.entries == 0 && scan.files == 0) {
                 throw new SynapseBackupException("Backup failed: no paths to back up");
             }
             // A full backup's size is known from the scan. An incremental one is not scanned first
@@ -216,8 +216,8 @@ final class BackupCreator {
             // repository is told to expect, so an S3 upload sizes its parts (and so its memory) no
             // larger than for a full backup of the same server.
             long expectedPlain = parent == null
-                    ? scan[0] + (scan[1] + 2) * ENTRY_OVERHEAD + scan[2] * 300 + 10240
-                    : Math.max(parent.summary().totalBytes(), scan[0]) + scan[2] * ENTRY_OVERHEAD + 10240;
+                    ? scan.bytes + (scan.entries + 2) * ENTRY_OVERHEAD + scan.files * 300 + 10240
+                    : Math.max(parent.summary().totalBytes(), scan.bytes) + scan.files * ENTRY_OVERHEAD + 10240;
             // OpenPGP adds a few bytes per 64 KiB partial packet, plus headers and the MDC.
             long expectedCipher = expectedPlain + expectedPlain / 8192 + 4096;
 
@@ -246,7 +246,7 @@ final class BackupCreator {
             EncryptionKey[] keys = await(keyTask, "deriving the encryption keys");
             Thread abortOnExit;
             // set as soon as the cipher thread exists, so that any failure after that stops it
-            PipelinedOutputStream[] pipeline = {null};
+            AtomicReference<PipelinedOutputStream> pipeline = new AtomicReference<>();
             try (ObjectWriter writer = repo.create(id, expectedCipher, metadata)) {
                 // Ctrl-C / SIGTERM: the shutdown hook aborts the upload so nothing is left behind.
                 // Under the launcher, Shutdown interrupts this thread instead, which aborts here; a
@@ -262,14 +262,17 @@ final class BackupCreator {
                     Runtime.getRuntime().addShutdownHook(abortOnExit);
                 }
                 try {
-                    CountingOutputStream cipherCount = new CountingOutputStream(writer);
                     progress.start("backup " + id + (parent == null ? "" : " (incremental)"), expectedPlain);
                     try (OutputStream manifestOut = new BufferedOutputStream(Files.newOutputStream(manifestFile), 1 << 16);
                          Manifest.Writer manifest = new Manifest.Writer(manifestOut, header)) {
                         // AES-CFB (serial by nature in OpenPGP) runs on its own thread; this one reads
                         // and hashes the files, frames the packets and computes the MDC.
-                        OutputStream encrypted = OpenPgp.encrypt(cipherCount, keys[0],
-                                s -> pipeline[0] = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt"));
+                        OutputStream encrypted = OpenPgp.encrypt(writer, keys[0],
+                                s -> {
+                                    PipelinedOutputStream stage = new PipelinedOutputStream(s, 1 << 20, 4, "synapse-backup-encrypt");
+                                    pipeline.set(stage);
+                                    return stage;
+                                });
                         MeteredOutputStream plain = new MeteredOutputStream(encrypted, progress::advance);
                         TarWriter tar = new TarWriter(plain);
                         for (Path p : head) {
@@ -302,8 +305,8 @@ final class BackupCreator {
                     progress.finish();
                     stored = writer.commit().size();
                 } catch (IOException | RuntimeException e) {
-                    if (pipeline[0] != null) {
-                        pipeline[0].cancel(); // the encryption thread stops writing before the upload is aborted
+                    if (pipeline.get() != null) {
+                        pipeline.get().cancel(); // the encryption thread stops writing before the upload is aborted
                     }
                     throw e;
                 } finally {
@@ -340,7 +343,7 @@ final class BackupCreator {
             if (capture != null) {
                 capture.join(); // it writes into temp
             }
-            deleteTree(temp);
+            WorkDir.deleteTemporary(temp);
         }
     }
 
@@ -592,7 +595,12 @@ final class BackupCreator {
                 throw e;
             }
             why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | UncheckedIOException | SynapseBackupException e) {
+            // Only what reading a manifest can meet; a bug (an NPE, say) must fail the run, not
+            // quietly make a full backup.
+            if (e instanceof SynapseBackupException sbe && sbe.exitCode() == SynapseBackupException.INTERRUPTED) {
+                throw sbe;
+            }
             why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
         }
         options.progress().warn(why + ": making a full backup");
@@ -639,13 +647,13 @@ final class BackupCreator {
     }
 
     /** Adds to the size estimate of a full backup what the media walk will archive. */
-    private static void scanMedia(SynapseSources sources, long[] scan) {
+    private static void scanMedia(SynapseSources sources, Scan scan) {
         for (Iterator<MediaEntry> it = sources.mediaIterator(); it.hasNext(); ) {
             MediaEntry m = it.next();
-            scan[1]++;
+            scan.entries++;
             if (!m.isDirectory()) {
-                scan[0] += m.size();
-                scan[2]++;
+                scan.bytes += m.size();
+                scan.files++;
             }
         }
     }
@@ -789,11 +797,18 @@ final class BackupCreator {
         options.progress().warn("skipped " + file + ": " + reason);
     }
 
-    private static void addToScan(long[] scan, Path p) {
+    /** What the size estimate counts before the archive is written. */
+    private static final class Scan {
+        long bytes; // to archive
+        long entries; // tar entries to write
+        long files; // records in the manifest
+    }
+
+    private static void addToScan(Scan scan, Path p) {
         try {
-            scan[0] += Files.size(p);
-            scan[1]++;
-            scan[2]++;
+            scan.bytes += Files.size(p);
+            scan.entries++;
+            scan.files++;
         } catch (IOException e) {
             // vanished: the archiving pass will notice and record it
         }
@@ -863,23 +878,6 @@ final class BackupCreator {
                 throw err;
             }
             throw new IOException(what + " failed: " + cause, cause);
-        }
-    }
-
-    static void deleteTree(Path dir) {
-        if (dir == null || !Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    LOG.warn("cannot remove temporary file {}: {}", p, e.toString());
-                }
-            });
-        } catch (IOException e) {
-            LOG.warn("cannot remove temporary directory {}: {}", dir, e.toString());
         }
     }
 }

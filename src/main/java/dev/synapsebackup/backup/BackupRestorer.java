@@ -8,8 +8,8 @@ import dev.synapsebackup.archive.SafeExtractor;
 import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingInputStream;
-import dev.synapsebackup.io.HashingInputStream;
 import dev.synapsebackup.io.MeteredInputStream;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
@@ -160,7 +160,7 @@ final class BackupRestorer {
                 layout.removeCreatedDirs(); // unless the swap succeeded
             }
         } finally {
-            BackupCreator.deleteTree(temp);
+            WorkDir.deleteTemporary(temp);
         }
     }
 
@@ -218,8 +218,10 @@ final class BackupRestorer {
                          RestoreOptions options, Path temp, DumpCheck dumpCheck) throws IOException {
         boolean dryRun = options.dryRun();
         Path dbStage = temp.resolve("db");
-        SafeExtractor[] dbExtractor = {null};
         ChainReader.Handler handler = new ChainReader.Handler() {
+            /** Where the PostgreSQL dump is staged, made at its first chunk. */
+            private SafeExtractor dbExtractor;
+
             @Override
             public void directory(TarReader.Entry e) throws IOException {
                 if (layout.accept(e) && !dryRun) {
@@ -241,9 +243,7 @@ final class BackupRestorer {
                 }
                 layout.count(e.name());
                 if (dryRun) {
-                    HashingInputStream h = new HashingInputStream(e.content());
-                    long n = h.transferTo(OutputStream.nullOutputStream());
-                    return new ChainReader.Read(n, h.hexDigest());
+                    return ChainReader.Read.drain(e.content());
                 }
                 FileRecord rec = layout.extractorFor(e).extract(e);
                 return new ChainReader.Read(rec.size(), rec.sha256());
@@ -261,20 +261,18 @@ final class BackupRestorer {
             @Override
             public ChainReader.Read reservedFile(TarReader.Entry e) throws IOException {
                 if (dryRun) {
-                    HashingInputStream h = new HashingInputStream(dumpCheck != null && dumpCheck.isChunk(e.name())
+                    return ChainReader.Read.drain(dumpCheck != null && dumpCheck.isChunk(e.name())
                             ? dumpCheck.tee(e.content()) : e.content());
-                    long n = h.transferTo(OutputStream.nullOutputStream());
-                    return new ChainReader.Read(n, h.hexDigest());
                 }
                 SafeExtractor x;
                 if (layout.target != null) {
                     x = layout.extractorFor(e);
                 } else {
                     // The dump is staged privately, never beside live data: pg_restore reads it from there.
-                    if (dbExtractor[0] == null) {
-                        dbExtractor[0] = new SafeExtractor(dbStage);
+                    if (dbExtractor == null) {
+                        dbExtractor = new SafeExtractor(dbStage);
                     }
-                    x = dbExtractor[0];
+                    x = dbExtractor;
                 }
                 FileRecord rec = x.extract(e);
                 return new ChainReader.Read(rec.size(), rec.sha256());
@@ -469,7 +467,7 @@ final class BackupRestorer {
             asides.forEach(a -> kept.add(a.toString()));
         } else {
             for (Path a : asides) {
-                BackupCreator.deleteTree(a);
+                WorkDir.deleteTemporary(a);
             }
         }
         if (!options.noService()) {
@@ -530,7 +528,7 @@ final class BackupRestorer {
             }
         }
         for (Path dir : createdDirs) {
-            BackupCreator.deleteTree(dir);
+            WorkDir.deleteTemporary(dir);
         }
     }
 
@@ -918,7 +916,7 @@ final class BackupRestorer {
                 if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
                     try (DirectoryStream<Path> ds = Files.newDirectoryStream(target)) {
                         for (Path p : ds) {
-                            BackupCreator.deleteTree(p);
+                            WorkDir.deleteTemporary(p);
                         }
                     } catch (IOException e) {
                         LOG.warn("cannot clean up {}: {}", target, e.toString());
@@ -933,7 +931,7 @@ final class BackupRestorer {
         void removeStaging() {
             for (Path s : stagingDirs) {
                 makeWritable(s);
-                BackupCreator.deleteTree(s);
+                WorkDir.deleteTemporary(s);
             }
             stagingDirs.clear();
         }

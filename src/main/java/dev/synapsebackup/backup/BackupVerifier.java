@@ -2,7 +2,8 @@ package dev.synapsebackup.backup;
 
 import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.config.Secret;
-import dev.synapsebackup.io.HashingInputStream;
+import dev.synapsebackup.io.LookAheadIterator;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
@@ -13,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
  * Reads a whole backup back: decrypts every data object it needs (checking each MDC), reads
@@ -49,9 +49,7 @@ final class BackupVerifier {
 
                 @Override
                 public ChainReader.Read file(TarReader.Entry e) throws IOException {
-                    HashingInputStream h = new HashingInputStream(e.content());
-                    long n = h.transferTo(OutputStream.nullOutputStream());
-                    return new ChainReader.Read(n, h.hexDigest());
+                    return ChainReader.Read.drain(e.content());
                 }
 
                 @Override
@@ -61,10 +59,8 @@ final class BackupVerifier {
 
                 @Override
                 public ChainReader.Read reservedFile(TarReader.Entry e) throws IOException {
-                    HashingInputStream h = new HashingInputStream(dump != null && dump.isChunk(e.name())
+                    return ChainReader.Read.drain(dump != null && dump.isChunk(e.name())
                             ? dump.tee(e.content()) : e.content());
-                    long n = h.transferTo(OutputStream.nullOutputStream());
-                    return new ChainReader.Read(n, h.hexDigest());
                 }
 
                 @Override
@@ -95,7 +91,7 @@ final class BackupVerifier {
                     Duration.ofNanos(System.nanoTime() - start), List.copyOf(problems.subList(0, Math.min(20, problems.size()))),
                     r.problemCount() + otherProblems[0]);
         } finally {
-            BackupCreator.deleteTree(temp);
+            WorkDir.deleteTemporary(temp);
         }
     }
 
@@ -103,11 +99,10 @@ final class BackupVerifier {
      * The manifest records whose bytes live in one data object: those naming it, and for the
      * backup's own object also records naming none (all of them, for a full backup).
      */
-    static final class FilteredIterator implements Iterator<ManifestFile> {
+    static final class FilteredIterator extends LookAheadIterator<ManifestFile> {
         private final Iterator<ManifestFile> in;
         private final String object;
         private final boolean own;
-        private ManifestFile next;
 
         FilteredIterator(Iterator<ManifestFile> in, String object, String backupId) {
             this.in = in;
@@ -116,24 +111,14 @@ final class BackupVerifier {
         }
 
         @Override
-        public boolean hasNext() {
-            while (next == null && in.hasNext()) {
+        protected ManifestFile advance() {
+            while (in.hasNext()) {
                 ManifestFile f = in.next();
                 if (f.backup() == null ? own : f.backup().equals(object)) {
-                    next = f;
+                    return f;
                 }
             }
-            return next != null;
-        }
-
-        @Override
-        public ManifestFile next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            ManifestFile r = next;
-            next = null;
-            return r;
+            return null;
         }
     }
 }

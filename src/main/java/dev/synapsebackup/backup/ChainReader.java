@@ -7,6 +7,7 @@ import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingInputStream;
 import dev.synapsebackup.io.MeteredInputStream;
 import dev.synapsebackup.io.ReadAheadInputStream;
+import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
 import java.io.BufferedInputStream;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
+import java.security.DigestInputStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -67,6 +69,12 @@ final class ChainReader {
 
     /** Size and hash of a file as it was read. */
     record Read(long size, String sha256) {
+        /** Reads {@code in} to its end, discarding the bytes; their count and SHA-256. */
+        static Read drain(InputStream in) throws IOException {
+            DigestInputStream h = new DigestInputStream(in, Sha256.newDigest());
+            long n = h.transferTo(OutputStream.nullOutputStream());
+            return new Read(n, Sha256.hex(h.getMessageDigest().digest()));
+        }
     }
 
     /** Totals of a read. */
@@ -170,19 +178,25 @@ final class ChainReader {
     Result readWhole(String id, long size, Handler handler) throws IOException {
         progress.start("read " + id, size);
         try {
-            long[] totals = {0, 0};
+            Totals totals = new Totals();
             long downloaded = readObject(id, true, handler, null, totals);
-            return new Result(totals[0], totals[1], downloaded, List.of(id), List.of(), 0);
+            return new Result(totals.files, totals.bytes, downloaded, List.of(id), List.of(), 0);
         } finally {
             progress.finish();
         }
     }
 
     private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher) throws IOException {
-        return readObject(object, own, handler, matcher, new long[2]);
+        return readObject(object, own, handler, matcher, new Totals());
     }
 
-    private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher, long[] totals)
+    /** Files and bytes handed to the handler when there is no manifest to count them. */
+    private static final class Totals {
+        long files;
+        long bytes;
+    }
+
+    private long readObject(String object, boolean own, Handler handler, ManifestMatcher matcher, Totals totals)
             throws IOException {
         try {
             return readObjectUnnamed(object, own, handler, matcher, totals);
@@ -195,7 +209,7 @@ final class ChainReader {
         }
     }
 
-    private long readObjectUnnamed(String object, boolean own, Handler handler, ManifestMatcher matcher, long[] totals)
+    private long readObjectUnnamed(String object, boolean own, Handler handler, ManifestMatcher matcher, Totals totals)
             throws IOException {
         CountingInputStream downloaded;
         try (InputStream raw = repo.open(object)) {
@@ -233,8 +247,8 @@ final class ChainReader {
                         case FILE -> {
                             if (matcher == null) {
                                 Read r = handler.file(e);
-                                totals[0]++;
-                                totals[1] += r.size();
+                                totals.files++;
+                                totals.bytes += r.size();
                             } else if (matcher.wants(name)) {
                                 if (!own) {
                                     handedOn = leave(dirs, handedOn, name);

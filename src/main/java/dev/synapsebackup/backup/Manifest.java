@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.IntegrityException;
+import dev.synapsebackup.io.LookAheadIterator;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,11 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 
 /**
  * The backup manifest (docs/FORMAT.md): a JSON document whose header fields come first, then the
@@ -242,12 +241,10 @@ public final class Manifest {
     }
 
     /** An iterator over the manifest's file records; close it when done. */
-    public static final class FileIterator implements Iterator<ManifestFile>, Closeable {
+    public static final class FileIterator extends LookAheadIterator<ManifestFile> implements Closeable {
         private final JsonParser p;
         /** The header fields read so far (those before {@code files}). */
         private final Map<String, Object> fields = new LinkedHashMap<>();
-        private ManifestFile next;
-        private boolean done;
 
         FileIterator(InputStream in) {
             try {
@@ -297,25 +294,7 @@ public final class Manifest {
         }
 
         @Override
-        public boolean hasNext() {
-            if (next == null && !done) {
-                next = read();
-                done = next == null;
-            }
-            return next != null;
-        }
-
-        @Override
-        public ManifestFile next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            ManifestFile r = next;
-            next = null;
-            return r;
-        }
-
-        private ManifestFile read() {
+        protected ManifestFile advance() {
             try {
                 JsonToken t = p.nextToken();
                 if (t == JsonToken.END_ARRAY) {

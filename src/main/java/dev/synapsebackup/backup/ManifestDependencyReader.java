@@ -1,6 +1,7 @@
 package dev.synapsebackup.backup;
 
 import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.repository.Repository;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -65,20 +66,7 @@ public final class ManifestDependencyReader implements DependencyReader {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the manifest of " + id + " in " + repo.location(), e);
         } finally {
-            deleteTree(dir);
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        if (dir == null) {
-            return;
-        }
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            // a leftover temp directory is harmless
+            WorkDir.deleteTree(dir); // a leftover temp directory is harmless
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.synapsebackup.backup;
 
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.repository.Repository;
@@ -74,7 +75,7 @@ public final class SynapseBackup implements AutoCloseable {
                 ManifestSummary summary = Manifest.readSummary(manifest);
                 return new ShowResult(summary, ChainReader.objectsOf(manifest, id), databaseBytes(manifest, summary));
             } finally {
-                BackupCreator.deleteTree(temp);
+                WorkDir.deleteTemporary(temp);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the manifest of " + id, e);
@@ -162,7 +163,7 @@ public final class SynapseBackup implements AutoCloseable {
                 }
                 return StockPipeline.restoreCommand(config, objects, List.copyOf(remove), target);
             } finally {
-                BackupCreator.deleteTree(temp);
+                WorkDir.deleteTemporary(temp);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot look up " + id, e);

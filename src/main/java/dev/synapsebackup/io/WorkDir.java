@@ -14,6 +14,8 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The run's own work directory, where plaintext lives while a command runs (database snapshot,
@@ -26,6 +28,7 @@ import java.util.stream.Stream;
  * that started at another time is another process). A live run's directory is never touched.
  */
 public final class WorkDir {
+    private static final Logger LOG = LoggerFactory.getLogger(WorkDir.class);
     /** Name prefix of run directories. */
     public static final String PREFIX = "synapse-backup-run-";
     /** A process's start time, as read again from /proc, may differ from the recorded one by rounding. */
@@ -156,8 +159,14 @@ public final class WorkDir {
         }
     }
 
-    /** Deletes a tree without following links; returns false if some of it could not be removed. */
+    /**
+     * Deletes a tree without following links, going on past what cannot be removed; returns false
+     * if some of it could not be removed. Null or a missing path is nothing to delete.
+     */
     public static boolean deleteTree(Path dir) {
+        if (dir == null) {
+            return true;
+        }
         try (Stream<Path> walk = Files.walk(dir)) {
             boolean all = true;
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
@@ -172,6 +181,13 @@ public final class WorkDir {
             return true;
         } catch (IOException | UncheckedIOException e) {
             return false;
+        }
+    }
+
+    /** {@link #deleteTree} for a temporary tree: what is left behind is logged, not thrown. */
+    public static void deleteTemporary(Path dir) {
+        if (!deleteTree(dir)) {
+            LOG.warn("cannot remove all of the temporary directory {}", dir);
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.synapsebackup.synapse;
 
 import dev.synapsebackup.ConfigException;
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.io.LookAheadIterator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
@@ -21,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Set;
 import java.util.Spliterator;
 import java.util.Spliterators;
@@ -214,13 +214,12 @@ public final class SynapseSources {
     }
 
     /** Depth-first walk holding one sorted listing per level. */
-    private static final class Walk implements Iterator<MediaEntry> {
+    private static final class Walk extends LookAheadIterator<MediaEntry> {
         /** One lstat gives all of these, with owner and mode as numbers (no user-name lookup). */
         private static final String UNIX_ATTRIBUTES =
                 "unix:isRegularFile,isDirectory,isSymbolicLink,size,lastModifiedTime,ctime,mode,uid,gid";
         private final Deque<Iterator<Path>> stack = new ArrayDeque<>();
         private final boolean unix;
-        private MediaEntry next;
 
         Walk(List<Path> roots) {
             stack.push(roots.iterator());
@@ -229,24 +228,7 @@ public final class SynapseSources {
         }
 
         @Override
-        public boolean hasNext() {
-            if (next == null) {
-                next = advance();
-            }
-            return next != null;
-        }
-
-        @Override
-        public MediaEntry next() {
-            if (!hasNext()) {
-                throw new NoSuchElementException();
-            }
-            MediaEntry e = next;
-            next = null;
-            return e;
-        }
-
-        private MediaEntry advance() {
+        protected MediaEntry advance() {
             while (!stack.isEmpty()) {
                 Iterator<Path> top = stack.peek();
                 if (!top.hasNext()) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.synapse.SqliteFileState;
+import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.Procs;
 import dev.synapsebackup.testing.S3ProxyServer;
@@ -22,6 +23,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,7 +99,7 @@ class IncrementalTest {
     private void scenario(List<String> repoArgs) throws Exception {
         // Directories changed (ctime) since shortly before the full backup are archived again by
         // every incremental: let the freshly generated tree age past that slack first.
-        Thread.sleep((MediaDirectories.CTIME_SLACK_SECONDS + 1) * 1000);
+        Await.treeOlderThan(hs, Duration.ofSeconds(MediaDirectories.CTIME_SLACK_SECONDS + 1));
         // 1. full
         JsonNode full = createJson(repoArgs);
         assertThat(full.get("kind").asText()).isEqualTo("full");
@@ -209,7 +211,7 @@ class IncrementalTest {
         List<String> repoArgs = List.of("--repo", repo.toString());
         Path db = hs.resolve("data/homeserver.db");
         // Times within the filesystem's resolution of a snapshot's start are not trusted: age the files.
-        Thread.sleep(SqliteFileState.SLACK.toMillis() + 500);
+        Await.treeOlderThan(db.getParent(), SqliteFileState.SLACK.plusMillis(500));
         JsonNode full = createJson(repoArgs);
         assertThat(full.get("database").asText()).isEqualTo("archived");
 
@@ -285,7 +287,7 @@ class IncrementalTest {
         Path rewritten = dirs.get(3);
         Files.setPosixFilePermissions(untouched, PosixFilePermissions.fromString("rwxr-x---"));
         Files.setPosixFilePermissions(rewritten, PosixFilePermissions.fromString("rwxr-x--x"));
-        Thread.sleep((MediaDirectories.CTIME_SLACK_SECONDS + 1) * 1000);
+        Await.treeOlderThan(hs, Duration.ofSeconds(MediaDirectories.CTIME_SLACK_SECONDS + 1));
         Path repoDir = tmp.resolve("repo");
         List<String> repo = List.of("--repo", repoDir.toString());
         createJson(repo);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.PostgresServer;
@@ -187,7 +188,7 @@ class PostgresBackupTest {
         PG.docSql(db, "DROP SCHEMA " + aside + " CASCADE");
         try (Stream<Path> kept = Files.walk(tmp)) { // the files it kept too, as an admin would once satisfied
             for (Path p : kept.filter(p -> p.getFileName().toString().contains(".pre-restore-")).toList()) {
-                BackupCreator.deleteTree(p);
+                WorkDir.deleteTemporary(p);
             }
         }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.testing.Await;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -109,13 +110,14 @@ class ReadAheadIteratorTest {
         Iterator<Long> endless = endless(produced::incrementAndGet);
         ReadAheadIterator<Long> it = new ReadAheadIterator<>(endless, 10, 3, "test-read-ahead");
         assertThat(it.next()).isEqualTo(1L);
-        Thread.sleep(200);
+        // The thread fills what it may, then blocks until the consumer takes a batch.
+        Await.until("the read-ahead thread to block", Duration.ofSeconds(60),
+                () -> Thread.getAllStackTraces().keySet().stream().anyMatch(
+                        t -> t.getName().equals("test-read-ahead") && t.getState() == Thread.State.WAITING));
         // One batch taken, three waiting, one being filled: never more.
         assertThat(produced.get()).isLessThanOrEqualTo(10 + 3 * 10 + 10);
         assertTimeoutPreemptively(Duration.ofSeconds(5), it::close);
-        long after = produced.get();
-        Thread.sleep(100);
-        assertThat(produced.get()).isEqualTo(after);
+        // The thread has ended (so nothing is produced after close).
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("test-read-ahead"));
         assertThatThrownBy(it::hasNext).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
     }

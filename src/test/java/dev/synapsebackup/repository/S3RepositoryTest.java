@@ -7,6 +7,7 @@ import dev.synapsebackup.BackupNotFoundException;
 import dev.synapsebackup.RepositoryAccessException;
 import dev.synapsebackup.config.S3Parameters;
 import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.S3ProxyServer;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -15,6 +16,8 @@ import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -266,10 +269,11 @@ class S3RepositoryTest {
         String bucket = newBucket(MEMORY);
         try (S3Repository repo = repo(MEMORY.parameters(bucket).path("l").build())) {
             // Names sort the other way round from their ages, so sorting by name would fail.
+            // S3 times have second resolution: each put waits for the clock's next second.
             repo.put("29990101000000000000", new byte[10], Map.of());
-            Thread.sleep(1100); // S3 times have second resolution
+            Await.clockPast(Instant.now().truncatedTo(ChronoUnit.SECONDS).plusSeconds(1));
             repo.put("backup-20250101000000000002", new byte[20], MARKER);
-            Thread.sleep(1100);
+            Await.clockPast(Instant.now().truncatedTo(ChronoUnit.SECONDS).plusSeconds(1));
             repo.put("backup-20250101000000000001", new byte[30], MARKER);
             repo.put("backup-20250101000000000001.manifest", new byte[5], Map.of());
             repo.put("locks/lock", new byte[1], Map.of());

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.io.Sha256;
+import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.PostgresServer;
 import dev.synapsebackup.testing.SynapseSchema;
 import java.io.ByteArrayInputStream;
@@ -15,6 +16,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -255,7 +257,9 @@ class PostgresDumpTest {
 
         // A session on the old database (Synapse not quite gone) is terminated for the restore.
         Process idle = PG.userSqlAsync("target", "SELECT pg_sleep(60)");
-        Thread.sleep(300);
+        Await.until("the idle session on target", Duration.ofSeconds(60), () -> PG.superSql("postgres",
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'target' AND query = 'SELECT pg_sleep(60)'")
+                .equals("1"));
         PostgresRestore.Result r = restore.restore(PG.config("target"), chunks, new PostgresRestore.Options(true, true, "t2"));
         idle.destroyForcibly();
         assertThat(r.previous()).isEqualTo("public_pre_restore_t2");
