@@ -750,7 +750,12 @@ final class BackupRestorer {
             } catch (java.nio.file.FileSystemException notRoot) {
                 // only root can give a directory away; it stays ours then
             }
-            Files.setAttribute(d, "unix:mode", rec.mode(), LinkOption.NOFOLLOW_LINKS);
+            // Never world-writable without the sticky bit, whatever a (crafted) record or charm tar says.
+            int mode = rec.mode() & 07777;
+            if ((mode & 01000) == 0) {
+                mode &= ~0002;
+            }
+            Files.setAttribute(d, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
         }
 
         /** The missing directories above the units, as a restore would create them (for --dry-run). */

@@ -63,14 +63,14 @@ public final class StockPipeline {
         boolean chain = objects.size() > 1;
         List<String> lines = new ArrayList<>();
         lines.add("#!/bin/bash");
-        lines.add("# Restore " + id + " with stock tools: aws CLI (for S3), gpg (GnuPG 2.2+), GNU tar. Run it as root so");
+        lines.add("# Restore " + commentSafe(id) + " with stock tools: aws CLI (for S3), gpg (GnuPG 2.2+), GNU tar. Run it as root so");
         lines.add("# that owners are restored. The passphrase is the first line of the passphrase file.");
         lines.add("# Everything is extracted into TARGET.partial, which becomes TARGET only when every step succeeded:");
         lines.add("# gpg reports tampering only at the end of an object, after tar has written what it decrypted. On any");
         lines.add("# failure the partial tree is removed and the script exits non-zero.");
         if (chain) {
-            lines.add("# " + id + " is incremental: its files live in " + objects.size() + " data objects. They are extracted"
-                    + " oldest first; then the files and directories that " + id + " no longer has are removed.");
+            lines.add("# " + commentSafe(id) + " is incremental: its files live in " + objects.size() + " data objects. They are extracted"
+                    + " oldest first; then the files and directories that " + commentSafe(id) + " no longer has are removed.");
         }
         lines.add("set -euo pipefail");
         List<String> sources = new ArrayList<>();
@@ -120,10 +120,10 @@ public final class StockPipeline {
             String list = chain ? " -v --quoting-style=literal --index-file=\"$work/entries." + (i == sources.size() - 1
                     ? "last" : String.format(java.util.Locale.ROOT, "%04d", i)) + "\"" : "";
             lines.add(sources.get(i) + " | gpg --batch --decrypt --passphrase-file " + quote(passFile)
-                    + " | tar -x -C \"$partial\" --exclude=.synapse-backup" + list);
+                    + " | tar -x -C \"$partial\" --no-overwrite-dir --keep-directory-symlink --exclude=.synapse-backup" + list);
         }
         if (!toRemove.isEmpty()) {
-            lines.add("# files in older objects that " + id + " does not contain:");
+            lines.add("# files in older objects that " + commentSafe(id) + " does not contain:");
             for (String name : toRemove) {
                 lines.add("rm -f -- \"$partial\"/" + quote(name));
             }
@@ -136,11 +136,16 @@ public final class StockPipeline {
         }
         lines.add("if [ -e \"$target\" ]; then rmdir -- \"$target\"; fi");
         lines.add("mv -- \"$partial\" \"$target\"");
-        lines.add("echo \"restored " + id + " into $target\"");
+        lines.add("echo " + quote("restored " + id + " into ") + "\"$target\"");
         return lines;
     }
 
     /** Single-quotes a word for a POSIX shell. */
+    /** {@code s} with anything but plain name characters replaced, for a line of comment. */
+    static String commentSafe(String s) {
+        return s.replaceAll("[^A-Za-z0-9._-]", "?");
+    }
+
     static String quote(String s) {
         if (s.matches("[A-Za-z0-9_./:=@%+,-]+")) {
             return s;

@@ -8,7 +8,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserPrincipal;
-import java.time.Instant;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
@@ -20,8 +19,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The run's own work directory, where plaintext lives while a command runs (database snapshot,
  * decrypted manifests, the PostgreSQL passfile, sqlite-jdbc's native library). It is made 0700
- * under the temp directory as {@code synapse-backup-run-<pid>-<start>-<random>}: the owning
- * process and its start time are part of the name, so they exist from the moment the directory
+ * under the temp directory as {@code synapse-backup-run-<pid>-<start>-<random>}, where start is
+ * the process's start time in clock ticks since boot (field 22 of {@code /proc/<pid>/stat}: unlike
+ * a wall-clock start instant, it does not move when NTP steps the clock after boot, which would make
+ * a live run look like a reused pid). The owning process and its start time are part of the name, so they exist from the moment the directory
  * does (a file written inside afterwards would leave a moment in which another run sees an
  * ownerless directory). A run killed with SIGKILL or by the OOM killer cannot clean up after
  * itself; the next run removes the directories whose owner is gone (a process with that pid
@@ -31,9 +32,6 @@ public final class WorkDir {
     private static final Logger LOG = LoggerFactory.getLogger(WorkDir.class);
     /** Name prefix of run directories. */
     public static final String PREFIX = "synapse-backup-run-";
-    /** A process's start time, as read again from /proc, may differ from the recorded one by rounding. */
-    private static final long START_SLACK_MILLIS = 1000;
-
     private static final Map<Path, Path> OWN = new HashMap<>();
 
     private WorkDir() {
@@ -56,7 +54,7 @@ public final class WorkDir {
         }
         sweep(key);
         ProcessHandle self = ProcessHandle.current();
-        String name = PREFIX + self.pid() + "-" + startMillis(self) + "-";
+        String name = PREFIX + self.pid() + "-" + startTicks(self.pid()) + "-";
         try {
             // createTempDirectory makes it rwx------ on POSIX file systems.
             dir = Files.createTempDirectory(key, name);
@@ -115,7 +113,7 @@ public final class WorkDir {
         return removed;
     }
 
-    /** {pid, start millis} from a run directory's name, or null if it is not one. */
+    /** {pid, start ticks} from a run directory's name, or null if it is not one. */
     static long[] parse(String name) {
         if (!name.startsWith(PREFIX)) {
             return null;
@@ -131,23 +129,30 @@ public final class WorkDir {
         }
     }
 
-    /** Whether the process {@code pid} that started at {@code startMillis} (0: unknown) still runs. */
-    static boolean alive(long pid, long startMillis) {
+    /** Whether the process {@code pid} that started at {@code startTicks} (0: unknown) still runs. */
+    static boolean alive(long pid, long startTicks) {
         Optional<ProcessHandle> h = ProcessHandle.of(pid);
         if (h.isEmpty() || !h.get().isAlive()) {
             return false;
         }
-        if (startMillis == 0) {
-            return true;
-        }
-        Optional<Instant> start = h.get().info().startInstant();
+        long now = startTicks(pid);
         // Unknown start time: assume it is the owner (keeping a directory is the safe mistake).
-        return start.isEmpty() || Math.abs(start.get().toEpochMilli() - startMillis) <= START_SLACK_MILLIS;
+        return startTicks == 0 || now == 0 || now == startTicks;
     }
 
-    /** The start time of {@code p} in epoch milliseconds, or 0 if unknown. */
-    public static long startMillis(ProcessHandle p) {
-        return p.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
+    /**
+     * The start time of process {@code pid} in clock ticks since boot (field 22 of
+     * {@code /proc/<pid>/stat}), or 0 if unknown.
+     */
+    public static long startTicks(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            // The command name (field 2) is in parentheses and may hold spaces and parentheses.
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(fields[22 - 3]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     private static Optional<UserPrincipal> currentUser() {

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -82,7 +83,7 @@ public final class MetricsFile {
         String name = abs.getFileName().toString();
         synchronized (IN_PROCESS_LOCK) {
             try (FileChannel lockChannel = FileChannel.open(dir.resolve("." + name + ".lock"),
-                    StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                    StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
                 FileLock lock = lockChannel.lock();
                 try {
                     Map<String, TreeMap<String, String>> series = read(abs);
@@ -164,10 +165,10 @@ public final class MetricsFile {
     }
 
     private static void write(Path file, Path dir, String name, String text) throws IOException {
-        Path tmp = dir.resolve("." + name + "." + ProcessHandle.current().pid() + ".tmp");
+        // A new file of a random name (never an existing file or a link planted in the directory).
+        Path tmp = Files.createTempFile(dir, "." + name + ".", ".tmp");
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
                  Writer w = Channels.newWriter(ch, StandardCharsets.UTF_8)) {
                 w.write(text);
                 w.flush();

@@ -102,13 +102,22 @@ public final class RepositoryLock implements AutoCloseable {
      * @param lastModified the store's last-modified time of the object
      * @param machine      the holder's boot id and pid namespace, or null (older locks, other systems)
      * @param processStart when the holder's process started, or null
+     * @param processStartTicks the holder's start in clock ticks since boot ({@code /proc/<pid>/stat}
+     *                     field 22, which a step of the wall clock does not move), or 0 if unknown
      */
     public record LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
-                           String token, String state, Instant lastModified, String machine, Instant processStart) {
+                           String token, String state, Instant lastModified, String machine, Instant processStart,
+                           long processStartTicks) {
         /** A lock that does not record its machine and its process's start time. */
         public LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
                         String token, String state, Instant lastModified) {
-            this(key, host, pid, purpose, started, refreshed, token, state, lastModified, null, null);
+            this(key, host, pid, purpose, started, refreshed, token, state, lastModified, null, null, 0);
+        }
+
+        /** A lock that does not record its process's start in clock ticks. */
+        public LockInfo(String key, String host, long pid, String purpose, Instant started, Instant refreshed,
+                        String token, String state, Instant lastModified, String machine, Instant processStart) {
+            this(key, host, pid, purpose, started, refreshed, token, state, lastModified, machine, processStart, 0);
         }
 
         /**
@@ -132,7 +141,13 @@ public final class RepositoryLock implements AutoCloseable {
             }
             Optional<ProcessHandle> p = ProcessHandle.of(pid);
             if (p.isEmpty() || !p.get().isAlive()) {
-                return true;
+                // With /proc mounted hidepid (or systemd's ProtectProc=invisible) another user's live
+                // process is invisible: a pid we cannot see is gone only if we can see pid 1's.
+                return java.nio.file.Files.isReadable(java.nio.file.Path.of("/proc/1/stat"));
+            }
+            if (processStartTicks > 0) {
+                long now = dev.synapsebackup.io.WorkDir.startTicks(pid);
+                return now > 0 && now != processStartTicks;
             }
             if (processStart == null) {
                 return false;
@@ -417,7 +432,8 @@ public final class RepositoryLock implements AutoCloseable {
                     n.hasNonNull("refreshed") ? Instant.parse(n.get("refreshed").asText()) : started,
                     n.path("token").asText(""), n.path("state").asText("held"), lm,
                     n.hasNonNull("machine") ? n.get("machine").asText() : null,
-                    n.hasNonNull("process-start") ? Instant.parse(n.get("process-start").asText()) : null));
+                    n.hasNonNull("process-start") ? Instant.parse(n.get("process-start").asText()) : null,
+                    n.path("process-start-ticks").asLong(0)));
         } catch (IOException | RuntimeException e) {
             // Unreadable (written by something else, or damaged): a lock all the same, aged by the store.
             return Optional.of(new LockInfo(key, "unknown host", -1, "unreadable lock object " + key, lm, lm,
@@ -440,6 +456,9 @@ public final class RepositoryLock implements AutoCloseable {
         if (l.processStart() != null) {
             m.put("process-start", l.processStart().toString());
         }
+        if (l.processStartTicks() > 0) {
+            m.put("process-start-ticks", l.processStartTicks());
+        }
         try {
             return JSON.writeValueAsBytes(m);
         } catch (IOException e) {
@@ -449,17 +468,17 @@ public final class RepositoryLock implements AutoCloseable {
 
     private static LockInfo withRefreshed(LockInfo l, Instant t) {
         return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), t, l.token(), l.state(),
-                l.lastModified(), l.machine(), l.processStart());
+                l.lastModified(), l.machine(), l.processStart(), l.processStartTicks());
     }
 
     private static LockInfo withState(LockInfo l, String state) {
         return new LockInfo(l.key(), l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), state,
-                l.lastModified(), l.machine(), l.processStart());
+                l.lastModified(), l.machine(), l.processStart(), l.processStartTicks());
     }
 
     private static LockInfo withKey(LockInfo l, String key) {
         return new LockInfo(key, l.host(), l.pid(), l.purpose(), l.started(), l.refreshed(), l.token(), l.state(),
-                l.lastModified(), l.machine(), l.processStart());
+                l.lastModified(), l.machine(), l.processStart(), l.processStartTicks());
     }
 
     /** This machine, as a lock names it. */
@@ -582,7 +601,8 @@ public final class RepositoryLock implements AutoCloseable {
             Instant processStart = host.equals(Machine.HOST)
                     ? ProcessHandle.of(pid).flatMap(p -> p.info().startInstant()).orElse(null) : null;
             return new LockInfo(key, host, pid, purpose, now, now, HexFormat.of().formatHex(t), state, now,
-                    host.equals(Machine.HOST) ? Machine.ID : null, processStart);
+                    host.equals(Machine.HOST) ? Machine.ID : null, processStart,
+                    host.equals(Machine.HOST) ? dev.synapsebackup.io.WorkDir.startTicks(pid) : 0);
         }
 
         private RepositoryLock acquireConditionally() throws IOException, InterruptedException {

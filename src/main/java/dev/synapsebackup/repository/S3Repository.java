@@ -655,7 +655,11 @@ public final class S3Repository extends AbstractRepository {
         try {
             for (var page : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(keyPrefix))) {
                 for (MultipartUpload u : page.uploads()) {
-                    if (u.key().startsWith(keyPrefix) && u.initiated() != null && u.initiated().isBefore(cutoff)) {
+                    String name = u.key().startsWith(keyPrefix) ? u.key().substring(keyPrefix.length()) : null;
+                    // Only our own uploads: another program's upload under the prefix is not ours to abort.
+                    boolean ours = name != null && (BackupId.isBackupName(name)
+                            || name.endsWith(".manifest") && BackupId.isBackupName(name.substring(0, name.length() - 9)));
+                    if (ours && u.initiated() != null && u.initiated().isBefore(cutoff)) {
                         s3.abortMultipartUpload(b -> b.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
                         aborted++;
                     }

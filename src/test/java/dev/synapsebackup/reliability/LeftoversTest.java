@@ -30,8 +30,8 @@ class LeftoversTest {
     @TempDir
     Path tmp;
 
-    private static Path runDir(Path base, long pid, long startMillis) throws Exception {
-        Path d = Files.createDirectories(base.resolve(WorkDir.PREFIX + pid + "-" + startMillis + "-123"));
+    private static Path runDir(Path base, long pid, long startTicks) throws Exception {
+        Path d = Files.createDirectories(base.resolve(WorkDir.PREFIX + pid + "-" + startTicks + "-123"));
         Files.writeString(d.resolve("homeserver.db"), "plaintext snapshot");
         Files.createDirectories(d.resolve("read-1"));
         Files.writeString(d.resolve("read-1/manifest.json"), "{\"plaintext\": true}");
@@ -44,12 +44,12 @@ class LeftoversTest {
         // A run that is gone: a process that has ended.
         Process ended = new ProcessBuilder("true").start();
         ended.waitFor();
-        Path dead = runDir(childTmp, ended.pid(), WorkDir.startMillis(ended.toHandle()) == 0 ? 1 : WorkDir.startMillis(ended.toHandle()));
+        Path dead = runDir(childTmp, ended.pid(), WorkDir.startTicks(ended.pid()) == 0 ? 1 : WorkDir.startTicks(ended.pid()));
         // A live run: this JVM, with its real start time.
         ProcessHandle self = ProcessHandle.current();
-        Path live = runDir(childTmp, self.pid(), WorkDir.startMillis(self));
+        Path live = runDir(childTmp, self.pid(), WorkDir.startTicks(self.pid()));
         // The pid of a live process that started at another time: the pid was reused, the owner is gone.
-        Path reused = runDir(childTmp, self.pid(), WorkDir.startMillis(self) - 3_600_000);
+        Path reused = runDir(childTmp, self.pid(), WorkDir.startTicks(self.pid()) + 360_000);
         // Not ours: other names are never touched.
         Path other = Files.createDirectories(childTmp.resolve("synapse-backup-12345"));
 

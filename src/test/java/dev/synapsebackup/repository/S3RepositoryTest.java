@@ -477,6 +477,22 @@ class S3RepositoryTest {
     }
 
     @Test
+    void staleUploadCleanUpAbortsOnlyUploadsOfBackups() throws Exception {
+        String bucket = newBucket(DISK);
+        var store = DISK.blobStore();
+        for (String key : List.of("prod/backup-20250101000000000000", "prod/backup-20250101000000000000.manifest",
+                "prod/0junk/big-file", "prod/other-tool.bin")) {
+            store.initiateMultipartUpload(bucket, store.blobBuilder(key).build().getMetadata(),
+                    org.jclouds.blobstore.options.PutOptions.NONE);
+        }
+        try (S3Repository repo = S3Repository.builder(DISK.parameters(bucket).path("prod").build()).build()) {
+            // Every upload is older than zero: only ours may go (SPEC §3: no command deletes what is not a backup).
+            assertThat(repo.removeStaleUploads(java.time.Duration.ZERO)).isEqualTo(2);
+        }
+        assertThat(DISK.incompleteUploads(bucket)).containsExactly("prod/0junk/big-file", "prod/other-tool.bin");
+    }
+
+    @Test
     void serverCutMidUploadFailsAndLeavesNoObject() throws Exception {
         String bucket = newBucket(DISK);
         try (S3Repository repo = S3Repository.builder(DISK.parameters(bucket).build())

@@ -351,6 +351,15 @@ class StoreQuirksTest {
         RepositoryLock.LockInfo reused = new RepositoryLock.LockInfo("locks/x", host, me, "create", now, now, "t",
                 "held", now, boot, myStart.minus(Duration.ofHours(1)));
         assertThat(reused.isStale(now, Duration.ofMinutes(30))).isTrue();
+        // The same by clock ticks since boot, which a step of the wall clock (NTP after boot) does not move.
+        long myTicks = dev.synapsebackup.io.WorkDir.startTicks(me);
+        assertThat(myTicks).isPositive();
+        RepositoryLock.LockInfo aliveByTicks = new RepositoryLock.LockInfo("locks/x", host, me, "create", now, now, "t",
+                "held", now, boot, myStart.minus(Duration.ofHours(1)), myTicks);
+        assertThat(aliveByTicks.isStale(now, Duration.ofMinutes(30))).as("ticks decide, not the wall-clock start").isFalse();
+        RepositoryLock.LockInfo reusedByTicks = new RepositoryLock.LockInfo("locks/x", host, me, "create", now, now, "t",
+                "held", now, boot, myStart, myTicks + 1);
+        assertThat(reusedByTicks.isStale(now, Duration.ofMinutes(30))).isTrue();
         // Another machine, boot or pid namespace of the same name: its pids say nothing here.
         RepositoryLock.LockInfo elsewhere = new RepositoryLock.LockInfo("locks/x", host, Long.MAX_VALUE, "create", now,
                 now, "t", "held", now, "another-boot", null);
