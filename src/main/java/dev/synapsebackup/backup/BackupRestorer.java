@@ -133,6 +133,7 @@ final class BackupRestorer {
                     PostgresRestore pgRestore = new PostgresRestore(PgTools.system(), temp, pgAdmin);
                     PostgresRestore.Listing listing = pgRestore.listDump(chunks);
                     checkDump(summary, listing);
+                    PostgresRestore.refuseLargeObjects(listing, pg.dbname() != null ? pg.dbname() : pg.user());
                     PostgresRestore.Options pgOptions = new PostgresRestore.Options(options.dropExisting(),
                             options.keepPrevious(), id.substring(BackupId.PREFIX.length()));
                     // Refuse a populated database before Synapse is stopped, not after.

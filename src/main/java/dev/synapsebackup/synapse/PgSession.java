@@ -113,6 +113,12 @@ final class PgSession implements Closeable {
             kv(sb, "dbname", dbname);
         }
         for (Map.Entry<String, String> e : db.otherArgs().entrySet()) {
+            if (e.getKey().equals("sslpassword")) {
+                // It would have to go on psql's command line (visible in ps): libpq takes it from nowhere else.
+                throw new ConfigException("homeserver.yaml's database.args.sslpassword is not supported:"
+                        + " it would be visible to other users in the PostgreSQL client's command line; use a client key"
+                        + " without a passphrase (readable only by Synapse's user and root) instead");
+            }
             if (!e.getKey().equals("passfile") && !e.getKey().equals("password")) {
                 kv(sb, e.getKey(), e.getValue());
             }

@@ -27,7 +27,8 @@ import java.util.Map;
  * or killed {@code pg_dump} throws before the dump is complete in the archive, and the caller
  * must then abort the backup (the archive is incomplete).
  *
- * <p>{@code e2e_one_time_keys_json}'s rows are left out ({@code --exclude-table-data}): a
+ * <p>Large objects are left out ({@code -B}; Synapse uses none), so that a restore can load the
+ * dump in one transaction. {@code e2e_one_time_keys_json}'s rows are left out ({@code --exclude-table-data}): a
  * one-time key must never be handed out twice, and a restored server would hand out keys that
  * clients have already used.
  */
@@ -201,7 +202,7 @@ public final class PostgresDump {
     }
 
     /**
-     * Runs {@code pg_dump -Fc --exclude-table-data=e2e_one_time_keys_json} on the database and
+     * Runs {@code pg_dump -Fc -B --exclude-table-data=e2e_one_time_keys_json} on the database and
      * hands its output to {@code sink} in chunks.
      *
      * @throws SynapseBackupException (exit 1) pg_dump or psql is missing, older than the
@@ -220,6 +221,9 @@ public final class PostgresDump {
                         + ": install postgresql-client-" + info.serverMajor() + " or newer");
             }
             List<String> cmd = List.of(pgDump.path().toString(), "-Fc", "-w",
+                    // no large objects (Synapse has none): pg_restore wraps their data in its own
+                    // transaction, which would commit the restore's single transaction midway
+                    "-B",
                     "--exclude-table-data=" + EXCLUDED_TABLE_DATA,
                     // contents a restore --keep-previous kept aside: not Synapse's, and would double every backup
                     "--exclude-schema=" + PostgresRestore.ASIDE_PREFIX + "*", "-d", s.conninfo(info.dbname()));

@@ -81,8 +81,10 @@ public final class PostgresRestore {
      * @param dbname          the restored database
      * @param created         whether this restore created it (false: it existed)
      * @param previous        the schema the old contents were moved to, or {@code null} (there were none)
-     * @param previousDropped whether that schema was dropped (in the restore's transaction)
-     * @param tables          number of tables in schema {@code public} of the restored database
+     * @param previousDropped whether that schema was dropped (in the restore's transaction; it is kept,
+     *                        with a warning, when objects outside it depend on it)
+     * @param tables          number of tables in schema {@code public} of the restored database, -1 if
+     *                        they could not be counted after the commit
      * @param pgRestoreVersion first line of {@code pg_restore --version}
      * @param createdBy       who created the database ({@code "admin"}, {@code "self"}) or {@code null}
      */
@@ -96,9 +98,14 @@ public final class PostgresRestore {
      * @param entries number of table-of-contents entries
      * @param bytes   bytes read (the whole dump)
      * @param sha256  lower-case hex SHA-256 of the whole dump
+     * @param largeObjects number of large-object entries (which {@link #restore} refuses)
      */
-    public record Listing(int entries, long bytes, String sha256) {
+    public record Listing(int entries, long bytes, String sha256, int largeObjects) {
     }
+
+    /** A {@code pg_restore --list} line of a large object's entry ({@code BLOB}, {@code BLOBS}, {@code LARGE OBJECT}…). */
+    private static final java.util.regex.Pattern LARGE_OBJECT_ENTRY =
+            java.util.regex.Pattern.compile("^\\d+; \\d+ \\d+ (BLOBS?|BLOB METADATA|LARGE OBJECTS?)( .*)?$");
 
     /** Test hook: called while the SQL is sent, with the bytes of the dump's script sent so far. */
     interface LoadHook {
@@ -109,6 +116,7 @@ public final class PostgresRestore {
     private final Path tempDir;
     private final PostgresAdmin admin;
     private LoadHook loadHook = bytes -> { };
+    private Runnable createHook = () -> { };
 
     /** System client programs, passfile in the system temp directory. */
     public PostgresRestore() {
@@ -138,10 +146,35 @@ public final class PostgresRestore {
         this.loadHook = hook;
     }
 
+    /** Test hook: called just before {@code CREATE DATABASE} (after the check that it is missing). */
+    void createHook(Runnable hook) {
+        this.createHook = hook;
+    }
+
     /** Restores the dump made of the concatenation of {@code chunks} (staged chunk files, in order). */
     public Result restore(DatabaseConfig.Postgres db, List<Path> chunks, Options options) throws IOException {
         try (InputStream in = concat(chunks)) {
+            // pg_restore --list reads the header and table of contents only: cheap, and before anything is touched
+            refuseLargeObjects(list(in, false), dbname(db));
+        }
+        try (InputStream in = concat(chunks)) {
             return restore(db, in, options);
+        }
+    }
+
+    private static final String LARGE_OBJECTS_REFUSED = "the PostgreSQL dump contains large objects, which Synapse"
+            + " does not use and synapse-backup cannot restore in one transaction (pg_restore commits them in their own);"
+            + " nothing was changed. Restore it by hand (restore --target, then pg_restore --single-transaction)";
+
+    /**
+     * Refuses a dump whose table of contents lists large objects (see {@link #restore}).
+     *
+     * @throws SynapseBackupException (exit 1) it does, naming the database that was not touched
+     */
+    public static void refuseLargeObjects(Listing l, String dbname) {
+        if (l.largeObjects() > 0) {
+            throw new SynapseBackupException(LARGE_OBJECTS_REFUSED.replace("; nothing was changed", "; database \""
+                    + dbname + "\" was not touched"));
         }
     }
 
@@ -268,6 +301,79 @@ public final class PostgresRestore {
                                AND d.objid = t.oid AND d.deptype = 'e')
             """;
 
+    /** A restore whose COMMIT was sent, but whose outcome is not known. */
+    private static final class OutcomeUnknown extends SynapseBackupException {
+        private static final long serialVersionUID = 1L;
+
+        OutcomeUnknown(int exitCode, String message) {
+            super(exitCode, message);
+        }
+    }
+
+    /**
+     * Objects outside schema {@code aside} that depend on objects in it (views, foreign keys,
+     * triggers, defaults…), which {@code DROP SCHEMA … CASCADE} would silently remove too.
+     */
+    private static String asideDependentsSql(String aside) {
+        return """
+                SELECT DISTINCT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_catalog.pg_depend d,
+                       (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = %1$s) n
+                 WHERE d.deptype IN ('n','a')
+                   AND ((d.refclassid = 'pg_catalog.pg_class'::regclass
+                         AND d.refobjid IN (SELECT oid FROM pg_catalog.pg_class WHERE relnamespace = n.oid))
+                     OR (d.refclassid = 'pg_catalog.pg_type'::regclass
+                         AND d.refobjid IN (SELECT oid FROM pg_catalog.pg_type WHERE typnamespace = n.oid))
+                     OR (d.refclassid = 'pg_catalog.pg_proc'::regclass
+                         AND d.refobjid IN (SELECT oid FROM pg_catalog.pg_proc WHERE pronamespace = n.oid))
+                     OR (d.refclassid = 'pg_catalog.pg_constraint'::regclass
+                         AND d.refobjid IN (SELECT oid FROM pg_catalog.pg_constraint WHERE connamespace = n.oid)))
+                   AND CASE d.classid
+                       WHEN 'pg_catalog.pg_class'::regclass THEN (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = d.objid)
+                       WHEN 'pg_catalog.pg_type'::regclass THEN (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid = d.objid)
+                       WHEN 'pg_catalog.pg_proc'::regclass THEN (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid = d.objid)
+                       WHEN 'pg_catalog.pg_constraint'::regclass
+                            THEN (SELECT connamespace FROM pg_catalog.pg_constraint WHERE oid = d.objid)
+                       WHEN 'pg_catalog.pg_statistic_ext'::regclass
+                            THEN (SELECT stxnamespace FROM pg_catalog.pg_statistic_ext WHERE oid = d.objid)
+                       WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT c.relnamespace FROM pg_catalog.pg_rewrite r
+                            JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid)
+                       WHEN 'pg_catalog.pg_trigger'::regclass THEN (SELECT c.relnamespace FROM pg_catalog.pg_trigger t
+                            JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid WHERE t.oid = d.objid)
+                       WHEN 'pg_catalog.pg_attrdef'::regclass THEN (SELECT c.relnamespace FROM pg_catalog.pg_attrdef a
+                            JOIN pg_catalog.pg_class c ON c.oid = a.adrelid WHERE a.oid = d.objid)
+                       WHEN 'pg_catalog.pg_policy'::regclass THEN (SELECT c.relnamespace FROM pg_catalog.pg_policy p
+                            JOIN pg_catalog.pg_class c ON c.oid = p.polrelid WHERE p.oid = d.objid)
+                       END IS DISTINCT FROM n.oid
+                """.formatted(literal(aside));
+    }
+
+    /**
+     * After the commit: whether schema {@code aside} is still there (kept because objects outside it
+     * depend on it), with a warning naming them and the command that drops it. Never throws.
+     */
+    private static boolean asideKept(PgSession s, String dbname, String aside) {
+        try {
+            if ("0".equals(s.query(dbname, "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = "
+                    + literal(aside)).get(0)[0].trim())) {
+                return false;
+            }
+            List<String> names = new ArrayList<>();
+            for (String[] r : s.query(dbname, asideDependentsSql(aside) + " LIMIT 6")) {
+                names.add(r[0]);
+            }
+            LOG.warn("kept schema \"{}\" with the previous contents of {}: objects outside it depend on it ({}{}),"
+                    + " and DROP SCHEMA … CASCADE would remove them too. Check them, then drop it as Synapse's role:"
+                    + " DROP SCHEMA {} CASCADE;", aside, s.describe(dbname),
+                    String.join(", ", names.subList(0, Math.min(5, names.size()))), names.size() > 5 ? ", …" : "",
+                    ident(aside));
+            return true;
+        } catch (RuntimeException e) {
+            LOG.warn("the restore into {} committed, but whether schema \"{}\" was dropped cannot be checked: {}",
+                    s.describe(dbname), aside, e.getMessage());
+            return false;
+        }
+    }
+
     /**
      * Moves everything in schema public that is no extension's into schema {@code :aside}: tables
      * (with their indexes, constraints, triggers and owned sequences), views, sequences, types,
@@ -334,27 +440,44 @@ public final class PostgresRestore {
         try (PgSession s = new PgSession(db, tools, tempDir)) {
             Plan plan = plan(s, db, dbname, options);
             String createdBy = null;
-            PgSession creator = null;
+            PgSession adminS = null;
+            PgSession creator = null; // set only once CREATE DATABASE succeeded: only then is the database ours to drop
             String creatorMaint = null;
             boolean ok = false;
             try {
                 if (!plan.exists()) {
-                    creator = admin != null ? adminSession(db) : s;
-                    createdBy = admin != null ? "admin" : "self";
-                    creatorMaint = admin != null ? maintenanceDb(creator) : plan.maint();
-                    creator.query(creatorMaint, "CREATE DATABASE " + ident(dbname) + " WITH OWNER " + ident(plan.user())
+                    PgSession cs = admin != null ? (adminS = adminSession(db)) : s;
+                    String cm = admin != null ? maintenanceDb(cs) : plan.maint();
+                    createHook.run();
+                    cs.query(cm, "CREATE DATABASE " + ident(dbname) + " WITH OWNER " + ident(plan.user())
                             + " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+                    creator = cs;
+                    creatorMaint = cm;
+                    createdBy = admin != null ? "admin" : "self";
                     LOG.info("created PostgreSQL database \"{}\" owned by \"{}\"{}", dbname, plan.user(),
                             admin != null ? " through the admin connection (" + admin.describe() + ")" : "");
                 } else if (plan.aside() != null) {
                     terminate(s, plan.maint(), dbname);
                 }
-                load(s, pgRestore, dbname, dump, plan.aside(), options.keepPrevious());
-                int tables = Integer.parseInt(s.query(dbname, "SELECT count(*) FROM pg_catalog.pg_tables"
-                        + " WHERE schemaname = 'public'").get(0)[0].trim());
+                try {
+                    load(s, pgRestore, dbname, dump, plan.aside(), options.keepPrevious());
+                } catch (OutcomeUnknown e) {
+                    ok = true; // it may have committed: a database holding the restored data is not ours to drop
+                    throw e;
+                }
                 ok = true;
-                return new Result(dbname, createdBy != null, plan.aside(), plan.aside() != null && !options.keepPrevious(),
-                        tables, pgRestore.text(), createdBy);
+                // Committed: from here on nothing may throw, a failure would be reported as a failed restore.
+                boolean dropped = plan.aside() != null && !options.keepPrevious()
+                        && !asideKept(s, dbname, plan.aside());
+                int tables = -1;
+                try {
+                    tables = Integer.parseInt(s.query(dbname, "SELECT count(*) FROM pg_catalog.pg_tables"
+                            + " WHERE schemaname = 'public'").get(0)[0].trim());
+                } catch (RuntimeException e) {
+                    LOG.warn("the restore into {} committed, but its tables cannot be counted: {}", s.describe(dbname),
+                            e.getMessage());
+                }
+                return new Result(dbname, createdBy != null, plan.aside(), dropped, tables, pgRestore.text(), createdBy);
             } finally {
                 if (!ok && creator != null) {
                     try {
@@ -365,8 +488,8 @@ public final class PostgresRestore {
                                 e.getMessage());
                     }
                 }
-                if (creator != null && creator != s) {
-                    creator.close();
+                if (adminS != null) {
+                    adminS.close();
                 }
             }
         }
@@ -478,12 +601,14 @@ public final class PostgresRestore {
      * archive into SQL, which is sent between our {@code BEGIN} (and the move aside) and our
      * {@code COMMIT}; the {@code COMMIT} is sent only when pg_restore has exited 0 and every byte
      * went through. On any failure psql is killed before that, and the server rolls back.
-     * (Synapse has no large objects, the only thing pg_restore wraps in its own transaction.)
+     * Large objects, the only thing pg_restore wraps in its own transaction (whose {@code COMMIT}
+     * would commit ours midway), are refused: their {@code BEGIN} line stops the load before the
+     * block containing it is sent (Synapse has none, and {@link PostgresDump} leaves them out).
      */
     private void load(PgSession s, PgTools.Version pgRestore, String dbname, InputStream dump, String aside,
             boolean keepPrevious) throws IOException {
         ProcessBuilder gb = new ProcessBuilder(pgRestore.path().toString(), "--no-owner", "--no-privileges", "-f", "-");
-        gb.environment().put("LC_ALL", "C");
+        dev.synapsebackup.config.ChildEnvironment.scrubForLibpq(gb.environment()).put("LC_ALL", "C");
         ProcessBuilder pb = s.builder(List.of(tools.find("psql").toString(), "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1",
                 "-d", s.conninfo(dbname), "-f", "-"));
         pb.environment().put("PGCLIENTENCODING", "UTF8");
@@ -492,6 +617,7 @@ public final class PostgresRestore {
         PgSession.StderrTail psqlErr = PgSession.StderrTail.start(psql, "psql");
         Process gen = null;
         boolean committed = false;
+        boolean commitSent = false;
         try {
             gen = gb.start();
             PgSession.StderrTail genErr = PgSession.StderrTail.start(gen, "pg_restore");
@@ -514,9 +640,18 @@ public final class PostgresRestore {
                 toPsql.write(("BEGIN;\n" + (aside != null ? moveAsideSql(aside) : "")).getBytes(StandardCharsets.UTF_8));
                 byte[] buf = new byte[COPY_BUFFER];
                 long sent = 0;
+                int matched = 1; // bytes of "\nBEGIN;\n" matched; the script starts as after a line break
                 try (InputStream sql = gen.getInputStream()) {
                     int n;
                     while ((n = sql.read(buf)) >= 0) {
+                        for (int i = 0; i < n; i++) {
+                            byte b = buf[i];
+                            matched = b == LO_BEGIN[matched] ? matched + 1 : b == '\n' ? 1 : 0;
+                            if (matched == LO_BEGIN.length) {
+                                // pg_restore's own transaction around large objects: refuse before it is sent
+                                throw new IOException(LARGE_OBJECTS_REFUSED);
+                            }
+                        }
                         toPsql.write(buf, 0, n);
                         sent += n;
                         loadHook.sent(sent);
@@ -544,12 +679,16 @@ public final class PostgresRestore {
                 String end = "DO $synapse_backup$BEGIN IF pg_catalog.to_regclass('public." + PostgresDump.EXCLUDED_TABLE_DATA
                         + "') IS NOT NULL THEN TRUNCATE public." + PostgresDump.EXCLUDED_TABLE_DATA + "; END IF; END"
                         + "$synapse_backup$;\n"
-                        + (aside != null && !keepPrevious ? "DROP SCHEMA " + ident(aside) + " CASCADE;\n" : "")
+                        // objects elsewhere that depend on the old contents would go with them: keep those then
+                        + (aside != null && !keepPrevious ? "DO $synapse_backup$BEGIN IF NOT EXISTS ("
+                                + asideDependentsSql(aside) + ") THEN DROP SCHEMA " + ident(aside)
+                                + " CASCADE; END IF; END$synapse_backup$;\n" : "")
                         + "COMMIT;\n";
                 try {
                     toPsql.write(end.getBytes(StandardCharsets.UTF_8));
+                    commitSent = true; // (possibly) sent; psql's exit code tells whether it took
                     toPsql.close();
-                    committed = true; // sent; psql's exit code tells whether it took
+                    committed = true;
                 } catch (IOException e) {
                     failure = e.getMessage();
                 }
@@ -557,11 +696,18 @@ public final class PostgresRestore {
             if (!committed) {
                 psql.destroyForcibly();
             }
-            int rc = waitFor(psql, s, dbname);
+            int rc = commitSent ? waitForCommit(psql, s, dbname) : waitFor(psql, s, dbname);
             if (rc != 0 || !committed) {
-                String err = psqlErr.text();
-                throw new SynapseBackupException("loading the dump into " + s.describe(dbname) + " failed"
-                        + (err.isBlank() ? (failure != null ? ": " + failure : "") : " (psql: " + oneLine(err) + ")")
+                String err = safeStderr(psqlErr.text());
+                String why = (failure != null ? ": " + failure : "") + (err.isBlank() ? "" : " (psql: " + oneLine(err) + ")");
+                if (commitSent && rc != 3) {
+                    // 3: a statement failed, so the server rolled back; otherwise (e.g. the connection was lost
+                    // after COMMIT was sent) it may have committed
+                    throw new OutcomeUnknown(SynapseBackupException.FAILED, "loading the dump into "
+                            + s.describe(dbname) + " failed after COMMIT was sent" + why + "; whether it was committed"
+                            + " is unknown: check the database before starting Synapse");
+                }
+                throw new SynapseBackupException("loading the dump into " + s.describe(dbname) + " failed" + why
                         + "; it was rolled back, the database is as it was");
             }
         } catch (InterruptedException e) {
@@ -589,6 +735,32 @@ public final class PostgresRestore {
         }
     }
 
+    /** Waits for psql after COMMIT was sent: an interrupt then leaves the outcome unknown. */
+    private static int waitForCommit(Process p, PgSession s, String dbname) {
+        try {
+            return p.waitFor();
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new OutcomeUnknown(SynapseBackupException.INTERRUPTED, "interrupted while restoring "
+                    + s.describe(dbname) + " after COMMIT was sent: whether it was committed is unknown;"
+                    + " check the database before starting Synapse");
+        }
+    }
+
+    /** The bytes of pg_restore's {@code BEGIN} line before large objects' data. */
+    private static final byte[] LO_BEGIN = "\nBEGIN;\n".getBytes(StandardCharsets.US_ASCII);
+
+    /**
+     * psql's stderr without row data: the value in {@code CONTEXT: COPY t, line N, column c: "…"}
+     * and in {@code DETAIL: Key (…)=(…)} or {@code Failing row contains (…)} is cut.
+     */
+    static String safeStderr(String err) {
+        return err.replaceAll("(?m)^(CONTEXT:\\s+COPY .*?, line \\d+(?:, column [^:\n]*)?):.*$", "$1: …")
+                .replaceAll("(?m)^(DETAIL:\\s+Key \\([^\n]*?\\))=\\(.*$", "$1=(…) …")
+                .replaceAll("(?m)^(DETAIL:\\s+Failing row contains).*$", "$1 (…).");
+    }
+
     private static String oneLine(String s) {
         return s.strip().replaceAll("\\s*\n\\s*", " | ");
     }
@@ -598,6 +770,11 @@ public final class PostgresRestore {
      * {@code in} to its end (into the digest only). Returns whether everything reached the child.
      */
     private static boolean pump(InputStream in, OutputStream childIn, MessageDigest sha) throws IOException {
+        return pump(in, childIn, sha, true);
+    }
+
+    /** {@link #pump(InputStream, OutputStream, MessageDigest)}; without {@code drain}, stops when the child stops reading. */
+    private static boolean pump(InputStream in, OutputStream childIn, MessageDigest sha, boolean drain) throws IOException {
         byte[] buf = new byte[COPY_BUFFER];
         boolean open = true;
         try {
@@ -611,6 +788,9 @@ public final class PostgresRestore {
                         childIn.write(buf, 0, n);
                     } catch (IOException e) {
                         open = false; // broken pipe: the child has exited or closed stdin
+                        if (!drain) {
+                            break;
+                        }
                     }
                 }
             }
@@ -640,18 +820,31 @@ public final class PostgresRestore {
      * @throws SynapseBackupException (exit 1) pg_restore is missing
      */
     public Listing listDump(InputStream dump) throws IOException {
+        return list(dump, true);
+    }
+
+    /**
+     * {@code pg_restore --list} of {@code dump}; with {@code whole}, reads it to its end (else stops
+     * when pg_restore has read the table of contents, and {@code bytes}/{@code sha256} cover only
+     * what was read).
+     */
+    private Listing list(InputStream dump, boolean whole) throws IOException {
         Path exe = tools.find("pg_restore");
         ProcessBuilder pb = new ProcessBuilder(exe.toString(), "--list");
         dev.synapsebackup.config.ChildEnvironment.scrubForLibpq(pb.environment()).put("LC_ALL", "C");
         Process p = pb.start();
         PgSession.StderrTail err = PgSession.StderrTail.start(p, "pg_restore");
         AtomicInteger entries = new AtomicInteger();
+        AtomicInteger largeObjects = new AtomicInteger();
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
                     if (!line.isBlank() && !line.startsWith(";")) {
                         entries.incrementAndGet();
+                        if (LARGE_OBJECT_ENTRY.matcher(line).matches()) {
+                            largeObjects.incrementAndGet();
+                        }
                     }
                 }
             } catch (IOException e) {
@@ -672,7 +865,7 @@ public final class PostgresRestore {
                 return n;
             }
         };
-        pump(counting, p.getOutputStream(), sha);
+        pump(counting, p.getOutputStream(), sha, whole);
         int rc;
         try {
             rc = p.waitFor();
@@ -691,7 +884,7 @@ public final class PostgresRestore {
             throw new IntegrityException("the PostgreSQL dump is not a readable pg_dump archive (pg_restore --list: "
                     + (e.isBlank() ? "exit code " + rc : e.strip().replaceAll("\\s*\n\\s*", " | ")) + ")");
         }
-        return new Listing(entries.get(), count[0], Sha256.hex(sha.digest()));
+        return new Listing(entries.get(), count[0], Sha256.hex(sha.digest()), largeObjects.get());
     }
 
     /**

@@ -288,6 +288,111 @@ class PostgresDocumentedRoleTest {
                 .hasMessageNotContaining(PostgresServer.SUPERUSER_PASSWORD);
     }
 
+    @Test
+    void largeObjectsAreLeftOutOfDumpsAndRefusedBeforeAnythingChanges() throws Exception {
+        String src = "lo_source";
+        populate(src);
+        PG.docSql(src, "SELECT lo_from_bytea(0, convert_to('a large object', 'UTF8'))");
+        assertThat(PG.superSql(src, "SELECT count(*) FROM pg_largeobject_metadata")).isEqualTo("1");
+        // Our dumps leave large objects out...
+        java.io.ByteArrayOutputStream ours = new java.io.ByteArrayOutputStream();
+        new PostgresDump(tools(), 1 << 20, tmp).dump(PG.docConfig(src), (name, data, size) -> data.transferTo(ours));
+        assertThat(pgRestoreList(ours.toByteArray())).contains("public users").doesNotContain("BLOB")
+                .doesNotContain("LARGE OBJECT");
+        // ...a dump made otherwise is refused, from chunk files (by its table of contents) and from a stream
+        // (when pg_restore's own transaction around the large objects comes), and nothing changes.
+        Path old = tmp.resolve("old.pgdump");
+        var run = Procs.bash("pg_dump -Fc -h 127.0.0.1 -p " + PG.port() + " -U " + PostgresServer.DOC_USER + " -f "
+                + old + " " + src, Map.of("PATH", PG.binDir() + ":" + System.getenv("PATH"), "PGPASSWORD",
+                PostgresServer.DOC_PASSWORD), tmp);
+        assertThat(run.exitCode()).as(run.stderr()).isZero();
+        assertThat(restore().listDump(List.of(old)).largeObjects()).isPositive();
+        String db = "lo_target";
+        populate(db);
+        laterData(db);
+        Map<String, String> before = state(db);
+        PostgresRestore.Options opts = new PostgresRestore.Options(true, false, "lo");
+        assertThatThrownBy(() -> restore().restore(PG.docConfig(db), List.of(old), opts))
+                .isInstanceOf(SynapseBackupException.class).hasMessageContaining("large objects")
+                .hasMessageContaining("was not touched");
+        assertThat(state(db)).isEqualTo(before);
+        assertThatThrownBy(() -> restore().restore(PG.docConfig(db), Files.newInputStream(old), opts))
+                .isInstanceOf(SynapseBackupException.class).hasMessageContaining("large objects")
+                .hasMessageContaining("rolled back");
+        assertThat(state(db)).isEqualTo(before);
+        assertThat(PG.superSql(db, "SELECT count(*) FROM pg_largeobject_metadata")).isEqualTo("0");
+    }
+
+    @Test
+    void oldContentsOthersDependOnAreKeptNotDroppedWithThem() throws Exception {
+        String db = "dep_target";
+        populate(db);
+        // An admin's view and foreign key in another schema use Synapse's tables.
+        PG.superSql(db, "CREATE SCHEMA reports; CREATE VIEW reports.user_names AS SELECT name FROM public.users;"
+                + " CREATE TABLE reports.notes (room_id text REFERENCES public.rooms (room_id));");
+        PostgresRestore.Result r = restore().restore(PG.docConfig(db), new ByteArrayInputStream(dump),
+                new PostgresRestore.Options(true, false, "dep"));
+        assertThat(r.previous()).isEqualTo("public_pre_restore_dep");
+        assertThat(r.previousDropped()).isFalse();
+        assertRestored(db);
+        assertThat(PG.superSql(db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'public_pre_restore_dep'"))
+                .isEqualTo("1");
+        assertThat(PG.superSql(db, "SELECT count(*) > 0 FROM reports.user_names")).isEqualTo("t");
+        assertThat(PG.superSql(db, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'reports.notes'::regclass"
+                + " AND contype = 'f'")).isEqualTo("1");
+        // Without such dependents the schema goes.
+        PG.superSql(db, "DROP SCHEMA reports CASCADE");
+        PG.docSql(db, "DROP SCHEMA public_pre_restore_dep CASCADE");
+        PostgresRestore.Result again = restore().restore(PG.docConfig(db), new ByteArrayInputStream(dump),
+                new PostgresRestore.Options(true, false, "dep2"));
+        assertThat(again.previousDropped()).isTrue();
+        assertThat(PG.superSql(db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'public_pre_restore%'"))
+                .isEqualTo("0");
+    }
+
+    @Test
+    void aDatabaseCreatedMeanwhileByAnotherIsNotDropped() throws Exception {
+        Path pw = tmp.resolve("admin-pw");
+        Files.writeString(pw, PostgresServer.SUPERUSER_PASSWORD + "\n");
+        PostgresRestore restore = new PostgresRestore(tools(), tmp, new PostgresAdmin(null, PostgresServer.SUPERUSER, pw));
+        String db = "raced";
+        restore.createHook(() -> {
+            try {
+                populate(db); // an admin creates and fills it between the check and CREATE DATABASE
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThatThrownBy(() -> restore.restore(PG.docConfig(db), new ByteArrayInputStream(dump),
+                PostgresRestore.Options.refuseExisting())).isInstanceOf(SynapseBackupException.class)
+                .hasMessageContaining("already exists");
+        assertThat(PG.superSql(db, "SELECT count(*) FROM users")).isNotEqualTo("0");
+    }
+
+    @Test
+    void sslpasswordIsRefusedNotPutOnACommandLine() {
+        var withSslPassword = new DatabaseConfig.Postgres("127.0.0.1", PG.port(), PostgresServer.DOC_USER,
+                dev.synapsebackup.config.Secret.of(PostgresServer.DOC_PASSWORD), "whatever",
+                Map.of("sslmode", "disable", "sslpassword", "key-passphrase"));
+        assertThatThrownBy(() -> restore().preflight(withSslPassword, PostgresRestore.Options.refuseExisting()))
+                .isInstanceOf(dev.synapsebackup.ConfigException.class).hasMessageContaining("database.args.sslpassword")
+                .hasMessageNotContaining("key-passphrase");
+    }
+
+    @Test
+    void rowDataIsCutFromPsqlErrors() {
+        String err = """
+                ERROR:  invalid input syntax for type integer: "x"
+                CONTEXT:  COPY users, line 3, column admin: "@alice:secret-value"
+                CONTEXT:  COPY events, line 7: "whole row with secret-value"
+                DETAIL:  Key (name)=(@alice:secret-value) already exists.
+                DETAIL:  Failing row contains (1, secret-value).
+                """;
+        String safe = PostgresRestore.safeStderr(err);
+        assertThat(safe).doesNotContain("secret-value").contains("COPY users, line 3, column admin: …")
+                .contains("COPY events, line 7: …").contains("Key (name)=(…)").contains("Failing row contains (…)");
+    }
+
     static String pgRestoreList(byte[] archive) throws Exception {
         Process p = new ProcessBuilder(PG.binDir().resolve("pg_restore").toString(), "--list").start();
         Thread feed = new Thread(() -> {
