@@ -479,11 +479,16 @@ class S3RepositoryTest {
     @Test
     void staleUploadCleanUpAbortsOnlyUploadsOfBackups() throws Exception {
         String bucket = newBucket(DISK);
-        var store = DISK.blobStore();
-        for (String key : List.of("prod/backup-20250101000000000000", "prod/backup-20250101000000000000.manifest",
-                "prod/0junk/big-file", "prod/other-tool.bin")) {
-            store.initiateMultipartUpload(bucket, store.blobBuilder(key).build().getMetadata(),
-                    org.jclouds.blobstore.options.PutOptions.NONE);
+        try (var admin = software.amazon.awssdk.services.s3.S3Client.builder()
+                .endpointOverride(DISK.endpoint()).forcePathStyle(true)
+                .region(software.amazon.awssdk.regions.Region.US_EAST_1)
+                .credentialsProvider(software.amazon.awssdk.auth.credentials.StaticCredentialsProvider.create(
+                        software.amazon.awssdk.auth.credentials.AwsBasicCredentials.create(DISK.accessKey(), DISK.secretKey())))
+                .build()) {
+            for (String key : List.of("prod/backup-20250101000000000000", "prod/backup-20250101000000000000.manifest",
+                    "prod/0junk/big-file", "prod/other-tool.bin")) {
+                admin.createMultipartUpload(b -> b.bucket(bucket).key(key));
+            }
         }
         try (S3Repository repo = S3Repository.builder(DISK.parameters(bucket).path("prod").build()).build()) {
             // Every upload is older than zero: only ours may go (SPEC §3: no command deletes what is not a backup).
