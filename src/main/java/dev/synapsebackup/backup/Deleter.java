@@ -86,7 +86,15 @@ public final class Deleter {
         for (BackupEntry e : all) {
             order.put(e.id(), BackupId.timeOf(e.id()).orElse(e.lastModified()));
             if (e.hasManifest() && !e.id().equals(id)) {
-                for (String dep : dependencies.dependsOn(e.id())) {
+                Set<String> deps;
+                try {
+                    deps = dependencies.dependsOn(e.id());
+                } catch (dev.synapsebackup.IntegrityException x) {
+                    // A manifest this passphrase does not open (or a damaged one): as prune does,
+                    // assume it needs the chain its metadata names, so that it is not broken silently.
+                    deps = Pruner.assumedDependencies(e.id(), all);
+                }
+                for (String dep : deps) {
                     neededBy.computeIfAbsent(dep, k -> new ArrayList<>()).add(e.id());
                 }
             }

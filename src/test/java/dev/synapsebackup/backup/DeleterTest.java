@@ -58,6 +58,25 @@ class DeleterTest {
     }
 
     @Test
+    void aDependantWhoseManifestThePassphraseDoesNotOpenStillProtectsWhatItMayNeed() {
+        LocalRepository repo = repo();
+        DependencyReader cUnderAnotherPassphrase = id -> {
+            if (id.equals(C)) {
+                throw new dev.synapsebackup.IntegrityException("passphrase does not open backup " + C);
+            }
+            return reader(repo).dependsOn(id);
+        };
+        // C's metadata names no chain: every older complete backup counts as needed by it.
+        assertThatThrownBy(() -> Deleter.delete(repo, B, false, cUnderAnotherPassphrase, Clock.systemUTC(), s -> { }))
+                .isInstanceOfSatisfying(SynapseBackupException.class, e -> assertThat(e.exitCode()).isEqualTo(1))
+                .hasMessageStartingWith("backup " + B + " is needed by " + C + ":");
+        assertThat(ids(repo)).containsExactly(CHARM, A, B, C, D);
+        // The unopened backup itself, which nothing depends on, is deleted as usual.
+        assertThat(Deleter.delete(repo, C, false, cUnderAnotherPassphrase, Clock.systemUTC(), s -> { }).deleted())
+                .containsExactly(C);
+    }
+
+    @Test
     void forceDeletesTheDependantsNewestFirstAfterListingThem() {
         LocalRepository repo = repo();
         List<String> info = new ArrayList<>();
