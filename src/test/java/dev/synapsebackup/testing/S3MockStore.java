@@ -14,10 +14,8 @@ import java.util.Map;
  * initializer {@code src/test/stores/S3MockLoopback.java} (compiled by bin/install-test-stores)
  * binds it to 127.0.0.1. Both connectors get free ports.
  */
-public final class S3MockStore extends S3Store {
+public final class S3MockStore extends ProcessS3Store {
     static final String VERSION = "4.11.0";
-    private ProcessStore process;
-    private int port;
 
     @Override
     public String name() {
@@ -40,18 +38,6 @@ public final class S3MockStore extends S3Store {
                 "--com.adobe.testing.s3mock.store.root=" + dir.resolve("root"),
                 "--com.adobe.testing.s3mock.store.retainFilesOnExit=false"),
                 Map.of(), dir, URI.create("http://127.0.0.1:" + port + "/"));
-    }
-
-    @Override
-    protected void stopServer() {
-        if (process != null) {
-            process.close();
-        }
-    }
-
-    @Override
-    protected URI endpoint() {
-        return URI.create("http://localhost:" + port);
     }
 
     @Override

@@ -12,10 +12,8 @@ import java.util.Map;
  * continuation tokens use a legacy cipher). It serves {@code <bucket>.s3.localhost} as virtual
  * hosts with {@code --service-endpoint localhost}; plain {@code localhost} is path-style.
  */
-public final class S3rverStore extends S3Store {
+public final class S3rverStore extends ProcessS3Store {
     static final String VERSION = "3.7.1";
-    private ProcessStore process;
-    private int port;
 
     @Override
     public String name() {
@@ -30,18 +28,6 @@ public final class S3rverStore extends S3Store {
         process = ProcessStore.start("s3rver", List.of("node", script.toString(), "--directory", dir.resolve("data").toString(),
                 "--address", "127.0.0.1", "--port", String.valueOf(port), "--service-endpoint", "localhost"),
                 Map.of("NODE_OPTIONS", "--openssl-legacy-provider"), dir, URI.create("http://127.0.0.1:" + port + "/"));
-    }
-
-    @Override
-    protected void stopServer() {
-        if (process != null) {
-            process.close();
-        }
-    }
-
-    @Override
-    protected URI endpoint() {
-        return URI.create("http://localhost:" + port);
     }
 
     @Override
