@@ -1,11 +1,30 @@
 package dev.synapsebackup.backup;
 
+import dev.synapsebackup.Progress;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.create.BackupCreator;
+import dev.synapsebackup.create.CreateOptions;
+import dev.synapsebackup.create.CreateResult;
 import dev.synapsebackup.io.WorkDir;
+import dev.synapsebackup.manifest.BackupReader;
+import dev.synapsebackup.manifest.Manifest;
+import dev.synapsebackup.manifest.ManifestDependencyReader;
+import dev.synapsebackup.manifest.ManifestFile;
+import dev.synapsebackup.manifest.ManifestSummary;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.restore.BackupRestorer;
+import dev.synapsebackup.restore.BackupVerifier;
+import dev.synapsebackup.restore.ChainReader;
+import dev.synapsebackup.restore.RestoreOptions;
+import dev.synapsebackup.restore.RestoreResult;
+import dev.synapsebackup.restore.StockPipeline;
+import dev.synapsebackup.restore.VerifyResult;
+import dev.synapsebackup.retention.Deleter;
+import dev.synapsebackup.retention.KeepPolicy;
+import dev.synapsebackup.retention.Pruner;
 import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.ServiceControl;
 import java.io.IOException;
@@ -97,14 +116,14 @@ public final class SynapseBackup implements AutoCloseable {
      */
     public RestoreResult restore(String id, RestoreOptions options) {
         try {
-            return restorer().restore(id, options);
+           return restorer().restore(id, options);
         } catch (IOException e) {
             throw new UncheckedIOException("restore of " + id + " failed; the live data was not changed", e);
         }
     }
 
     /** A restorer wired to this configuration (package-private for tests that inject faults). */
-    BackupRestorer restorer() {
+    public BackupRestorer restorer() {
         HomeserverConfig[] loaded = {null};
         java.util.function.Supplier<HomeserverConfig> hs = () -> {
             if (loaded[0] == null) {
@@ -190,7 +209,7 @@ public final class SynapseBackup implements AutoCloseable {
         if (!(summary.database().get("path") instanceof String db)) {
             return -1;
         }
-        String entry = BackupCreator.entryName(Path.of(db).toAbsolutePath().normalize());
+        String entry = Manifest.entryName(Path.of(db).toAbsolutePath().normalize());
         try (Manifest.FileIterator it = Manifest.files(manifest)) {
             while (it.hasNext()) {
                 ManifestFile f = it.next();

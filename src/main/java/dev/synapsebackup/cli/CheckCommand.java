@@ -2,10 +2,10 @@ package dev.synapsebackup.cli;
 
 import dev.synapsebackup.ConfigException;
 import dev.synapsebackup.SynapseBackupException;
-import dev.synapsebackup.backup.PassphraseCheck;
 import dev.synapsebackup.backup.RepositoryFactory;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.manifest.PassphraseCheck;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;

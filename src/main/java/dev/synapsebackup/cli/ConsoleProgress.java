@@ -1,6 +1,6 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.Progress;
+import dev.synapsebackup.Progress;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

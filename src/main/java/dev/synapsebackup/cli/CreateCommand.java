@@ -1,11 +1,11 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.CreateOptions;
-import dev.synapsebackup.backup.CreateResult;
-import dev.synapsebackup.backup.ManifestSummary;
 import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.create.CreateOptions;
+import dev.synapsebackup.create.CreateResult;
+import dev.synapsebackup.manifest.ManifestSummary;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,10 +1,10 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.Deleter;
-import dev.synapsebackup.backup.ManifestDependencyReader;
 import dev.synapsebackup.backup.RepositoryFactory;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.manifest.ManifestDependencyReader;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.retention.Deleter;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;

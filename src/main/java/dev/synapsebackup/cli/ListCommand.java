@@ -1,8 +1,8 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.PassphraseCheck;
 import dev.synapsebackup.backup.RepositoryFactory;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.manifest.PassphraseCheck;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.RepositoryListing;

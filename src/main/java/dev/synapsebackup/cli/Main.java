@@ -1,7 +1,7 @@
 package dev.synapsebackup.cli;
 
+import dev.synapsebackup.Shutdown;
 import dev.synapsebackup.SynapseBackupException;
-import dev.synapsebackup.backup.Shutdown;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.io.WorkDir;
 import java.io.BufferedReader;

@@ -1,12 +1,12 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.KeepPolicy;
-import dev.synapsebackup.backup.ManifestDependencyReader;
-import dev.synapsebackup.backup.PrunePlan;
-import dev.synapsebackup.backup.Pruner;
 import dev.synapsebackup.backup.RepositoryFactory;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.manifest.ManifestDependencyReader;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.retention.KeepPolicy;
+import dev.synapsebackup.retention.PrunePlan;
+import dev.synapsebackup.retention.Pruner;
 import java.time.Clock;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;

@@ -1,9 +1,9 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.RestoreOptions;
-import dev.synapsebackup.backup.RestoreResult;
 import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.restore.RestoreOptions;
+import dev.synapsebackup.restore.RestoreResult;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;

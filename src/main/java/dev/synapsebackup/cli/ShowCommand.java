@@ -1,8 +1,8 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.ManifestSummary;
 import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.manifest.ManifestSummary;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -1,8 +1,8 @@
 package dev.synapsebackup.cli;
 
+import dev.synapsebackup.Shutdown;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.backup.RepositoryFactory;
-import dev.synapsebackup.backup.Shutdown;
 import dev.synapsebackup.config.Notifications;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.monitoring.Hooks;

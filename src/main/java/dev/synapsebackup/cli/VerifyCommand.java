@@ -2,8 +2,8 @@ package dev.synapsebackup.cli;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.backup.SynapseBackup;
-import dev.synapsebackup.backup.VerifyResult;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.restore.VerifyResult;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;

@@ -1,15 +1,13 @@
 package dev.synapsebackup.backup;
 
-import static dev.synapsebackup.testing.Procs.q;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.synapsebackup.Progress;
 import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.config.ConfigOverrides;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.create.CreateOptions;
 import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.Procs;
@@ -27,6 +25,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+
+import static dev.synapsebackup.testing.Procs.q;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The real command line and API against a real S3 server (S3Proxy on loopback, filesystem store). */
 class S3RoundTripTest {

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.synapsebackup.backup.FakeBackups;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.repository.RepositoryLock;
+import dev.synapsebackup.retention.FakeBackups;
 import dev.synapsebackup.testing.Cli;
 import java.nio.file.Files;
 import java.nio.file.Path;

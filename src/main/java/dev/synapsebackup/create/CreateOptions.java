@@ -1,0 +1,43 @@
+package dev.synapsebackup.create;
+
+import dev.synapsebackup.Progress;
+import dev.synapsebackup.config.Secret;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * What {@link SynapseBackup#create} needs besides the configuration.
+ *
+ * @param passphrase         the passphrase to encrypt with
+ * @param includeRemoteMedia also back up {@code remote_content} and {@code remote_thumbnail}
+ * @param tempDir            where to put the database snapshot and the manifest while they are made;
+ *                           null for the system default
+ * @param progress           progress listener
+ * @param forceFull          make a full backup even if an incremental one could be made
+ * @param fullEvery          make a full backup when the last one is older than this
+ * @param newPassphrase      the passphrase changes on purpose: start a new full chain even if it does
+ *                           not open the newest backup (without it, that is refused with exit 5)
+ */
+public record CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress,
+                            boolean forceFull, Duration fullEvery, boolean newPassphrase) {
+    /** Default of {@code full-every}. */
+    public static final Duration DEFAULT_FULL_EVERY = Duration.ofDays(7);
+
+    public CreateOptions {
+        Objects.requireNonNull(passphrase, "passphrase");
+        progress = progress == null ? Progress.NONE : progress;
+        fullEvery = fullEvery == null ? DEFAULT_FULL_EVERY : fullEvery;
+    }
+
+    /** Options that keep the passphrase of the repository's newest backup. */
+    public CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress,
+                         boolean forceFull, Duration fullEvery) {
+        this(passphrase, includeRemoteMedia, tempDir, progress, forceFull, fullEvery, false);
+    }
+
+    /** Options for a backup that is incremental when it can be, with the default {@code full-every}. */
+    public CreateOptions(Secret passphrase, boolean includeRemoteMedia, Path tempDir, Progress progress) {
+        this(passphrase, includeRemoteMedia, tempDir, progress, false, DEFAULT_FULL_EVERY);
+    }
+}

@@ -1,0 +1,33 @@
+package dev.synapsebackup.restore;
+
+import dev.synapsebackup.Progress;
+import dev.synapsebackup.config.Secret;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * How to restore.
+ *
+ * @param passphrase   the backup's passphrase
+ * @param target       restore into this directory (as {@code tar -x -C target}); null for a live restore
+ * @param dryRun       download, decrypt and verify fully, say what would change, touch nothing
+ * @param noService    the admin has stopped Synapse: do not stop or start it
+ * @param keepPrevious keep the replaced live data as {@code *.pre-restore-<id>}
+ * @param progress     progress listener
+ * @param dropExisting a PostgreSQL database that already has tables has its contents replaced in
+ *                     one transaction (with {@code keepPrevious} the old ones stay in schema
+ *                     {@code public_pre_restore_<id>}) instead of being refused
+ */
+public record RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
+                             Progress progress, boolean dropExisting) {
+    public RestoreOptions {
+        Objects.requireNonNull(passphrase, "passphrase");
+        progress = progress == null ? Progress.NONE : progress;
+    }
+
+    /** Options that refuse to replace a populated PostgreSQL database. */
+    public RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
+                          Progress progress) {
+        this(passphrase, target, dryRun, noService, keepPrevious, progress, false);
+    }
+}

@@ -1,0 +1,64 @@
+package dev.synapsebackup.retention;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What prune will do: one decision per backup, oldest first, with the reasons.
+ *
+ * @param decisions one per candidate, oldest first
+ * @param warnings  problems found while planning (a kept backup needing one that does not exist)
+ */
+public record PrunePlan(List<Decision> decisions, List<String> warnings) {
+    public PrunePlan {
+        decisions = List.copyOf(decisions);
+        warnings = List.copyOf(warnings);
+    }
+
+    /** Keep or remove. */
+    public enum Action {
+        KEEP, REMOVE;
+
+        /** {@code keep} or {@code remove}. */
+        public String word() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /**
+     * The decision about one backup.
+     *
+     * @param id      the backup id
+     * @param time    its time as the planner used it
+     * @param kind    its kind
+     * @param action  keep or remove
+     * @param reasons why, e.g. {@code daily backup 2024-05-03 (1 of 7)}; never empty
+     */
+    public record Decision(String id, Instant time, PruneCandidate.Kind kind, Action action, List<String> reasons) {
+        public Decision {
+            Objects.requireNonNull(id, "id");
+            reasons = List.copyOf(reasons);
+        }
+
+        /** Whether the backup is kept. */
+        public boolean kept() {
+            return action == Action.KEEP;
+        }
+    }
+
+    /** Ids of the kept backups, oldest first. */
+    public List<String> kept() {
+        return decisions.stream().filter(Decision::kept).map(Decision::id).toList();
+    }
+
+    /** Ids of the backups to remove, oldest first. */
+    public List<String> removed() {
+        return decisions.stream().filter(d -> !d.kept()).map(Decision::id).toList();
+    }
+
+    /** The decision about {@code id}, if it was a candidate. */
+    public java.util.Optional<Decision> decision(String id) {
+        return decisions.stream().filter(d -> d.id().equals(id)).findFirst();
+    }
+}

@@ -1,0 +1,259 @@
+package dev.synapsebackup.retention;
+
+import dev.synapsebackup.BackupNotFoundException;
+import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.manifest.DependencyReader;
+import dev.synapsebackup.repository.BackupEntry;
+import dev.synapsebackup.repository.BackupId;
+import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.RepositoryListing;
+import dev.synapsebackup.repository.RepositoryLock;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Applies a {@link KeepPolicy} to a repository: lists the backups, reads the dependencies of
+ * the ones it keeps, plans with {@link PrunePlanner}, and deletes what the plan removes
+ * (manifest first, then data; newest first, so that a dependant always goes before what it
+ * needs). Also removes leftovers of interrupted uploads older than a day.
+ *
+ * <p>A real run holds the exclusive {@link RepositoryLock}; a dry run only reads and takes no lock.
+ */
+public final class Pruner {
+    /** Uploads interrupted longer ago than this are removed (nobody can still be writing them). */
+    static final Duration STALE_UPLOAD_AGE = Duration.ofDays(1);
+
+    private Pruner() {
+    }
+
+    /**
+     * The outcome of a prune.
+     *
+     * @param plan           the decisions, oldest first
+     * @param dryRun         whether nothing was deleted on purpose
+     * @param deleted        the backups deleted, in deletion order (empty for a dry run)
+     * @param removedUploads leftovers of interrupted uploads removed
+     * @param notBackups     objects under the prefix that are not backups, left alone (SPEC §3)
+     * @param notBackupKeys  a few of those keys, for messages
+     * @param warnings       clean-up steps that could not be done (the prune itself succeeded)
+     */
+    public record PruneResult(PrunePlan plan, boolean dryRun, List<String> deleted, int removedUploads,
+                              long notBackups, List<String> notBackupKeys, List<String> warnings) {
+        public PruneResult {
+            deleted = List.copyOf(deleted);
+            notBackupKeys = List.copyOf(notBackupKeys);
+            warnings = List.copyOf(warnings);
+        }
+
+        /** A result with no objects other than backups and no warnings. */
+        public PruneResult(PrunePlan plan, boolean dryRun, List<String> deleted, int removedUploads) {
+            this(plan, dryRun, deleted, removedUploads, 0, List.of(), List.of());
+        }
+    }
+
+    /**
+     * A prune that failed part-way: {@link #partial()} says what it had planned and deleted
+     * before the failure, so that the caller can still report it. The exit code is the cause's.
+     */
+    public static final class PruneFailedException extends SynapseBackupException {
+        private static final long serialVersionUID = 1L;
+        private final transient PruneResult partial;
+
+        PruneFailedException(PruneResult partial, RuntimeException cause) {
+            super(cause instanceof SynapseBackupException se ? se.exitCode() : FAILED,
+                    cause.getMessage() == null ? cause.toString() : cause.getMessage(), cause);
+            this.partial = partial;
+        }
+
+        /** What the prune had done when it failed. */
+        public PruneResult partial() {
+            return partial;
+        }
+    }
+
+    /**
+     * Prunes {@code repo}.
+     *
+     * @param repo         the repository
+     * @param policy       the keep rules; an empty policy is refused ({@link dev.synapsebackup.ConfigException})
+     * @param dryRun       plan only, delete nothing
+     * @param dependencies reads which backups a complete backup needs (called only for kept ones)
+     * @param clock        "now" for the planner and the lock
+     * @throws dev.synapsebackup.RepositoryLockedException if another run holds the lock
+     * @throws PruneFailedException if a deletion failed after the plan was made (carrying what
+     *                              was deleted until then)
+     */
+    public static PruneResult prune(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,
+                                    Clock clock) {
+        policy.requireNotEmpty();
+        repo.checkAccess();
+        if (dryRun) {
+            return run(repo, policy, true, dependencies, clock, null);
+        }
+        RepositoryLock lock = RepositoryLock.acquire(repo, "prune", clock, RepositoryLock.DEFAULT_STALE_AFTER);
+        PruneResult result;
+        try {
+            result = run(repo, policy, false, dependencies, clock, lock);
+        } catch (RuntimeException e) {
+            try {
+                lock.close();
+            } catch (RuntimeException closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
+        }
+        try {
+            lock.close();
+        } catch (RuntimeException e) {
+            // The deletions were made: report them along with the lost lock.
+            throw new PruneFailedException(result, e);
+        }
+        return result;
+    }
+
+    /** Plans a prune of {@code entries} (the repository listing), reading dependencies as needed. */
+    public static PrunePlan plan(List<BackupEntry> entries, KeepPolicy policy, DependencyReader dependencies, Clock clock) {
+        Map<String, PruneCandidate> candidates = new HashMap<>();
+        for (BackupEntry e : entries) {
+            PruneCandidate.Kind kind = switch (e.status()) {
+                case COMPLETE -> PruneCandidate.Kind.FULL;
+                case FOREIGN -> PruneCandidate.Kind.FOREIGN;
+                case UNFINISHED -> PruneCandidate.Kind.UNFINISHED;
+            };
+            candidates.put(e.id(), new PruneCandidate(e.id(), BackupId.timeOf(e.id()).orElse(e.lastModified()), kind, Set.of()));
+        }
+        // Dependencies matter only for what is kept: read those, re-plan, until nothing new is kept.
+        Set<String> read = new HashSet<>();
+        Map<String, String> unopened = new java.util.TreeMap<>();
+        while (true) {
+            PrunePlan plan = PrunePlanner.plan(List.copyOf(candidates.values()), policy, clock.instant());
+            boolean changed = false;
+            for (String id : plan.kept()) {
+                PruneCandidate c = candidates.get(id);
+                if (c.kind() == PruneCandidate.Kind.FULL && read.add(id)) {
+                    Set<String> deps;
+                    try {
+                        deps = dependencies.dependsOn(id);
+                    } catch (dev.synapsebackup.IntegrityException e) {
+                        // Another passphrase (or a damaged manifest): go on with the rest, keeping
+                        // whatever this backup may need.
+                        deps = assumedDependencies(id, entries);
+                        unopened.put(id, e.getMessage());
+                    }
+                    if (!deps.isEmpty()) {
+                        candidates.put(id, new PruneCandidate(id, c.time(), PruneCandidate.Kind.INCREMENTAL, deps));
+                        changed = true;
+                    }
+                }
+            }
+            if (!changed) {
+                return unopened.isEmpty() ? plan : flagUnopened(plan, unopened);
+            }
+        }
+    }
+
+    /**
+     * What a backup whose manifest cannot be read may need: the chain its data objects' metadata
+     * names (each incremental's parent, up to a full backup). An incremental backup's files all
+     * lie in its ancestors, so that chain holds everything its manifest could refer to. Where the
+     * metadata does not tell (an object written without it), every older complete backup is
+     * assumed needed: keeping too much is safe, deleting a needed object is not.
+     */
+    static Set<String> assumedDependencies(String id, List<BackupEntry> entries) {
+        Map<String, BackupEntry> byId = new HashMap<>();
+        entries.forEach(e -> byId.put(e.id(), e));
+        Set<String> deps = new java.util.TreeSet<>();
+        BackupEntry e = byId.get(id);
+        while (e != null) {
+            if ("full".equals(e.kind())) {
+                return deps;
+            }
+            if ("incremental".equals(e.kind()) && e.parent() != null) {
+                if (!deps.add(e.parent())) {
+                    return deps; // a loop in damaged metadata
+                }
+                e = byId.get(e.parent()); // a missing parent is kept as a dependency: the planner warns
+                continue;
+            }
+            String before = e.id();
+            for (BackupEntry o : entries) {
+                if (o.status() == BackupEntry.Status.COMPLETE && o.id().compareTo(before) < 0) {
+                    deps.add(o.id());
+                }
+            }
+            return deps;
+        }
+        return deps;
+    }
+
+    /** Names the backups the passphrase did not open, in their decisions and as warnings. */
+    private static PrunePlan flagUnopened(PrunePlan plan, Map<String, String> unopened) {
+        List<PrunePlan.Decision> decisions = new ArrayList<>();
+        for (PrunePlan.Decision d : plan.decisions()) {
+            if (unopened.containsKey(d.id())) {
+                List<String> reasons = new ArrayList<>(d.reasons());
+                reasons.add("the passphrase does not open it: kept with the chain its metadata names");
+                d = new PrunePlan.Decision(d.id(), d.time(), d.kind(), d.action(), reasons);
+            }
+            decisions.add(d);
+        }
+        List<String> warnings = new ArrayList<>();
+        unopened.forEach((id, why) -> warnings.add(
+                (why.contains(dev.synapsebackup.crypto.OpenPgp.WRONG_PASSPHRASE)
+                        ? "passphrase does not open backup " + id
+                        : "the manifest of backup " + id + " cannot be read (" + why + ")")
+                + ": it and what it may need are kept"));
+        warnings.addAll(plan.warnings());
+        return new PrunePlan(decisions, warnings);
+    }
+
+    private static PruneResult run(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,
+                                   Clock clock, RepositoryLock lock) {
+        // Only backups take part (SPEC §3): every other object under the prefix is left alone.
+        RepositoryListing listing = repo.listing();
+        PrunePlan plan = plan(listing.backups(), policy, dependencies, clock);
+        if (dryRun) {
+            return new PruneResult(plan, true, List.of(), 0, listing.notBackups(), listing.notBackupKeys(), List.of());
+        }
+        List<String> remove = new ArrayList<>(plan.removed());
+        java.util.Collections.reverse(remove); // newest first: dependants before what they need
+        List<String> deleted = new ArrayList<>();
+        try {
+            for (String id : remove) {
+                lock.checkStillHeld();
+                try {
+                    repo.delete(id);
+                    deleted.add(id);
+                } catch (BackupNotFoundException e) {
+                    // deleted by hand meanwhile: nothing left to do
+                }
+            }
+        } catch (RuntimeException e) {
+            throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
+                    listing.notBackupKeys(), List.of()), e);
+        }
+        // Clean-up of interrupted uploads is a courtesy: a store without ListMultipartUploads
+        // (501) or a failure here does not undo or hide the deletions made.
+        List<String> warnings = new ArrayList<>();
+        int uploads = 0;
+        try {
+            uploads = repo.removeStaleUploads(STALE_UPLOAD_AGE);
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof java.io.InterruptedIOException || Thread.currentThread().isInterrupted()
+                    || (e instanceof SynapseBackupException se && se.exitCode() == SynapseBackupException.INTERRUPTED)) {
+                throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
+                        listing.notBackupKeys(), List.of()), new SynapseBackupException(SynapseBackupException.INTERRUPTED,
+                                "interrupted while cleaning up interrupted uploads in " + repo.location(), e));
+            }
+            warnings.add("cannot clean up interrupted uploads in " + repo.location() + ": " + e.getMessage());
+        }
+        return new PruneResult(plan, false, deleted, uploads, listing.notBackups(), listing.notBackupKeys(), warnings);
+    }
+}
