@@ -8,6 +8,8 @@ import dev.synapsebackup.create.CreateOptions;
 import dev.synapsebackup.create.CreateResult;
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.BackupReader;
+import dev.synapsebackup.manifest.DataObject;
+import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestDependencyReader;
 import dev.synapsebackup.manifest.ManifestFile;
@@ -17,7 +19,6 @@ import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.restore.BackupRestorer;
 import dev.synapsebackup.restore.BackupVerifier;
-import dev.synapsebackup.restore.ChainReader;
 import dev.synapsebackup.restore.RestoreOptions;
 import dev.synapsebackup.restore.RestoreResult;
 import dev.synapsebackup.restore.StockPipeline;
@@ -32,7 +33,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The public facade: everything the CLI does, callable from another JVM program. Each operation
@@ -92,7 +92,7 @@ public final class SynapseBackup implements AutoCloseable {
             try {
                 Path manifest = BackupReader.fetchManifest(repo, id, passphrase, temp);
                 ManifestSummary summary = Manifest.readSummary(manifest);
-                return new ShowResult(summary, ChainReader.objectsOf(manifest, id), databaseBytes(manifest, summary));
+                return new ShowResult(summary, DataObject.of(manifest, id), databaseBytes(manifest, summary));
             } finally {
                 WorkDir.deleteTemporary(temp);
             }
@@ -160,7 +160,7 @@ public final class SynapseBackup implements AutoCloseable {
             Path temp = BackupReader.tempDir(null);
             try {
                 Path manifest = BackupReader.fetchManifest(repo, id, secret, temp);
-                List<String> objects = new java.util.ArrayList<>(ChainReader.objectsOf(manifest, id).keySet());
+                List<String> objects = new java.util.ArrayList<>(DataObject.of(manifest, id).stream().map(DataObject::backupId).toList());
                 java.util.Collections.sort(objects); // ids sort by time: oldest first
                 objects.remove(id);
                 objects.add(id);
@@ -194,22 +194,22 @@ public final class SynapseBackup implements AutoCloseable {
      * files and bytes it holds (one object for a full backup; the chain for an incremental); and
      * the size of the database as backed up (-1 if unknown).
      */
-    public record ShowResult(ManifestSummary summary, Map<String, long[]> objects, long databaseBytes) {
+    public record ShowResult(ManifestSummary summary, List<DataObject> objects, long databaseBytes) {
         /** Without the database's size (unknown). */
-        public ShowResult(ManifestSummary summary, Map<String, long[]> objects) {
+        public ShowResult(ManifestSummary summary, List<DataObject> objects) {
             this(summary, objects, -1);
         }
     }
 
     /** The size of the database as backed up: the SQLite file's record, or the PostgreSQL dump's; -1 if unknown. */
     private static long databaseBytes(Path manifest, ManifestSummary summary) throws IOException {
-        if (summary.database().get("dump-bytes") instanceof Number n) {
-            return n.longValue();
+        if (summary.database() instanceof DatabaseRecord.Postgres pg) {
+            return pg.dumpBytes();
         }
-        if (!(summary.database().get("path") instanceof String db)) {
+        if (!(summary.database() instanceof DatabaseRecord.Sqlite sqlite) || sqlite.path() == null) {
             return -1;
         }
-        String entry = Manifest.entryName(Path.of(db).toAbsolutePath().normalize());
+        String entry = Manifest.entryName(Path.of(sqlite.path()).toAbsolutePath().normalize());
         try (Manifest.FileIterator it = Manifest.files(manifest)) {
             while (it.hasNext()) {
                 ManifestFile f = it.next();

@@ -2,6 +2,7 @@ package dev.synapsebackup.cli;
 
 import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.ManifestSummary;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,7 +31,7 @@ final class ShowCommand extends BaseCommand {
             SynapseBackup.ShowResult shown = sb.show(id, passphrase(config, false));
             ManifestSummary s = shown.summary();
             Map<String, Object> objects = new LinkedHashMap<>();
-            shown.objects().forEach((k, v) -> objects.put(k, Map.of("files", v[0], "bytes", v[1])));
+            shown.objects().forEach(o -> objects.put(o.backupId(), Map.of("files", o.files(), "bytes", o.bytes())));
             if (out.json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backup-id", s.backupId());
@@ -43,7 +44,7 @@ final class ShowCommand extends BaseCommand {
                 m.put("full-backup", s.fullBackup());
                 m.put("objects", objects);
                 m.put("roots", s.roots());
-                m.put("database", s.database());
+                m.put("database", s.database().fields());
                 m.put("directories", s.directories().stream().map(d -> {
                     Map<String, Object> dm = new LinkedHashMap<>();
                     dm.put("path", "/" + d.path());
@@ -66,8 +67,8 @@ final class ShowCommand extends BaseCommand {
             out.result("kind:         " + s.kind() + (s.parent() == null ? "" : " (parent " + s.parent() + ")"));
             out.result("tool-version: " + s.toolVersion() + " (format " + s.format() + ")");
             out.result("files:        " + s.fileCount() + " (" + Sizes.human(s.totalBytes()) + ")");
-            shown.objects().forEach((k, v) -> out.result("data object:  " + k + ": " + v[0] + " files ("
-                    + Sizes.human(v[1]) + ")" + (k.equals(s.backupId()) ? "" : ", from an earlier backup")));
+            shown.objects().forEach(o -> out.result("data object:  " + o.backupId() + ": " + o.files() + " files ("
+                    + Sizes.human(o.bytes()) + ")" + (o.backupId().equals(s.backupId()) ? "" : ", from an earlier backup")));
             databaseLines(s.database(), shown.databaseBytes()).forEach(out::result);
             for (Map.Entry<String, List<String>> e : s.roots().entrySet()) {
                 out.result("roots." + e.getKey() + ": " + String.join(", ", e.getValue()));
@@ -83,40 +84,39 @@ final class ShowCommand extends BaseCommand {
     }
 
     /** The manifest's database facts as readable lines: engine, method, size, schema version, checks. */
-    static List<String> databaseLines(Map<String, Object> db, long bytes) {
+    static List<String> databaseLines(DatabaseRecord db, long bytes) {
         List<String> lines = new java.util.ArrayList<>();
-        if (db.isEmpty()) {
-            lines.add("database:     none recorded");
-            return lines;
-        }
-        String engine = String.valueOf(db.get("engine"));
         String size = bytes < 0 ? "unknown" : Sizes.human(bytes) + " (" + bytes + " bytes)";
-        if ("postgresql".equals(engine)) {
-            lines.add("database:     PostgreSQL database " + db.get("dbname") + " on "
-                    + (db.get("host") == null ? "the local socket" : db.get("host")) + (db.get("port") == null ? "" : ":" + db.get("port"))
-                    + (db.get("user") == null ? "" : " (role " + db.get("user") + ")"));
-            lines.add("  method:         " + db.get("method") + (db.get("pg-dump-version") == null ? "" : ", " + db.get("pg-dump-version")));
-            lines.add("  size:           " + size + " dump" + (db.get("dump-entries") instanceof List<?> l
-                    ? " in " + l.size() + " chunk" + (l.size() == 1 ? "" : "s") : ""));
-            lines.add("  schema version: " + (db.get("schema-version") == null ? "unknown" : db.get("schema-version")));
-            if (db.get("server-version") != null) {
-                lines.add("  server:         PostgreSQL " + db.get("server-version"));
+        if (db instanceof DatabaseRecord.Postgres pg) {
+            lines.add("database:     PostgreSQL database " + pg.dbname() + " on "
+                    + (pg.host() == null ? "the local socket" : pg.host()) + (pg.port() == null ? "" : ":" + pg.port())
+                    + (pg.user() == null ? "" : " (role " + pg.user() + ")"));
+            lines.add("  method:         " + pg.method() + (pg.pgDumpVersion() == null ? "" : ", " + pg.pgDumpVersion()));
+            int chunks = pg.dumpEntries().size();
+            lines.add("  size:           " + size + " dump"
+                    + (chunks == 0 ? "" : " in " + chunks + " chunk" + (chunks == 1 ? "" : "s")));
+            lines.add("  schema version: " + (pg.schemaVersion() == null ? "unknown" : pg.schemaVersion()));
+            if (pg.serverVersion() != null) {
+                lines.add("  server:         PostgreSQL " + pg.serverVersion());
             }
-            if (db.get("encoding") != null) {
-                lines.add("  encoding:       " + db.get("encoding") + ", collation " + db.get("collation") + ", ctype " + db.get("ctype"));
+            if (pg.encoding() != null) {
+                lines.add("  encoding:       " + pg.encoding() + ", collation " + pg.collation() + ", ctype " + pg.ctype());
             }
-            if (db.get("excluded-table-data") instanceof List<?> ex && !ex.isEmpty()) {
-                lines.add("  rows left out:  " + String.join(", ", ex.stream().map(String::valueOf).toList()));
+            if (!pg.excludedTableData().isEmpty()) {
+                lines.add("  rows left out:  " + String.join(", ", pg.excludedTableData()));
             }
-        } else if ("sqlite3".equals(engine)) {
-            lines.add("database:     SQLite " + db.get("path"));
-            lines.add("  method:         " + db.get("method"));
+        } else if (db instanceof DatabaseRecord.Sqlite sqlite) {
+            lines.add("database:     SQLite " + sqlite.path());
+            lines.add("  method:         " + sqlite.method());
             lines.add("  size:           " + size);
-            lines.add("  schema version: " + (db.get("schema-version") == null ? "unknown" : db.get("schema-version")));
-            lines.add("  quick_check:    " + (db.get("quick-check") == null ? "not recorded" : db.get("quick-check")));
+            lines.add("  schema version: " + (sqlite.schemaVersion() == null ? "unknown" : sqlite.schemaVersion()));
+            lines.add("  quick_check:    " + (sqlite.quickCheck() == null ? "not recorded" : sqlite.quickCheck()));
+        } else if (db.fields().isEmpty()) {
+            lines.add("database:     none recorded");
         } else {
-            lines.add("database:     " + engine);
-            db.forEach((k, v) -> {
+            // An engine this version does not know: show what the manifest says.
+            lines.add("database:     " + db.fields().get("engine"));
+            db.fields().forEach((k, v) -> {
                 if (!k.equals("engine") && !(v instanceof Map) && !(v instanceof List)) {
                     lines.add("  " + k + ": " + v);
                 }

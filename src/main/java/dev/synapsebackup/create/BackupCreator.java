@@ -15,6 +15,7 @@ import dev.synapsebackup.io.ReadAheadIterator;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.BackupReader;
+import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestFile;
 import dev.synapsebackup.manifest.ManifestSummary;
@@ -159,7 +160,7 @@ public final class BackupCreator {
             }
 
             // The database before any upload, so that a broken database fails the run first.
-            Map<String, Object> dbInfo = new LinkedHashMap<>();
+            DatabaseRecord dbRecord = DatabaseRecord.none();
             String dbOutcome = null;
             Path dbSnapshot = null;
             Path dbLive = null;
@@ -167,8 +168,10 @@ public final class BackupCreator {
             if (capture != null) {
                 dbLive = capture.live;
                 ManifestFile parentDb = parent == null ? null : parent.database();
+                DatabaseRecord.Sqlite parentRecord = parent != null
+                        && parent.summary().database() instanceof DatabaseRecord.Sqlite s ? s : null;
                 capture.parent(parentDb == null ? Optional.empty() : Optional.of(new ParentDatabase(
-                        withHolder(parentDb, parent), SqliteFileState.fromManifest(parent.summary().database().get("source")))));
+                        withHolder(parentDb, parent), parentRecord == null ? null : parentRecord.source())));
                 progress.start("snapshot of " + dbLive, -1);
                 SqliteSnapshot.Result snap = capture.await();
                 progress.finish();
@@ -184,17 +187,14 @@ public final class BackupCreator {
                         snap = SqliteSnapshot.inspect(dbSnapshot); // same bytes, but another owner or mode
                     }
                 }
-                String quickCheck = snap == null ? String.valueOf(parent.summary().database().get("quick-check")) : snap.quickCheck();
+                String quickCheck = snap != null ? snap.quickCheck() : parentRecord == null ? null : parentRecord.quickCheck();
                 if (!"ok".equals(quickCheck)) {
                     throw new SynapseBackupException("Backup failed: the SQLite database " + dbLive
                             + " fails PRAGMA quick_check: " + quickCheck);
                 }
-                dbInfo.put("engine", "sqlite3");
-                dbInfo.put("path", dbLive.toString());
-                dbInfo.put("method", "sqlite-online-backup");
-                dbInfo.put("quick-check", quickCheck);
-                dbInfo.put("schema-version", snap == null ? parent.summary().database().get("schema-version") : snap.schemaVersion());
-                dbInfo.put("source", capture.state().toManifest());
+                dbRecord = DatabaseRecord.Sqlite.of(dbLive.toString(), quickCheck,
+                        snap != null ? snap.schemaVersion() : parentRecord == null ? null : parentRecord.schemaVersion(),
+                        capture.state());
                 if (capture.unchanged()) {
                     LOG.info("the database files are unchanged since the snapshot in {}: not copied again", dbReused.backup());
                     dbOutcome = "unchanged";
@@ -239,7 +239,7 @@ public final class BackupCreator {
             ParentDirectories parents = ParentDirectories.of(roots);
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
                     homeserver.serverName(), kind, parent == null ? null : parent.id(),
-                    parent == null ? id : parent.summary().fullBackup(), roles, dbInfo, List.of(), 0, 0,
+                    parent == null ? id : parent.summary().fullBackup(), roles, DatabaseRecord.none(), List.of(), 0, 0,
                     parents.records());
 
             Path manifestFile = temp.resolve("manifest.json");
@@ -300,10 +300,10 @@ public final class BackupCreator {
                         } else if (dbSnapshot != null) {
                             add(tar, manifest, id, dbSnapshot, Manifest.entryName(dbLive));
                         } else if (pgDump != null) {
-                            dbInfo.putAll(dumpPostgres(pgDump, (DatabaseConfig.Postgres) db, tar, manifest, id, created));
+                            dbRecord = dumpPostgres(pgDump, (DatabaseConfig.Postgres) db, tar, manifest, id, created);
                         }
                         archiveMedia(sources, parent, tar, manifest, id);
-                        manifest.finish(dbInfo, skipped);
+                        manifest.finish(dbRecord, skipped);
                         manifestOut.flush();
                         fileCount = manifest.fileCount();
                         tar.addFile(manifestFile, Manifest.TAR_ENTRY);
@@ -483,7 +483,7 @@ public final class BackupCreator {
      * Streams {@code pg_dump}'s output into the archive as consecutive chunk entries (FORMAT.md §6);
      * a failing dump throws, which aborts the upload.
      */
-    private Map<String, Object> dumpPostgres(PostgresDump dumper, DatabaseConfig.Postgres pg, TarWriter tar,
+    private DatabaseRecord dumpPostgres(PostgresDump dumper, DatabaseConfig.Postgres pg, TarWriter tar,
                                              Manifest.Writer manifest, String id, Instant created) throws IOException {
         LOG.info("dumping PostgreSQL database {} with pg_dump", pg.dbname());
         PostgresDump.Result r = dumper.dump(pg, (name, in, size) -> {
@@ -494,7 +494,7 @@ public final class BackupCreator {
             archivedBytes += rec.size();
             archivedFiles++;
         });
-        return r.manifestFields();
+        return DatabaseRecord.Postgres.of(r);
     }
 
     private void removeLeftovers() {

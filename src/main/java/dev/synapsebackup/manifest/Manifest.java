@@ -97,9 +97,9 @@ public final class Manifest {
          * Closes the files array and writes the trailer: how the database was captured (known only
          * once a PostgreSQL dump has streamed through), what was skipped, and the totals.
          */
-        public void finish(Map<String, Object> database, List<ManifestSummary.Skipped> skipped) throws IOException {
+        public void finish(DatabaseRecord database, List<ManifestSummary.Skipped> skipped) throws IOException {
             gen.writeEndArray();
-            gen.writeObjectField("database", database);
+            gen.writeObjectField("database", database.fields());
             gen.writeArrayFieldStart("skipped");
             for (ManifestSummary.Skipped s : skipped) {
                 gen.writeStartObject();
@@ -178,7 +178,7 @@ public final class Manifest {
                 (String) f.get("parent"),
                 f.get("full-backup") == null ? (String) f.get("backup-id") : (String) f.get("full-backup"),
                 f.get("roots") == null ? Map.of() : (Map<String, List<String>>) f.get("roots"),
-                f.get("database") == null ? Map.of() : (Map<String, Object>) f.get("database"),
+                DatabaseRecord.fromManifest((Map<String, Object>) f.get("database")),
                 skipped,
                 ((Number) f.getOrDefault("file-count", 0)).longValue(),
                 ((Number) f.getOrDefault("total-bytes", 0)).longValue(),

@@ -33,7 +33,7 @@ public record ManifestSummary(
         String parent,
         String fullBackup,
         Map<String, List<String>> roots,
-        Map<String, Object> database,
+        DatabaseRecord database,
         List<Skipped> skipped,
         long fileCount,
         long totalBytes,
@@ -46,7 +46,7 @@ public record ManifestSummary(
     /** A summary without directory records (as manifests written before they existed). */
     public ManifestSummary(int format, String backupId, Instant created, String toolVersion, String serverName,
                            String kind, String parent, String fullBackup, Map<String, List<String>> roots,
-                           Map<String, Object> database, List<Skipped> skipped, long fileCount, long totalBytes) {
+                           DatabaseRecord database, List<Skipped> skipped, long fileCount, long totalBytes) {
         this(format, backupId, created, toolVersion, serverName, kind, parent, fullBackup, roots, database, skipped,
                 fileCount, totalBytes, List.of());
     }

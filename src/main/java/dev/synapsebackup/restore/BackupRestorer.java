@@ -9,6 +9,7 @@ import dev.synapsebackup.archive.SafeExtractor;
 import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.BackupReader;
+import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestDirectory;
 import dev.synapsebackup.manifest.ManifestFile;
@@ -175,18 +176,22 @@ public final class BackupRestorer {
         void run() throws IOException;
     }
 
+    /** The backup's PostgreSQL record; only called for a backup whose dump was found (see {@link DumpCheck}). */
+    private static DatabaseRecord.Postgres dump(ManifestSummary summary) {
+        return (DatabaseRecord.Postgres) summary.database();
+    }
+
     private static List<Path> stagedChunks(Path dbStage, ManifestSummary summary) {
         List<Path> chunks = new ArrayList<>();
-        for (Object name : (List<?>) summary.database().get("dump-entries")) {
-            chunks.add(dbStage.resolve(String.valueOf(name)));
+        for (String name : dump(summary).dumpEntries()) {
+            chunks.add(dbStage.resolve(name));
         }
         return chunks;
     }
 
     private static void checkDump(ManifestSummary summary, PostgresRestore.Listing listing) {
-        long bytes = ((Number) summary.database().get("dump-bytes")).longValue();
-        String sha = String.valueOf(summary.database().get("dump-sha256"));
-        if (listing.bytes() != bytes || !listing.sha256().equalsIgnoreCase(sha)) {
+        DatabaseRecord.Postgres dump = dump(summary);
+        if (listing.bytes() != dump.dumpBytes() || !listing.sha256().equalsIgnoreCase(String.valueOf(dump.dumpSha256()))) {
             throw new IntegrityException("the PostgreSQL dump of " + summary.backupId()
                     + " differs from its manifest (dump-bytes/dump-sha256); nothing was restored");
         }
@@ -208,10 +213,9 @@ public final class BackupRestorer {
         Files.setPosixFilePermissions(dump, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         List<String> notes = new ArrayList<>();
         notes.add("the PostgreSQL dump is " + dump + "; to load it into a new database:");
-        DatabaseConfig.Postgres pg = new DatabaseConfig.Postgres(
-                (String) summary.database().get("host"),
-                summary.database().get("port") instanceof Number n ? n.intValue() : 5432,
-                (String) summary.database().get("user"), null, (String) summary.database().get("dbname"), Map.of());
+        DatabaseRecord.Postgres recorded = dump(summary);
+        DatabaseConfig.Postgres pg = new DatabaseConfig.Postgres(recorded.host(),
+                recorded.port() == null ? 5432 : recorded.port(), recorded.user(), null, recorded.dbname(), Map.of());
         notes.addAll(PostgresRestore.stockCommands(pg, dump));
         return notes;
     }
@@ -618,7 +622,8 @@ public final class BackupRestorer {
                     }
                 }
             }
-            if (db == null && s.database().get("path") instanceof String p) {
+            if (db == null && s.database() instanceof DatabaseRecord.Sqlite sqlite && sqlite.path() != null) {
+                String p = sqlite.path();
                 Path live = Path.of(p);
                 l.units.put(Manifest.entryName(live), new Unit(live, false, true));
             }

@@ -10,8 +10,8 @@ import dev.synapsebackup.io.MeteredInputStream;
 import dev.synapsebackup.io.ReadAheadInputStream;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.manifest.BackupReader;
+import dev.synapsebackup.manifest.DataObject;
 import dev.synapsebackup.manifest.Manifest;
-import dev.synapsebackup.manifest.ManifestFile;
 import dev.synapsebackup.manifest.ManifestSummary;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
@@ -96,41 +96,17 @@ public final class ChainReader {
         this.progress = progress;
     }
 
-    /**
-     * The data objects a manifest refers to, with how many files each holds: the backup's own
-     * first, then the others newest first.
-     */
-    public static Map<String, long[]> objectsOf(Path manifestFile, String id) {
-        Map<String, long[]> counts = new java.util.TreeMap<>(java.util.Comparator.reverseOrder());
-        try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
-            while (it.hasNext()) {
-                ManifestFile f = it.next();
-                String holder = f.backup() == null ? id : f.backup();
-                long[] c = counts.computeIfAbsent(holder, k -> new long[2]);
-                c[0]++;
-                c[1] += f.size();
-            }
-        } catch (IOException e) {
-            throw new IntegrityException("cannot read the manifest of " + id + ": " + e.getMessage(), e);
-        }
-        Map<String, long[]> ordered = new LinkedHashMap<>();
-        ordered.put(id, counts.getOrDefault(id, new long[2]));
-        counts.forEach((k, v) -> ordered.putIfAbsent(k, v));
-        return ordered;
-    }
-
     /** Reads a backup that has a manifest. */
     Result read(String id, Path manifestFile, ManifestSummary summary, Handler handler) throws IOException {
-        Map<String, long[]> objects = objectsOf(manifestFile, id);
         Map<String, ObjectInfo> infos = new LinkedHashMap<>();
         long total = 0;
-        for (Map.Entry<String, long[]> o : objects.entrySet()) {
-            Optional<ObjectInfo> info = repo.stat(o.getKey());
+        for (DataObject o : DataObject.of(manifestFile, id)) {
+            Optional<ObjectInfo> info = repo.stat(o.backupId());
             if (info.isEmpty()) {
-                throw new IntegrityException("data object " + o.getKey() + ", which holds " + o.getValue()[0]
+                throw new IntegrityException("data object " + o.backupId() + ", which holds " + o.files()
                         + " files of " + id + ", is missing from " + repo.location());
             }
-            infos.put(o.getKey(), info.get());
+            infos.put(o.backupId(), info.get());
             total += info.get().size();
         }
         long files = 0;
@@ -138,9 +114,9 @@ public final class ChainReader {
         long downloaded = 0;
         List<String> problems = new ArrayList<>();
         long problemCount = 0;
-        progress.start("read " + id + (objects.size() > 1 ? " (" + objects.size() + " objects)" : ""), total);
+        progress.start("read " + id + (infos.size() > 1 ? " (" + infos.size() + " objects)" : ""), total);
         try {
-            for (String object : objects.keySet()) {
+            for (String object : infos.keySet()) {
                 boolean own = object.equals(id);
                 try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
                     ManifestMatcher matcher = new ManifestMatcher(new BackupVerifier.FilteredIterator(it, object, id),
@@ -165,7 +141,7 @@ public final class ChainReader {
         } finally {
             progress.finish();
         }
-        return new Result(files, bytes, downloaded, List.copyOf(objects.keySet()), problems, problemCount);
+        return new Result(files, bytes, downloaded, List.copyOf(infos.keySet()), problems, problemCount);
     }
 
     /**

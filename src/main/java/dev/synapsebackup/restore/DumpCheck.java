@@ -2,6 +2,7 @@ package dev.synapsebackup.restore;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.ManifestSummary;
 import dev.synapsebackup.synapse.PostgresRestore;
 import java.io.FilterInputStream;
@@ -10,7 +11,6 @@ import java.io.InputStream;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 
@@ -35,13 +35,11 @@ final class DumpCheck {
     }
 
     /** A check for the manifest's dump, or null if the backup holds no PostgreSQL dump. */
-    @SuppressWarnings("unchecked")
     static DumpCheck of(ManifestSummary s) {
-        Map<String, Object> db = s.database();
-        if (!"postgresql".equals(db.get("engine")) || !(db.get("dump-entries") instanceof List<?> list)) {
+        if (!(s.database() instanceof DatabaseRecord.Postgres pg)) {
             return null;
         }
-        return new DumpCheck((List<String>) list, ((Number) db.get("dump-bytes")).longValue(), (String) db.get("dump-sha256"));
+        return new DumpCheck(pg.dumpEntries(), pg.dumpBytes(), pg.dumpSha256());
     }
 
     /** Whether a reserved entry is one of the dump's chunks. */

@@ -8,9 +8,7 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Dumps a Synapse PostgreSQL database with {@code pg_dump -Fc} straight into the archive, in
@@ -97,31 +95,6 @@ public final class PostgresDump {
             String host, int port) {
         public Result {
             entries = List.copyOf(entries);
-        }
-
-        /**
-         * The manifest's {@code database} object, in the documented field order (docs/FORMAT.md,
-         * "PostgreSQL").
-         */
-        public Map<String, Object> manifestFields() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("engine", "postgresql");
-            m.put("method", METHOD);
-            m.put("host", host);
-            m.put("port", port);
-            m.put("dbname", server.dbname());
-            m.put("user", server.user());
-            m.put("server-version", server.serverVersion());
-            m.put("pg-dump-version", pgDumpVersion);
-            m.put("encoding", server.encoding());
-            m.put("collation", server.collation());
-            m.put("ctype", server.ctype());
-            m.put("schema-version", server.schemaVersion());
-            m.put("excluded-table-data", List.of(EXCLUDED_TABLE_DATA));
-            m.put("dump-entries", entries);
-            m.put("dump-bytes", bytes);
-            m.put("dump-sha256", sha256);
-            return m;
         }
     }
 

@@ -24,7 +24,7 @@ class ManifestTest {
         ManifestSummary header = new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000001",
                 Instant.parse("2026-11-26T00:00:00.000001Z"), "test", "example.org", "incremental",
                 "backup-20261125000000000001", "backup-20261120000000000001",
-                Map.of("media", List.of("/var/lib/synapse/media")), Map.of(), List.of(), 0, 0);
+                Map.of("media", List.of("/var/lib/synapse/media")), DatabaseRecord.none(), List.of(), 0, 0);
         List<ManifestFile> records = List.of(
                 new ManifestFile("etc/synapse/homeserver.yaml", 10, Instant.parse("2026-01-01T00:00:00Z"), 0640, 0, 0,
                         "a".repeat(64), "backup-20261126000000000001"),
@@ -39,7 +39,7 @@ class ManifestTest {
             for (ManifestFile f : records) {
                 w.file(f);
             }
-            w.finish(db, List.of(new ManifestSummary.Skipped("/x", "vanished while the backup ran")));
+            w.finish(DatabaseRecord.fromManifest(db), List.of(new ManifestSummary.Skipped("/x", "vanished while the backup ran")));
         }
 
         List<ManifestFile> read = new ArrayList<>();
@@ -55,7 +55,8 @@ class ManifestTest {
         assertThat(summary.fileCount()).isEqualTo(3);
         assertThat(summary.totalBytes()).isEqualTo(10 + 4096 + 7);
         assertThat(summary.parent()).isEqualTo("backup-20261125000000000001");
-        assertThat(summary.database()).containsEntry("engine", "sqlite3").containsKey("source");
+        assertThat(summary.database()).isInstanceOf(DatabaseRecord.Sqlite.class);
+        assertThat(summary.database().fields()).containsEntry("engine", "sqlite3").containsKey("source");
         assertThat(summary.skipped()).containsExactly(new ManifestSummary.Skipped("/x", "vanished while the backup ran"));
         assertThat(Manifest.headerBackupId(file)).isEqualTo("backup-20261126000000000001");
     }
@@ -70,9 +71,9 @@ class ManifestTest {
                         Instant.parse("2026-01-02T00:00:00Z")));
         ManifestSummary header = new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000001",
                 Instant.parse("2026-11-26T00:00:00.000001Z"), "test", "example.org", "full", null,
-                "backup-20261126000000000001", Map.of(), Map.of(), List.of(), 0, 0, dirs);
+                "backup-20261126000000000001", Map.of(), DatabaseRecord.none(), List.of(), 0, 0, dirs);
         try (OutputStream out = Files.newOutputStream(file); Manifest.Writer w = new Manifest.Writer(out, header)) {
-            w.finish(Map.of(), List.of());
+            w.finish(DatabaseRecord.none(), List.of());
         }
         assertThat(Files.readString(file)).contains("\"directories\":[{\"path\":\"var/lib/matrix-synapse\",\"mode\":\"0750\"");
         assertThat(Manifest.readSummary(file).directories()).isEqualTo(dirs);

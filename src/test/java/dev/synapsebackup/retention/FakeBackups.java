@@ -2,6 +2,7 @@ package dev.synapsebackup.retention;
 
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestFile;
 import dev.synapsebackup.manifest.ManifestSummary;
@@ -41,14 +42,14 @@ public final class FakeBackups {
             ManifestSummary h = new ManifestSummary(1, id, created, "test", "example.org",
                     dependsOn.length == 0 ? "full" : "incremental", dependsOn.length == 0 ? null : dependsOn[dependsOn.length - 1],
                     dependsOn.length == 0 ? id : dependsOn[0],
-                    Map.of("config", List.of("/etc/matrix-synapse")), Map.of("engine", "sqlite3"), List.of(), 0, 0);
+                    Map.of("config", List.of("/etc/matrix-synapse")), DatabaseRecord.fromManifest(Map.of("engine", "sqlite3")), List.of(), 0, 0);
             try (Manifest.Writer w = new Manifest.Writer(json, h)) {
                 w.file(file("etc/matrix-synapse/homeserver.yaml", id));
                 int n = 0;
                 for (String d : dependsOn) {
                     w.file(file("var/lib/matrix-synapse/media/local_content/f" + (n++), d));
                 }
-                w.finish(Map.of("engine", "sqlite3"), List.of());
+                w.finish(DatabaseRecord.fromManifest(Map.of("engine", "sqlite3")), List.of());
             }
             repo.put(BackupId.manifestKey(id), OpenPgp.encrypt(json.toByteArray(), Secret.of(PASSPHRASE)), Map.of());
             return this;

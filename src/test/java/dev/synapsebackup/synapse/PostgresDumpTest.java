@@ -1,11 +1,9 @@
 package dev.synapsebackup.synapse;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.io.Sha256;
+import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.PostgresServer;
 import dev.synapsebackup.testing.SynapseSchema;
@@ -18,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -27,6 +24,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** pg_dump into chunks and pg_restore back, against a real throwaway PostgreSQL server. */
 class PostgresDumpTest {
@@ -129,7 +129,7 @@ class PostgresDumpTest {
         assertThat(r.server().user()).isEqualTo(PostgresServer.USER);
         assertThat(r.server().serverVersion()).startsWith(PG.binDir().getParent().getFileName().toString() + ".");
         assertThat(r.pgDumpVersion()).startsWith("pg_dump (PostgreSQL) ");
-        Map<String, Object> m = r.manifestFields();
+        Map<String, Object> m = DatabaseRecord.Postgres.of(r).fields();
         assertThat(m.keySet()).containsExactly("engine", "method", "host", "port", "dbname", "user", "server-version",
                 "pg-dump-version", "encoding", "collation", "ctype", "schema-version", "excluded-table-data",
                 "dump-entries", "dump-bytes", "dump-sha256");
