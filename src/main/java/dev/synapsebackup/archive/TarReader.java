@@ -267,8 +267,7 @@ public final class TarReader implements Closeable {
         @Override
         public int read() throws IOException {
             byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
+            return readNBytes(one, 0, 1) == 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
