@@ -1,5 +1,6 @@
 package dev.synapsebackup.crypto;
 
+import dev.synapsebackup.io.BulkReadInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.GeneralSecurityException;
@@ -116,7 +117,7 @@ final class AesCfbDecryptorFactory extends PBEDataDecryptorFactory {
     }
 
     /** Plain CFB decryption with a zero IV, keystream computed a buffer at a time via ECB. */
-    static final class CfbDecryptingInputStream extends InputStream {
+    static final class CfbDecryptingInputStream extends BulkReadInputStream {
         private final InputStream in;
         private final Cipher ecb;
         /** [0,16): previous ciphertext block (the IV at first); then ciphertext not yet used. */
@@ -132,12 +133,6 @@ final class AesCfbDecryptorFactory extends PBEDataDecryptorFactory {
         CfbDecryptingInputStream(InputStream in, Cipher ecb) {
             this.in = in;
             this.ecb = ecb;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return readNBytes(one, 0, 1) == 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

@@ -2,6 +2,7 @@ package dev.synapsebackup.crypto;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.io.BulkReadInputStream;
 import dev.synapsebackup.io.SourceTrackingInputStream;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
@@ -365,7 +366,7 @@ public final class OpenPgp {
     }
 
     /** Yields the plaintext and checks the MDC at EOF. */
-    private static final class PlaintextInputStream extends InputStream {
+    private static final class PlaintextInputStream extends BulkReadInputStream {
         private final InputStream literal;
         private final PGPPBEEncryptedData pbe;
         private final SourceTrackingInputStream source;
@@ -376,12 +377,6 @@ public final class OpenPgp {
             this.literal = literal;
             this.pbe = pbe;
             this.source = source;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return readNBytes(one, 0, 1) == 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
