@@ -55,10 +55,11 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerat
  * advance. v6/SEIPD v2 is deliberately not used: GnuPG 2.2 and 2.4 cannot open it.
  *
  * <p>AES comes from the JDK's own provider (SunJCE, which uses AES-NI), in bulk calls: encryption
- * derives OpenPGP's CFB from AES/CBC ({@code AesCfbEncryptorBuilder}, several times faster than
- * SunJCE's block-at-a-time CFB), optionally on a thread of its own; decryption computes the CFB keystream with AES/ECB ({@code AesCfbDecryptorFactory}).
- * Bouncy Castle's engines are only used for algorithms the JDK lacks when decrypting (e.g. CAST5
- * from old GnuPG versions). Digests come from the JDK too.
+ * derives OpenPGP's CFB from AES/CBC ({@code AesCfbEncryptorBuilder}, faster than
+ * SunJCE's block-at-a-time CFB), optionally on a thread of its own; decryption computes the CFB
+ * keystream with AES/ECB ({@code AesCfbDecryptorFactory}). Bouncy Castle's engines are only
+ * used for algorithms the JDK lacks when decrypting (e.g. CAST5 from old GnuPG versions). Digests
+ * come from the JDK too.
  *
  * <p>{@link #decrypt(InputStream, Secret) decrypt} hands out plaintext <em>before</em> the MDC is
  * checked (that is inherent to streaming); the check happens when the caller reads to EOF. Never
