@@ -3,6 +3,7 @@ package dev.synapsebackup.archive;
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.UnsafeEntryException;
 import dev.synapsebackup.io.CountingInputStream;
+import dev.synapsebackup.io.BulkReadInputStream;
 import dev.synapsebackup.io.SourceTrackingInputStream;
 import java.io.BufferedInputStream;
 import java.io.Closeable;
@@ -255,20 +256,13 @@ public final class TarReader implements Closeable {
         tar.close();
     }
 
-    private final class ContentStream extends InputStream {
+    private final class ContentStream extends BulkReadInputStream {
         private final Entry entry;
         private long remaining;
 
         ContentStream(Entry entry) {
             this.entry = entry;
             this.remaining = entry.size();
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

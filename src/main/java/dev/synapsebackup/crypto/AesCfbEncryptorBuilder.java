@@ -82,8 +82,8 @@ final class AesCfbEncryptorBuilder extends JcePGPDataEncryptorBuilder {
      * CFB encryption (zero IV, full-block feedback, no resync) whose keystream comes from AES-CBC.
      * CFB's keystream block i+1 is {@code E(C[i]) = E(P[i] xor X[i])}, which is exactly what CBC
      * encryption of the plaintext computes when started from {@code X[1] = E(0)}: so one bulk
-     * CBC call per buffer (the JDK's intrinsic keeps the round keys in registers, about 2.4x the
-     * block-at-a-time speed of its CFB here) and an XOR give the ciphertext. A final partial block
+     * CBC call per buffer (the JDK's intrinsic keeps the round keys in registers, where its CFB
+     * goes a block at a time) and an XOR give the ciphertext. A final partial block
      * is XORed with the keystream block that follows. Closing writes it and closes {@code out}.
      */
     static final class CfbOutputStream extends OutputStream {
@@ -141,7 +141,7 @@ final class AesCfbEncryptorBuilder extends JcePGPDataEncryptorBuilder {
         }
 
         private void xor(int len) {
-            // same index on all three arrays: C2 turns this into vector instructions (20+ GB/s)
+            // same index on all three arrays: C2 turns this into vector instructions
             for (int i = 0; i < len; i++) {
                 cipherText[i] = (byte) (plain[i] ^ keystream[i]);
             }

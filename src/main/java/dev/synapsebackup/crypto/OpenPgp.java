@@ -2,7 +2,7 @@ package dev.synapsebackup.crypto;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.config.Secret;
-import dev.synapsebackup.io.NonClosingOutputStream;
+import dev.synapsebackup.io.BulkReadInputStream;
 import dev.synapsebackup.io.SourceTrackingInputStream;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
@@ -16,6 +16,7 @@ import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Date;
 import java.util.function.UnaryOperator;
+import org.apache.commons.io.output.CloseShieldOutputStream;
 import org.bouncycastle.bcpg.HashAlgorithmTags;
 import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
 import org.bouncycastle.openpgp.PGPCompressedData;
@@ -47,18 +48,18 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePBEKeyEncryptionMethodGenerat
  *
  * <p>{@link #encrypt(OutputStream, Secret) encrypt} writes exactly one message: a v4 SKESK with
  * iterated+salted S2K (SHA-256, coded count {@value #S2K_COUNT}, i.e. 65,011,712 bytes hashed —
- * the strongest RFC 4880 allows and gpg's own calibrated value on fast machines; it costs about a
- * twentieth of a second here; {@link EncryptionKey} derives it ahead of time) carrying a random AES-256 session key (gpg shows "seskey 256 bits"),
- * a SEIPD v1 packet with MDC, and an uncompressed binary
+ * the strongest RFC 4880 allows and gpg's own calibrated value on fast machines;
+ * {@link EncryptionKey} derives it ahead of time) carrying a random AES-256 session key (gpg shows
+ * "seskey 256 bits"), a SEIPD v1 packet with MDC, and an uncompressed binary
  * literal data packet written in 64 KiB partial-length chunks, so sizes need not be known in
  * advance. v6/SEIPD v2 is deliberately not used: GnuPG 2.2 and 2.4 cannot open it.
  *
  * <p>AES comes from the JDK's own provider (SunJCE, which uses AES-NI), in bulk calls: encryption
- * derives OpenPGP's CFB from AES/CBC ({@code AesCfbEncryptorBuilder}, about 1 GB/s against 430
- * MB/s for SunJCE's block-at-a-time CFB on the 2-core build machine), optionally on a thread of
- * its own; decryption computes the CFB keystream with AES/ECB ({@code AesCfbDecryptorFactory}).
- * Bouncy Castle's engines are only used for algorithms the JDK lacks when decrypting (e.g. CAST5
- * from old GnuPG versions). Digests come from the JDK too.
+ * derives OpenPGP's CFB from AES/CBC ({@code AesCfbEncryptorBuilder}, faster than
+ * SunJCE's block-at-a-time CFB), optionally on a thread of its own; decryption computes the CFB
+ * keystream with AES/ECB ({@code AesCfbDecryptorFactory}). Bouncy Castle's engines are only
+ * used for algorithms the JDK lacks when decrypting (e.g. CAST5 from old GnuPG versions). Digests
+ * come from the JDK too.
  *
  * <p>{@link #decrypt(InputStream, Secret) decrypt} hands out plaintext <em>before</em> the MDC is
  * checked (that is inherent to streaming); the check happens when the caller reads to EOF. Never
@@ -122,11 +123,11 @@ public final class OpenPgp {
     private static OutputStream encrypt(OutputStream out, EncryptionKey key, PGPDataEncryptorBuilder dataEncryptor)
             throws IOException {
         PGPEncryptedDataGenerator encGen = new PGPEncryptedDataGenerator(dataEncryptor);
-        OutputStream shielded = new NonClosingOutputStream(out);
         OutputStream encOut;
         try {
             encGen.addMethod(key.method());
-            encOut = encGen.open(shielded, new byte[PACKET_BUFFER]);
+            // Bouncy Castle closes the stream it writes to when the message is finished: not the caller's
+            encOut = encGen.open(CloseShieldOutputStream.wrap(out), new byte[PACKET_BUFFER]);
         } catch (PGPException e) {
             throw new IOException("cannot start OpenPGP encryption: " + e.getMessage(), e);
         }
@@ -135,7 +136,7 @@ public final class OpenPgp {
         Date now = new Date(System.currentTimeMillis() / 1000 * 1000);
         OutputStream litOut = litGen.open(encOut, PGPLiteralData.BINARY, "", now,
                 new byte[PACKET_BUFFER]);
-        return new MessageOutputStream(litOut, litGen, encGen, shielded);
+        return new MessageOutputStream(litOut, litGen, encGen, out);
     }
 
     /** Encrypts a small object (a manifest) in memory. */
@@ -239,14 +240,8 @@ public final class OpenPgp {
             throw translate(e, source, failure);
         } catch (PGPException e) {
             throw new IntegrityException(failure, e);
-        } catch (IntegrityException e) {
-            throw e;
         } catch (RuntimeException e) {
-            if (source.runtimeFailure() == e) {
-                throw e;
-            }
-            // bcpg throws unchecked exceptions on some malformed packets
-            throw new IntegrityException(failure + " (" + e.getMessage() + ")", e);
+            throw translate(e, source, failure);
         }
     }
 
@@ -282,9 +277,7 @@ public final class OpenPgp {
 
     private static PBEDataDecryptorFactory decryptorFactory(PGPPBEEncryptedData data, char[] pass)
             throws PGPException {
-        int alg = data.getAlgorithm();
-        if (alg == SymmetricKeyAlgorithmTags.AES_128 || alg == SymmetricKeyAlgorithmTags.AES_192
-                || alg == SymmetricKeyAlgorithmTags.AES_256) {
+        if (AesCfbDecryptorFactory.isAes(data.getAlgorithm())) {
             PGPDigestCalculatorProvider digests = jcaDigests();
             return new AesCfbDecryptorFactory(pass, digests,
                     new JcePBEDataDecryptorFactoryBuilder(digests).build(pass));
@@ -311,7 +304,18 @@ public final class OpenPgp {
         throw new IntegrityException(what + " (" + e.getMessage() + ")", e);
     }
 
-    /** Writes the literal data; close() finishes all packets but leaves the target open. */
+    /**
+     * Maps an unchecked parser failure (bcpg throws them on some malformed packets) to an
+     * integrity failure, unless it is one already or the source itself threw it.
+     */
+    private static RuntimeException translate(RuntimeException e, SourceTrackingInputStream source, String what) {
+        if (e instanceof IntegrityException || source.runtimeFailure() == e) {
+            return e;
+        }
+        return new IntegrityException(what + " (" + e.getMessage() + ")", e);
+    }
+
+    /** Writes the literal data; close() finishes all packets and flushes the target, but leaves it open. */
     private static final class MessageOutputStream extends OutputStream {
         private final OutputStream literal;
         private final PGPLiteralDataGenerator litGen;
@@ -352,7 +356,7 @@ public final class OpenPgp {
             closed = true;
             litGen.close();
             encGen.close();
-            target.close(); // NonClosingOutputStream: flushes, leaves the caller's stream open
+            target.flush();
         }
 
         private void checkOpen() throws IOException {
@@ -363,7 +367,7 @@ public final class OpenPgp {
     }
 
     /** Yields the plaintext and checks the MDC at EOF. */
-    private static final class PlaintextInputStream extends InputStream {
+    private static final class PlaintextInputStream extends BulkReadInputStream {
         private final InputStream literal;
         private final PGPPBEEncryptedData pbe;
         private final SourceTrackingInputStream source;
@@ -374,13 +378,6 @@ public final class OpenPgp {
             this.literal = literal;
             this.pbe = pbe;
             this.source = source;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
@@ -399,13 +396,8 @@ public final class OpenPgp {
                 }
             } catch (IOException e) {
                 throw translate(e, source, MDC_FAILED);
-            } catch (IntegrityException e) {
-                throw e;
             } catch (RuntimeException e) {
-                if (source.runtimeFailure() == e) {
-                    throw e;
-                }
-                throw new IntegrityException(MDC_FAILED + " (" + e.getMessage() + ")", e);
+                throw translate(e, source, MDC_FAILED);
             }
             return n;
         }

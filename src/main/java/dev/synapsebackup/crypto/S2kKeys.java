@@ -17,9 +17,9 @@ import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
  * <p>Bouncy Castle computes the same function by writing the salt and the passphrase to the
  * digest a few bytes at a time: five million calls for the 65 MB that an iterated S2K with count
  * byte 0xFF hashes. In a fresh JVM that loop runs as interpreted and lightly compiled code for
- * most of its length: about 470 ms per key on the build machine, where hashing a 64 KiB buffer
- * full of repetitions of salt and passphrase (same bytes, same order) takes 110 ms. A backup run
- * derives a key for the parent's manifest and one for its own objects, on its critical path.
+ * most of its length, several times slower than hashing a 64 KiB buffer full of repetitions of
+ * salt and passphrase (same bytes, same order). A backup run derives a key for the parent's
+ * manifest and one for its own objects, on its critical path.
  */
 final class S2kKeys {
     private static final int BUFFER = 1 << 16;

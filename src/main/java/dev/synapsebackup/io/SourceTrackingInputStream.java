@@ -29,34 +29,28 @@ public class SourceTrackingInputStream extends FilterInputStream {
 
     @Override
     public int read() throws IOException {
-        try {
-            return in.read();
-        } catch (IOException e) {
-            failure = e;
-            throw e;
-        } catch (RuntimeException e) {
-            runtimeFailure = e;
-            throw e;
-        }
+        return (int) tracked(() -> in.read());
     }
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
-        try {
-            return in.read(b, off, len);
-        } catch (IOException e) {
-            failure = e;
-            throw e;
-        } catch (RuntimeException e) {
-            runtimeFailure = e;
-            throw e;
-        }
+        return (int) tracked(() -> in.read(b, off, len));
     }
 
     @Override
     public long skip(long n) throws IOException {
+        return tracked(() -> in.skip(n));
+    }
+
+    /** A call to the source. */
+    private interface SourceCall {
+        long run() throws IOException;
+    }
+
+    /** Runs {@code call}, remembering what it throws. */
+    private long tracked(SourceCall call) throws IOException {
         try {
-            return in.skip(n);
+            return call.run();
         } catch (IOException e) {
             failure = e;
             throw e;

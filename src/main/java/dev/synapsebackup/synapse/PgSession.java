@@ -242,7 +242,8 @@ final class PgSession implements Closeable {
         return new SynapseBackupException(msg + detail);
     }
 
-    private static String oneLine(String s) {
+    /** {@code s} on one line: line breaks become {@code " | "}. */
+    static String oneLine(String s) {
         return s.strip().replaceAll("\\s*\n\\s*", " | ");
     }
 

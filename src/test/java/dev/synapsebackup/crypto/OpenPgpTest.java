@@ -131,7 +131,13 @@ class OpenPgpTest {
     @Test
     void closeFinishesTheMessageButNotTheTarget() throws IOException {
         boolean[] closed = {false};
+        int[] flushes = {0};
         ByteArrayOutputStream buf = new ByteArrayOutputStream() {
+            @Override
+            public void flush() {
+                flushes[0]++;
+            }
+
             @Override
             public void close() {
                 closed[0] = true;
@@ -141,6 +147,7 @@ class OpenPgpTest {
             enc.write("hello".getBytes(StandardCharsets.UTF_8));
         }
         assertThat(closed[0]).isFalse();
+        assertThat(flushes[0]).isPositive();
         assertThat(OpenPgp.decrypt(buf.toByteArray(), SECRET)).asString().isEqualTo("hello");
     }
 

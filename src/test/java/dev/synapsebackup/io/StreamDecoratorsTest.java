@@ -43,30 +43,6 @@ class StreamDecoratorsTest {
     }
 
     @Test
-    void nonClosingStreamLeavesTheDelegateOpen() throws IOException {
-        boolean[] closed = {false};
-        int[] flushes = {0};
-        OutputStream target = new ByteArrayOutputStream() {
-            @Override
-            public void flush() {
-                flushes[0]++;
-            }
-
-            @Override
-            public void close() {
-                closed[0] = true;
-            }
-        };
-        NonClosingOutputStream out = new NonClosingOutputStream(target);
-        out.write(new byte[] {1, 2, 3});
-        out.close();
-        out.close();
-        assertThat(closed[0]).isFalse();
-        assertThat(flushes[0]).isEqualTo(1);
-        assertThatThrownBy(() -> out.write(4)).isInstanceOf(IOException.class);
-    }
-
-    @Test
     void sourceTrackingTellsSourceFailuresApart() throws IOException {
         SourceTrackingInputStream ok = new SourceTrackingInputStream(new ByteArrayInputStream(new byte[10]));
         ok.readAllBytes();

@@ -388,7 +388,7 @@ class PostgresDocumentedRoleTest {
                 DETAIL:  Key (name)=(@alice:secret-value) already exists.
                 DETAIL:  Failing row contains (1, secret-value).
                 """;
-        String safe = PostgresRestore.safeStderr(err);
+        String safe = PgRestoreRunner.safeStderr(err);
         assertThat(safe).doesNotContain("secret-value").contains("COPY users, line 3, column admin: …")
                 .contains("COPY events, line 7: …").contains("Key (name)=(…)").contains("Failing row contains (…)");
     }

@@ -355,10 +355,10 @@ class PostgresDumpTest {
     void namesAreSafeAndBounded() {
         assertThat(PostgresDump.chunkName("synapse", 1)).isEqualTo(".synapse-backup/postgresql/synapse.pgdump.000001");
         assertThat(PostgresDump.chunkName("../x y", 12)).isEqualTo(".synapse-backup/postgresql/_.._x_y.pgdump.000012");
-        assertThat(PostgresRestore.asideName("20260101120000123456")).isEqualTo("public_pre_restore_20260101120000123456");
-        assertThat(PostgresRestore.asideName("x".repeat(63))).hasSize(63).startsWith("public_pre_restore_xxx");
-        assertThat(PostgresRestore.ident("a\"b")).isEqualTo("\"a\"\"b\"");
-        assertThat(PostgresRestore.literal("it's")).isEqualTo("'it''s'");
+        assertThat(SchemaSwap.asideName("20260101120000123456")).isEqualTo("public_pre_restore_20260101120000123456");
+        assertThat(SchemaSwap.asideName("x".repeat(63))).hasSize(63).startsWith("public_pre_restore_xxx");
+        assertThat(PgQuote.ident("a\"b")).isEqualTo("\"a\"\"b\"");
+        assertThat(PgQuote.literal("it's")).isEqualTo("'it''s'");
     }
 
     static byte[] concat(List<Path> chunks) throws IOException {
