@@ -253,7 +253,6 @@ public final class LocalRepository extends AbstractRepository {
         // nothing to release
     }
 
-    /** Writes to a hidden temporary file beside the target; commit = fsync + rename. */
     /**
      * After this many bytes a writer flushes what it has written to disk in the background, so
      * that the disk works while the data is still being produced and the final fsync is short
@@ -266,6 +265,7 @@ public final class LocalRepository extends AbstractRepository {
         return t;
     });
 
+    /** Writes to a hidden temporary file beside the target; commit = fsync + rename. */
     private static final class LocalWriter extends ObjectWriter {
         private final String key;
         private final Path target;
