@@ -4,17 +4,14 @@ import dev.synapsebackup.RepositoryAccessException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
@@ -23,11 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
-import java.util.UUID;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Consumer;
 
 /**
@@ -39,7 +31,8 @@ import java.util.function.Consumer;
  * <p>Names starting with {@code .} are the repository's own bookkeeping and never listed.
  */
 public final class LocalRepository extends AbstractRepository {
-    private static final String TEMP_PREFIX = ".tmp-";
+    /** Name prefix of the hidden temporary files of writes in progress. */
+    static final String TEMP_PREFIX = ".tmp-";
 
     private final Path root;
 
@@ -96,7 +89,8 @@ public final class LocalRepository extends AbstractRepository {
         return p;
     }
 
-    private static Path sidecar(Path file) {
+    /** The hidden file that holds the user metadata of {@code file}. */
+    static Path sidecar(Path file) {
         return file.resolveSibling("." + file.getFileName() + ".meta");
     }
 
@@ -143,14 +137,14 @@ public final class LocalRepository extends AbstractRepository {
     public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
         Path target = resolve(key);
         Files.createDirectories(target.getParent());
-        return new LocalWriter(key, target, metadata, false);
+        return new LocalObjectWriter(key, target, metadata, false);
     }
 
     @Override
     public boolean putIfAbsent(String key, byte[] content, Map<String, String> metadata) throws IOException {
         Path target = resolve(key);
         Files.createDirectories(target.getParent());
-        try (LocalWriter w = new LocalWriter(key, target, metadata, true)) {
+        try (LocalObjectWriter w = new LocalObjectWriter(key, target, metadata, true)) {
             w.write(content);
             w.commit();
             return true;
@@ -251,161 +245,5 @@ public final class LocalRepository extends AbstractRepository {
     @Override
     public void close() {
         // nothing to release
-    }
-
-    /** Writes to a hidden temporary file beside the target; commit = fsync + rename. */
-    /**
-     * After this many bytes a writer flushes what it has written to disk in the background, so
-     * that the disk works while the data is still being produced and the final fsync is short
-     * (with much free memory the kernel would otherwise hold it all until that fsync).
-     */
-    static final long SYNC_EVERY = 32L << 20;
-    private static final ExecutorService SYNCER = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "local-repository-sync");
-        t.setDaemon(true);
-        return t;
-    });
-
-    private static final class LocalWriter extends ObjectWriter {
-        private final String key;
-        private final Path target;
-        private final Path temp;
-        private final Map<String, String> metadata;
-        private final boolean exclusive;
-        private final FileChannel channel;
-        private final OutputStream out;
-        private boolean done;
-        private long unsynced;
-        private Future<?> syncing;
-
-        LocalWriter(String key, Path target, Map<String, String> metadata, boolean exclusive) throws IOException {
-            this.key = key;
-            this.target = target;
-            this.metadata = Map.copyOf(metadata);
-            this.exclusive = exclusive;
-            this.temp = target.resolveSibling(TEMP_PREFIX + target.getFileName() + "-" + UUID.randomUUID());
-            this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            this.out = java.nio.channels.Channels.newOutputStream(channel);
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            out.write(b);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-            unsynced += len;
-            if (unsynced >= SYNC_EVERY && (syncing == null || syncing.isDone())) {
-                awaitSync(); // reports a failed background fsync (EIO, ENOSPC) here, early
-                unsynced = 0;
-                syncing = SYNCER.submit(() -> {
-                    channel.force(false);
-                    return null;
-                });
-            }
-        }
-
-        /** Waits for the background fsync, if any, and rethrows its failure. */
-        private void awaitSync() throws IOException {
-            if (syncing == null) {
-                return;
-            }
-            Future<?> f = syncing;
-            syncing = null;
-            boolean interrupted = false;
-            try {
-                while (true) {
-                    try {
-                        f.get();
-                        return;
-                    } catch (InterruptedException e) {
-                        interrupted = true; // the fsync finishes soon; the file must not be closed under it
-                    }
-                }
-            } catch (ExecutionException e) {
-                Throwable c = e.getCause();
-                throw c instanceof IOException io ? io : new IOException("cannot write " + key + ": " + c, c);
-            } finally {
-                if (interrupted) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        }
-
-        @Override
-        public ObjectInfo commit() throws IOException {
-            if (done) {
-                throw new IOException("write of " + key + " already finished");
-            }
-            try {
-                awaitSync();
-                channel.force(true);
-                channel.close();
-                if (!metadata.isEmpty()) {
-                    writeSidecar();
-                }
-                if (exclusive) {
-                    // A hard link fails if the target exists: an atomic create-if-absent.
-                    try {
-                        Files.createLink(target, temp);
-                    } finally {
-                        Files.deleteIfExists(temp);
-                    }
-                } else {
-                    try {
-                        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                    } catch (AtomicMoveNotSupportedException e) {
-                        Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
-                    }
-                }
-                fsyncDirectory(target.getParent());
-                done = true;
-                BasicFileAttributes a = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                return new ObjectInfo(key, a.size(), a.lastModifiedTime().toInstant(), metadata);
-            } finally {
-                if (!done) {
-                    abort();
-                }
-            }
-        }
-
-        private void writeSidecar() throws IOException {
-            Path meta = sidecar(target);
-            Path metaTemp = meta.resolveSibling(TEMP_PREFIX + meta.getFileName() + "-" + UUID.randomUUID());
-            Properties props = new Properties();
-            props.putAll(metadata);
-            try (FileChannel ch = FileChannel.open(metaTemp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                 var w = new java.io.OutputStreamWriter(java.nio.channels.Channels.newOutputStream(ch), StandardCharsets.UTF_8)) {
-                props.store(w, null);
-                w.flush();
-                ch.force(true);
-            }
-            Files.move(metaTemp, meta, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        }
-
-        @Override
-        public void abort() {
-            if (done) {
-                return;
-            }
-            done = true;
-            try {
-                awaitSync();
-            } catch (IOException ignored) {
-                // the write is being abandoned anyway
-            }
-            try {
-                channel.close();
-            } catch (IOException ignored) {
-                // best effort: the temp file is removed below
-            }
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException ignored) {
-                // a leftover hidden temp file is never listed
-            }
-        }
     }
 }

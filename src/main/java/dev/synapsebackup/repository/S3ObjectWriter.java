@@ -3,6 +3,7 @@ package dev.synapsebackup.repository;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,20 +32,39 @@ import software.amazon.awssdk.services.s3.model.UploadPartResponse;
  *
  * <p>Part sizes: every part has the size chosen from the expected size until the stream has
  * outgrown that estimate (or from the start, when the size was unknown); from then on the part
- * size doubles every 800 parts, up to {@link S3Repository#MAX_BUFFER_SIZE}, so that 10,000 parts
+ * size doubles every 800 parts, up to {@link #MAX_BUFFER_SIZE}, so that 10,000 parts
  * hold far more than the estimate (S3's 5 TiB maximum starting from 16 MiB). The price is memory:
  * late parts of a huge stream of unknown size use buffers of up to 1 GiB each.
  *
- * <p>Not thread-safe: one thread writes, commits or aborts.
+ * <p>Not thread-safe: one thread writes, commits or aborts. All it uses of its repository is the
+ * {@link S3Bucket} and the {@link Uploads} the repository's writers share.
  */
 final class S3ObjectWriter extends ObjectWriter {
     private static final Logger LOG = LoggerFactory.getLogger(S3ObjectWriter.class);
     private static final String OCTET_STREAM = "application/octet-stream";
     private static final int PARTS_PER_DOUBLING = 800;
+    /** S3's limit on the number of parts of one object. */
+    static final int MAX_PARTS = 10_000;
+    /**
+     * Largest part buffer: Java arrays stop short of 2 GiB, and {@code parallelism + 1} of them
+     * must fit in the heap.
+     */
+    static final long MAX_BUFFER_SIZE = 1024L * 1024 * 1024;
+
+    /**
+     * What the writers of one repository share.
+     *
+     * @param executor      runs the part uploads
+     * @param parallelism   how many parts of one object upload at once
+     * @param abortPatience how long an abort keeps trying to reach the store
+     */
+    record Uploads(ExecutorService executor, int parallelism, Duration abortPatience) {
+    }
 
     private enum State { OPEN, COMMITTED, ABORTED }
 
-    private final S3Repository repo;
+    private final S3Bucket bucket;
+    private final Uploads uploads;
     private final String key;
     private final String fullKey;
     private final long basePartSize;
@@ -71,16 +92,21 @@ final class S3ObjectWriter extends ObjectWriter {
     private int running;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-    S3ObjectWriter(S3Repository repo, String key, String fullKey, long partSize, long expectedSize,
-            Map<String, String> metadata, int parallelism) {
-        this.repo = repo;
+    /**
+     * A write of {@code key} with parts of {@code partSize} bytes (at first) for an object of
+     * {@code expectedSize} bytes (-1: unknown).
+     */
+    S3ObjectWriter(S3Bucket bucket, Uploads uploads, String key, long partSize, long expectedSize,
+            Map<String, String> metadata) {
+        this.bucket = bucket;
+        this.uploads = uploads;
         this.key = key;
-        this.fullKey = fullKey;
+        this.fullKey = bucket.fullKey(key);
+        this.metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+        this.maxBuffers = uploads.parallelism() + 1;
         this.basePartSize = partSize;
         this.currentPartSize = partSize;
         this.expectedSize = expectedSize;
-        this.metadata = metadata;
-        this.maxBuffers = parallelism + 1;
         this.overrunStartPart = expectedSize < 0 ? 1 : 0;
         // Small objects (manifests, locks) should not cost a whole part buffer: the first buffer
         // starts at the expected size and grows up to a part.
@@ -133,7 +159,7 @@ final class S3ObjectWriter extends ObjectWriter {
         Throwable t = failure.get();
         if (t != null) {
             if (t instanceof SdkException se) {
-                throw repo.failure("upload", key, se);
+                throw bucket.errors().failure("upload", key, se);
             }
             throw new IOException("cannot upload " + key + ": " + t, t);
         }
@@ -144,15 +170,15 @@ final class S3ObjectWriter extends ObjectWriter {
         checkHealthy();
         if (uploadId == null) {
             try {
-                uploadId = repo.client().createMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey)
+                uploadId = bucket.client().createMultipartUpload(r -> r.bucket(bucket.name()).key(fullKey)
                         .metadata(metadata).contentType(OCTET_STREAM)).uploadId();
             } catch (SdkException e) {
-                throw repo.failure("start upload of", key, e);
+                throw bucket.errors().failure("start upload of", key, e);
             }
         }
         int partNumber = nextPartNumber++;
-        if (partNumber > S3Repository.MAX_PARTS) {
-            throw new IOException("cannot upload " + key + ": more than " + S3Repository.MAX_PARTS + " parts of up to "
+        if (partNumber > MAX_PARTS) {
+            throw new IOException("cannot upload " + key + ": more than " + MAX_PARTS + " parts of up to "
                     + currentPartSize + " bytes");
         }
         byte[] buffer = current;
@@ -162,7 +188,7 @@ final class S3ObjectWriter extends ObjectWriter {
         synchronized (lock) {
             running++;
             try {
-                repo.uploadExecutor().execute(() -> uploadPart(partNumber, buffer, size));
+                uploads.executor().execute(() -> uploadPart(partNumber, buffer, size));
             } catch (RuntimeException e) {
                 running--;
                 throw e;
@@ -178,14 +204,14 @@ final class S3ObjectWriter extends ObjectWriter {
     /**
      * The size of part {@code partNumber}: {@code base} until the estimate was exceeded (at part
      * {@code overrunStartPart}, 0 if it never was), then doubling every 800 parts up to
-     * {@link S3Repository#MAX_BUFFER_SIZE}.
+     * {@link #MAX_BUFFER_SIZE}.
      */
     static long partSize(long base, int partNumber, int overrunStartPart) {
         if (overrunStartPart <= 0 || partNumber < overrunStartPart) {
             return base;
         }
         int doublings = (partNumber - overrunStartPart) / PARTS_PER_DOUBLING;
-        return Math.min(base << Math.min(doublings, 20), Math.max(base, S3Repository.MAX_BUFFER_SIZE));
+        return Math.min(base << Math.min(doublings, 20), Math.max(base, MAX_BUFFER_SIZE));
     }
 
     /** The most part buffers this writer has held at once (for tests). */
@@ -205,7 +231,7 @@ final class S3ObjectWriter extends ObjectWriter {
                     return;
                 }
             }
-            UploadPartResponse r = repo.client().uploadPart(p -> p.bucket(repo.bucket()).key(fullKey)
+            UploadPartResponse r = bucket.client().uploadPart(p -> p.bucket(bucket.name()).key(fullKey)
                     .uploadId(uploadId).partNumber(partNumber).contentLength((long) size),
                     RequestBody.fromContentProvider(() -> new ByteArrayInputStream(buffer, 0, size), size, OCTET_STREAM));
             synchronized (lock) {
@@ -278,12 +304,12 @@ final class S3ObjectWriter extends ObjectWriter {
                 byte[] body = current;
                 int size = length;
                 try {
-                    repo.client().putObject(r -> r.bucket(repo.bucket()).key(fullKey).metadata(metadata)
+                    bucket.client().putObject(r -> r.bucket(bucket.name()).key(fullKey).metadata(metadata)
                             .contentType(OCTET_STREAM).contentLength((long) size),
                             RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, size), size,
                                     OCTET_STREAM));
                 } catch (SdkException e) {
-                    throw repo.failure("write", key, e);
+                    throw bucket.errors().failure("write", key, e);
                 }
             } else {
                 dispatchLastPart();
@@ -299,10 +325,10 @@ final class S3ObjectWriter extends ObjectWriter {
                             + (nextPartNumber - 1) + " parts stored");
                 }
                 try {
-                    repo.client().completeMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey)
+                    bucket.client().completeMultipartUpload(r -> r.bucket(bucket.name()).key(fullKey)
                             .uploadId(uploadId).multipartUpload(m -> m.parts(parts)));
                 } catch (SdkException e) {
-                    throw repo.failure("complete upload of", key, e);
+                    throw bucket.errors().failure("complete upload of", key, e);
                 }
             }
         } catch (IOException | RuntimeException | Error e) {
@@ -317,8 +343,8 @@ final class S3ObjectWriter extends ObjectWriter {
     private void dispatchLastPart() throws IOException {
         checkHealthy();
         int partNumber = nextPartNumber++;
-        if (partNumber > S3Repository.MAX_PARTS) {
-            throw new IOException("cannot upload " + key + ": more than " + S3Repository.MAX_PARTS + " parts");
+        if (partNumber > MAX_PARTS) {
+            throw new IOException("cannot upload " + key + ": more than " + MAX_PARTS + " parts");
         }
         byte[] buffer = current;
         int size = length;
@@ -368,18 +394,18 @@ final class S3ObjectWriter extends ObjectWriter {
      * Aborts the multipart upload. A part whose request was cut off by the abort may still be
      * stored by the server afterwards (S3 documents this), so check that the upload is gone and
      * abort again if it is not. When the store cannot be reached (the very failure that ended
-     * the upload, often), keep trying with growing pauses for {@link S3Repository.Builder#abortPatience}: a short
+     * the upload, often), keep trying with growing pauses for {@link Uploads#abortPatience}: a short
      * outage must not leave orphaned parts behind.
      */
     private void abortUpload() {
-        long deadline = System.nanoTime() + repo.abortPatience().toNanos();
+        long deadline = System.nanoTime() + uploads.abortPatience().toNanos();
         long pauseMillis = 200;
         while (true) {
             boolean reached = true;
             try {
-                repo.client().abortMultipartUpload(r -> r.bucket(repo.bucket()).key(fullKey).uploadId(uploadId));
+                bucket.client().abortMultipartUpload(r -> r.bucket(bucket.name()).key(fullKey).uploadId(uploadId));
             } catch (SdkException e) {
-                reached = S3Repository.isNotFound(e);
+                reached = S3Errors.isNotFound(e);
                 if (!reached) {
                     LOG.debug("abort of the multipart upload of {} failed, will retry: {}", fullKey, e.getMessage());
                 }
@@ -388,7 +414,7 @@ final class S3ObjectWriter extends ObjectWriter {
                 try {
                     // ListParts of an aborted upload is 404 on AWS but an empty 200 on some stores;
                     // the list of uploads is the same everywhere.
-                    boolean stillThere = repo.client().listMultipartUploads(r -> r.bucket(repo.bucket()).prefix(fullKey))
+                    boolean stillThere = bucket.client().listMultipartUploads(r -> r.bucket(bucket.name()).prefix(fullKey))
                             .uploads().stream().anyMatch(u -> uploadId.equals(u.uploadId()));
                     if (!stillThere) {
                         return;

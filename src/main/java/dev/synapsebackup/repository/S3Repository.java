@@ -1,88 +1,44 @@
 package dev.synapsebackup.repository;
 
-import dev.synapsebackup.RepositoryAccessException;
-import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.ConfigException;
 import dev.synapsebackup.config.S3Parameters;
-import java.io.ByteArrayInputStream;
-import java.io.FileNotFoundException;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InterruptedIOException;
-import java.net.ConnectException;
-import java.net.NoRouteToHostException;
-import java.net.SocketTimeoutException;
-import java.net.URI;
-import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import javax.xml.stream.XMLEventReader;
-import javax.xml.stream.XMLInputFactory;
-import javax.xml.stream.XMLStreamException;
 import org.apache.hc.client5.http.DnsResolver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
-import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
-import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.ResponseInputStream;
-import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.core.exception.SdkException;
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.http.apache5.Apache5HttpClient;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.retries.api.BackoffStrategy;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.S3Configuration;
-import software.amazon.awssdk.services.s3.model.AbortMultipartUploadRequest;
-import software.amazon.awssdk.services.s3.model.AbortMultipartUploadResponse;
-import software.amazon.awssdk.services.s3.model.CompleteMultipartUploadRequest;
-import software.amazon.awssdk.services.s3.model.CompleteMultipartUploadResponse;
-import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
-import software.amazon.awssdk.services.s3.model.CompletedPart;
-import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
-import software.amazon.awssdk.services.s3.model.CreateMultipartUploadResponse;
-import software.amazon.awssdk.services.s3.model.DeleteObjectRequest;
-import software.amazon.awssdk.services.s3.model.DeleteObjectResponse;
-import software.amazon.awssdk.services.s3.model.GetObjectRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
-import software.amazon.awssdk.services.s3.model.HeadBucketRequest;
-import software.amazon.awssdk.services.s3.model.HeadBucketResponse;
-import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
-import software.amazon.awssdk.services.s3.model.ListMultipartUploadsRequest;
-import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
-import software.amazon.awssdk.services.s3.model.MultipartUpload;
-import software.amazon.awssdk.services.s3.model.PutObjectRequest;
-import software.amazon.awssdk.services.s3.model.PutObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Object;
-import software.amazon.awssdk.services.s3.model.UploadPartRequest;
-import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
  * A repository in an S3 bucket (AWS or any S3-compatible store), under the normalised prefix of
- * SPEC §3. Built on the AWS SDK v2 with the Apache HTTP client.
+ * SPEC §3. Built on the AWS SDK v2 with the Apache HTTP client ({@link S3Clients}).
+ *
+ * <p>This class is the object store: head, get, put, list and delete of objects. Around it, each
+ * in a class of its own: streaming multipart writes ({@link S3ObjectWriter}), downloads that resume
+ * after a cut ({@link ResumingDownload}), create-if-absent ({@link ConditionalPut}), the clean-up
+ * of interrupted uploads ({@link MultipartCleanup}) and the wording of failures ({@link S3Errors}).
+ * The backup-level rules are {@link AbstractRepository}'s.
  *
  * <p>Large objects are written as streaming multipart uploads with several parts in flight (see
  * {@link #create(String, long, Map)}); memory stays bounded by {@code (parallelism + 1) x partSize}.
@@ -95,15 +51,8 @@ public final class S3Repository extends AbstractRepository {
     static final long MIN_PART_SIZE = 5L * 1024 * 1024;
     /** Largest part S3 accepts. */
     static final long MAX_PART_SIZE = 5L * 1024 * 1024 * 1024;
-    /** S3's limit on the number of parts of one object. */
-    static final int MAX_PARTS = 10_000;
     /** Default smallest part size chosen for a known size. */
     static final long DEFAULT_MIN_PART_SIZE = 8L * 1024 * 1024;
-    /**
-     * Largest part buffer: Java arrays stop short of 2 GiB, and {@code parallelism + 1} of them
-     * must fit in the heap.
-     */
-    static final long MAX_BUFFER_SIZE = 1024L * 1024 * 1024;
     /** Parts that an object of the expected size is planned for, leaving room for overruns. */
     static final int PLANNED_PARTS = 8_000;
     /** System property: default attempts per request. */
@@ -116,125 +65,45 @@ public final class S3Repository extends AbstractRepository {
     static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
 
     private final S3Parameters parameters;
+    private final S3Bucket bucket;
     private final S3Client s3;
-    private final String bucket;
-    private final String prefix;
+    private final S3Errors errors;
     private final long partSizeOverride;
-    private final int parallelism;
     private final int listPageSize;
-    private final java.time.Duration abortPatience;
     private final int maxAttempts;
     private final BackoffStrategy backoff;
-    private final ExecutorService uploadExecutor;
-    /** Set once the store answered a conditional PutObject with "not implemented". */
-    private volatile boolean conditionalPutUnsupported;
-    /** Set once the store was asked whether it honours conditional writes (see {@link #supportsConditionalPut}). */
-    private volatile boolean conditionalPutProbed;
+    private final S3ObjectWriter.Uploads uploads;
+    private final ConditionalPut conditionalPut;
+    private final MultipartCleanup cleanup;
 
     private S3Repository(Builder b) {
         this.parameters = b.parameters;
-        this.bucket = b.parameters.bucket();
-        this.prefix = b.parameters.prefix();
         this.partSizeOverride = b.partSize;
-        this.parallelism = b.parallelism;
         this.listPageSize = b.listPageSize;
-        this.abortPatience = b.abortPatience;
         this.maxAttempts = b.maxAttempts;
         this.backoff = BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay);
-        this.s3 = buildClient(b);
+        this.s3 = S3Clients.build(b.parameters, b.dnsResolver, b.parallelism, b.maxAttempts, backoff);
+        this.errors = new S3Errors(parameters);
+        this.bucket = new S3Bucket(s3, parameters.bucket(), parameters.prefix(), errors);
         AtomicInteger threadNumber = new AtomicInteger();
-        ThreadFactory threads = r -> {
+        ExecutorService executor = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "s3-upload-" + threadNumber.incrementAndGet());
             t.setDaemon(true);
             return t;
-        };
-        this.uploadExecutor = Executors.newCachedThreadPool(threads);
-    }
-
-    /** How long an abort keeps trying to reach the store. */
-    java.time.Duration abortPatience() {
-        return abortPatience;
-    }
-
-    private static S3Client buildClient(Builder b) {
-        S3Parameters p = b.parameters;
-        Apache5HttpClient.Builder http = Apache5HttpClient.builder()
-                // Every part upload in flight holds a connection; leave room for other requests.
-                .maxConnections(Math.max(8, b.parallelism * 2 + 2))
-                .connectionTimeout(Duration.ofSeconds(10))
-                .socketTimeout(Duration.ofSeconds(60));
-        if (b.dnsResolver != null) {
-            http.dnsResolver(b.dnsResolver);
-        }
-        var client = S3Client.builder()
-                .httpClientBuilder(http)
-                .region(Region.of(p.effectiveRegion()))
-                .credentialsProvider(credentials(p))
-                .forcePathStyle(p.addressingStyle() == S3Parameters.AddressingStyle.PATH)
-                // Parts are whole byte arrays in memory: sign each with one SHA-256 of its payload
-                // (over http; https sends UNSIGNED-PAYLOAD) instead of aws-chunked 128 KiB signed
-                // chunks, which some stores do not understand and which cost a signature per chunk.
-                .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).build())
-                // SDK >= 2.30 sends CRC32 checksums by default, which many S3-compatible stores reject.
-                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                // Exponential backoff with full jitter, for server errors and throttling (SlowDown) alike.
-                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
-                        .maxAttempts(b.maxAttempts)
-                        .backoffStrategy(BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay))
-                        .throttlingBackoffStrategy(BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay))
-                        .build()));
-        p.endpoint().ifPresent(e -> client.endpointOverride(URI.create(e)));
-        return client.build();
+        });
+        this.uploads = new S3ObjectWriter.Uploads(executor, b.parallelism, b.abortPatience);
+        this.conditionalPut = new ConditionalPut(bucket, this);
+        this.cleanup = new MultipartCleanup(bucket);
     }
 
     /**
      * Initialises the SDK classes that this repository's requests and responses use, without a
      * server: for the launcher's class data sharing training (see {@code train-startup}), which
-     * records what a run loads. The model classes' static initialisers spin some 700 lambdas
-     * (one per field accessor), which a run against a real store would otherwise spin again.
+     * records what a run loads. The model classes' static initialisers spin a lambda per field
+     * accessor, which a run against a real store would otherwise spin again.
      */
     public static void initialiseSdkClasses() {
-        List<Object> builders = List.of(
-                PutObjectRequest.builder(), PutObjectResponse.builder(),
-                GetObjectRequest.builder(), GetObjectResponse.builder(),
-                HeadObjectRequest.builder(), HeadObjectResponse.builder(),
-                HeadBucketRequest.builder(), HeadBucketResponse.builder(),
-                DeleteObjectRequest.builder(), DeleteObjectResponse.builder(),
-                ListObjectsV2Request.builder(), ListObjectsV2Response.builder(), S3Object.builder(),
-                ListMultipartUploadsRequest.builder(), ListMultipartUploadsResponse.builder(),
-                MultipartUpload.builder(),
-                CreateMultipartUploadRequest.builder(), CreateMultipartUploadResponse.builder(),
-                UploadPartRequest.builder(), UploadPartResponse.builder(),
-                CompleteMultipartUploadRequest.builder(), CompleteMultipartUploadResponse.builder(),
-                CompletedMultipartUpload.builder(), CompletedPart.builder(),
-                AbortMultipartUploadRequest.builder(), AbortMultipartUploadResponse.builder());
-        LOG.debug("initialised {} S3 model classes", builders.size());
-        // The JDK's StAX reader, which the SDK's XML response parsing uses.
-        try {
-            XMLEventReader r = XMLInputFactory.newInstance().createXMLEventReader(new ByteArrayInputStream(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name></ListBucketResult>"
-                            .getBytes(StandardCharsets.UTF_8)));
-            while (r.hasNext()) {
-                r.nextEvent();
-            }
-            r.close();
-        } catch (XMLStreamException e) {
-            throw new IllegalStateException("the JDK's XML reader failed on a constant document", e);
-        }
-    }
-
-    private static AwsCredentialsProvider credentials(S3Parameters p) {
-        if (p.accessKey().isPresent() && p.secretKey().isPresent()) {
-            String access = p.accessKey().get();
-            String secret = p.secretKey().get().revealString();
-            return StaticCredentialsProvider.create(p.sessionToken().isPresent()
-                    ? AwsSessionCredentials.create(access, secret, p.sessionToken().get().revealString())
-                    : AwsBasicCredentials.create(access, secret));
-        }
-        DefaultCredentialsProvider.Builder chain = DefaultCredentialsProvider.builder();
-        p.profile().ifPresent(chain::profileName);
-        return chain.build();
+        S3Clients.initialiseSdkClasses();
     }
 
     /** A builder for a repository described by {@code parameters}. */
@@ -249,17 +118,12 @@ public final class S3Repository extends AbstractRepository {
 
     /** The normalised key prefix ({@code ""} for the bucket's root). */
     public String prefix() {
-        return prefix;
+        return bucket.prefix();
     }
 
     @Override
     public String location() {
         return parameters.location();
-    }
-
-    /** The full S3 key of a repository-relative key. */
-    String fullKey(String key) {
-        return prefix.isEmpty() ? key : prefix + "/" + key;
     }
 
     // ---- access check ----
@@ -276,129 +140,21 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public void checkAccess() {
+        String name = bucket.name();
         try {
-            s3.headBucket(r -> r.bucket(bucket));
+            s3.headBucket(r -> r.bucket(name));
             if (parameters.addressingStyle() == S3Parameters.AddressingStyle.VIRTUAL) {
-                ListObjectsV2Response r = s3.listObjectsV2(b -> b.bucket(bucket).maxKeys(1)
-                        .prefix(prefix.isEmpty() ? null : prefix + "/"));
-                if (!bucket.equals(r.name())) {
-                    LOG.info("a listing of bucket \"{}\" at {} named {}", bucket, endpointForMessages(),
+                ListObjectsV2Response r = s3.listObjectsV2(b -> b.bucket(name).maxKeys(1)
+                        .prefix(bucket.keyPrefix().isEmpty() ? null : bucket.keyPrefix()));
+                if (!name.equals(r.name())) {
+                    LOG.info("a listing of bucket \"{}\" at {} named {}", name, errors.endpointForMessages(),
                             r.name() == null ? "no bucket" : "\"" + r.name() + "\"");
-                    throw new dev.synapsebackup.ConfigException(
-                            "the store does not serve virtual-hosted addressing; set s3-uri-style: path");
+                    throw new ConfigException("the store does not serve virtual-hosted addressing; set s3-uri-style: path");
                 }
             }
         } catch (SdkException e) {
-            if (e instanceof AbortedException || Thread.currentThread().isInterrupted()) {
-                throw new SynapseBackupException(SynapseBackupException.INTERRUPTED,
-                        "interrupted while checking bucket " + bucket);
-            }
-            throw new RepositoryAccessException(bucketReason(e), e);
+            throw errors.accessFailure(e);
         }
-    }
-
-    /** The reason a bucket request failed, for {@code ... cannot be accessed (<reason>)}. Never a secret. */
-    private String bucketReason(SdkException e) {
-        if (e instanceof AwsServiceException se) {
-            int status = se.statusCode();
-            String code = se.awsErrorDetails() == null ? null : se.awsErrorDetails().errorCode();
-            return switch (status) {
-                case 404 -> "bucket \"" + bucket + "\" does not exist";
-                case 403 -> "access to bucket \"" + bucket + "\" denied (403"
-                        + (code == null || code.isBlank() || code.equals("403") ? "" : " " + code) + ")";
-                case 301 -> "bucket \"" + bucket + "\" is in another region than " + parameters.effectiveRegion();
-                default -> "bucket \"" + bucket + "\": HTTP " + status + (code == null ? "" : " " + code);
-            };
-        }
-        return connectionReason(e);
-    }
-
-    /** A connection-level failure in words: refused, unknown host, timeout. */
-    private String connectionReason(Throwable e) {
-        String endpoint = endpointForMessages();
-        String message = e.getMessage() == null ? "" : e.getMessage();
-        if (message.startsWith("Unable to load credentials") || message.startsWith("Profile file contained no credentials")) {
-            return "no usable AWS credentials: " + firstLine(message, "");
-        }
-        for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof UnknownHostException) {
-                return "unknown host " + c.getMessage() + " (endpoint " + endpoint + ")";
-            }
-            if (c instanceof ConnectException || c instanceof NoRouteToHostException) {
-                return "cannot connect to " + endpoint + ": " + firstLine(c.getMessage(), "connection failed");
-            }
-            if (c instanceof SocketTimeoutException) {
-                return "timed out talking to " + endpoint;
-            }
-        }
-        return "cannot reach bucket \"" + bucket + "\" at " + endpoint + ": " + firstLine(e.getMessage(), e.toString());
-    }
-
-    private static String firstLine(String s, String fallback) {
-        if (s == null || s.isBlank()) {
-            return fallback;
-        }
-        int nl = s.indexOf('\n');
-        String line = nl < 0 ? s : s.substring(0, nl);
-        // Apache reports "Connect to 127.0.0.1:1 [/127.0.0.1] failed: Connection refused"; keep the cause.
-        int failed = line.lastIndexOf("failed: ");
-        return failed >= 0 ? line.substring(failed + "failed: ".length()) : line;
-    }
-
-    /** The endpoint without any user-info part (which could hold a secret). */
-    private String endpointForMessages() {
-        Optional<String> e = parameters.endpoint();
-        if (e.isEmpty()) {
-            return "s3." + parameters.effectiveRegion() + ".amazonaws.com";
-        }
-        URI uri = URI.create(e.get());
-        return uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort());
-    }
-
-    /** Maps an SDK failure on an object to an IOException naming the object. */
-    IOException failure(String action, String key, SdkException e) {
-        String what = action + " s3://" + bucket + "/" + fullKey(key);
-        if (e instanceof AbortedException || Thread.currentThread().isInterrupted()) {
-            InterruptedIOException ie = new InterruptedIOException(what + ": interrupted");
-            ie.initCause(e);
-            return ie;
-        }
-        String reason;
-        if (e instanceof AwsServiceException se) {
-            String code = se.awsErrorDetails() == null ? null : se.awsErrorDetails().errorCode();
-            reason = "HTTP " + se.statusCode() + (code == null ? "" : " " + code);
-        } else {
-            reason = connectionReason(e);
-        }
-        return new IOException("cannot " + what + ": " + reason, e);
-    }
-
-    /**
-     * Like {@link #failure} but a store that cannot be used at all — access denied, no such
-     * bucket, unreachable after the retries — is a {@link RepositoryAccessException} (exit 3).
-     */
-    IOException failureOrAccess(String action, String key, SdkException e) {
-        IOException io = failure(action, key, e);
-        if (io instanceof InterruptedIOException) {
-            return io;
-        }
-        boolean access = e instanceof AwsServiceException se
-                ? se.statusCode() == 403 || se.statusCode() == 301 || (se.statusCode() == 404 && se.awsErrorDetails() != null
-                        && "NoSuchBucket".equals(se.awsErrorDetails().errorCode()))
-                : true;
-        if (access) {
-            throw new RepositoryAccessException(io.getMessage(), e);
-        }
-        return io;
-    }
-
-    private static boolean isNoSuchBucket(SdkException e) {
-        return e instanceof AwsServiceException se && se.awsErrorDetails() != null
-                && "NoSuchBucket".equals(se.awsErrorDetails().errorCode());
-    }
-
-    static boolean isNotFound(SdkException e) {
-        return e instanceof AwsServiceException se && se.statusCode() == 404;
     }
 
     // ---- object level ----
@@ -407,13 +163,13 @@ public final class S3Repository extends AbstractRepository {
     public Optional<ObjectInfo> stat(String key) throws IOException {
         HeadObjectResponse r;
         try {
-            r = s3.headObject(b -> b.bucket(bucket).key(fullKey(key)));
+            r = s3.headObject(b -> b.bucket(bucket.name()).key(bucket.fullKey(key)));
         } catch (SdkException e) {
-            if (isNotFound(e) && !isNoSuchBucket(e)) {
+            if (S3Errors.isNotFound(e) && !S3Errors.isNoSuchBucket(e)) {
                 return Optional.empty();
             }
             // Denied or no bucket: the repository cannot be used (exit 3); a network failure stays an IOException.
-            throw e instanceof AwsServiceException ? failureOrAccess("stat", key, e) : failure("stat", key, e);
+            throw e instanceof AwsServiceException ? errors.failureOrAccess("stat", key, e) : errors.failure("stat", key, e);
         }
         return Optional.of(new ObjectInfo(key, r.contentLength() == null ? 0 : r.contentLength(),
                 r.lastModified(), lowerCase(r.metadata())));
@@ -430,20 +186,20 @@ public final class S3Repository extends AbstractRepository {
     /**
      * {@inheritDoc}
      *
-     * <p>A GET cut off mid-stream (connection reset, premature end, timeout) is resumed with a
-     * ranged GET from the byte reached, conditional on the object's ETag, after a backoff; up to
+     * <p>A GET cut off mid-stream is resumed with ranged GETs ({@link ResumingDownload}), up to
      * {@code maxAttempts - 1} times in a row without progress in between. A multi-GB restore thus
      * survives a flaky network without starting over.
      */
     @Override
     public InputStream open(String key) throws IOException {
-        return new ResumingInputStream(key, get(key, 0, null));
+        return new ResumingDownload(bucket, key, (from, eTag) -> get(key, from, eTag), maxAttempts, backoff);
     }
 
+    /** A GET of {@code key} from byte {@code from} on, if its ETag is {@code eTag} (null: any). */
     private ResponseInputStream<GetObjectResponse> get(String key, long from, String eTag) throws IOException {
         try {
             return s3.getObject(b -> {
-                b.bucket(bucket).key(fullKey(key));
+                b.bucket(bucket.name()).key(bucket.fullKey(key));
                 if (from > 0) {
                     b.range("bytes=" + from + "-");
                 }
@@ -452,160 +208,25 @@ public final class S3Repository extends AbstractRepository {
                 }
             });
         } catch (SdkException e) {
-            if (isNotFound(e)) {
-                FileNotFoundException fnf = new FileNotFoundException(
-                        "object " + key + " does not exist in " + location());
-                fnf.initCause(e);
-                throw fnf;
-            }
-            if (e instanceof AwsServiceException se && se.statusCode() == 412) {
-                throw new IOException("cannot read s3://" + bucket + "/" + fullKey(key)
-                        + ": the object changed while it was being read", e);
-            }
-            throw failure("read", key, e);
-        }
-    }
-
-    /** How many times a cut download was resumed by this repository (for tests and logs). */
-    long resumedDownloads() {
-        return resumes.get();
-    }
-
-    private final java.util.concurrent.atomic.AtomicLong resumes = new java.util.concurrent.atomic.AtomicLong();
-
-    /** A GET body that re-GETs the rest of the object when the connection breaks. */
-    private final class ResumingInputStream extends InputStream {
-        private final String key;
-        private final String eTag;
-        private final long length;
-        private AbortOnEarlyClose in;
-        private long position;
-        private int failuresInARow;
-
-        ResumingInputStream(String key, ResponseInputStream<GetObjectResponse> first) {
-            this.key = key;
-            this.in = new AbortOnEarlyClose(first);
-            this.eTag = first.response().eTag();
-            Long len = first.response().contentLength();
-            this.length = len == null ? -1 : len;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] buf, int off, int len) throws IOException {
-            while (true) {
-                try {
-                    int n = in.read(buf, off, len);
-                    if (n < 0 && length >= 0 && position < length) {
-                        throw new IOException("premature end of the object after " + position + " of " + length + " bytes");
-                    }
-                    if (n > 0) {
-                        position += n;
-                        failuresInARow = 0;
-                    }
-                    return n;
-                } catch (IOException | SdkException e) {
-                    resume(e);
-                }
-            }
-        }
-
-        private void resume(Exception cause) throws IOException {
-            if (cause instanceof InterruptedIOException || cause instanceof AbortedException
-                    || Thread.currentThread().isInterrupted() || eTag == null || length < 0
-                    || ++failuresInARow >= maxAttempts) {
-                if (cause instanceof IOException io) {
-                    throw io;
-                }
-                throw failure("read", key, (SdkException) cause);
-            }
-            LOG.debug("download of {} cut after {} bytes ({}); resuming, attempt {} of {}", fullKey(key), position,
-                    cause.toString(), failuresInARow + 1, maxAttempts);
-            in.abortQuietly();
-            try {
-                Thread.sleep(backoff.computeDelay(failuresInARow).toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                InterruptedIOException ie = new InterruptedIOException("read of " + key + " interrupted");
-                ie.initCause(cause);
-                throw ie;
-            }
-            in = new AbortOnEarlyClose(get(key, position, eTag));
-            resumes.incrementAndGet();
-        }
-
-        @Override
-        public void close() throws IOException {
-            in.close();
-        }
-    }
-
-    /**
-     * Closing a partly read response would make Apache drain the rest of the object to reuse the
-     * connection; abort the connection instead.
-     */
-    private static final class AbortOnEarlyClose extends FilterInputStream {
-        private final ResponseInputStream<GetObjectResponse> response;
-        private boolean eof;
-
-        AbortOnEarlyClose(ResponseInputStream<GetObjectResponse> response) {
-            super(response);
-            this.response = response;
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = super.read();
-            eof |= b < 0;
-            return b;
-        }
-
-        @Override
-        public int read(byte[] buf, int off, int len) throws IOException {
-            int n = super.read(buf, off, len);
-            eof |= n < 0;
-            return n;
-        }
-
-        void abortQuietly() {
-            try {
-                response.abort();
-                super.close();
-            } catch (IOException | RuntimeException ignored) {
-                // the connection is broken already
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (!eof) {
-                response.abort();
-            }
-            super.close();
+            throw errors.readFailure(key, location(), e);
         }
     }
 
     @Override
     public void deleteObject(String key) throws IOException {
         try {
-            s3.deleteObject(b -> b.bucket(bucket).key(fullKey(key)));
+            s3.deleteObject(b -> b.bucket(bucket.name()).key(bucket.fullKey(key)));
         } catch (SdkException e) {
-            if (!isNotFound(e)) {
-                throw failure("delete", key, e);
+            if (!S3Errors.isNotFound(e)) {
+                throw errors.failure("delete", key, e);
             }
         }
     }
 
     @Override
     public void listObjects(Consumer<ObjectInfo> consumer) throws IOException {
-        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
-        ListObjectsV2Request.Builder request = ListObjectsV2Request.builder().bucket(bucket).maxKeys(listPageSize);
+        String keyPrefix = bucket.keyPrefix();
+        ListObjectsV2Request.Builder request = ListObjectsV2Request.builder().bucket(bucket.name()).maxKeys(listPageSize);
         if (!keyPrefix.isEmpty()) {
             request.prefix(keyPrefix);
         }
@@ -622,53 +243,29 @@ public final class S3Repository extends AbstractRepository {
                 }
             }
         } catch (SdkException e) {
-            throw failureOrAccess("list", "", e);
+            throw errors.failureOrAccess("list", "", e);
         }
     }
+
+    // ---- interrupted uploads ----
 
     /**
      * The keys (relative to the prefix) of multipart uploads under the prefix that were started
      * but neither completed nor aborted. A clean repository has none.
      */
     public List<String> incompleteUploads() throws IOException {
-        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
-        List<String> keys = new ArrayList<>();
-        try {
-            for (var page : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(keyPrefix))) {
-                for (MultipartUpload u : page.uploads()) {
-                    if (u.key().startsWith(keyPrefix)) {
-                        keys.add(u.key().substring(keyPrefix.length()));
-                    }
-                }
-            }
-        } catch (SdkException e) {
-            throw failure("list multipart uploads of", "", e);
-        }
-        return keys;
+        return cleanup.incomplete();
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Only uploads of backups and manifests: another program's upload under the prefix is
+     * not ours to abort.
+     */
     @Override
-    public int removeStaleUploads(java.time.Duration olderThan) throws IOException {
-        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
-        java.time.Instant cutoff = java.time.Instant.now().minus(olderThan);
-        int aborted = 0;
-        try {
-            for (var page : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(keyPrefix))) {
-                for (MultipartUpload u : page.uploads()) {
-                    String name = u.key().startsWith(keyPrefix) ? u.key().substring(keyPrefix.length()) : null;
-                    // Only our own uploads: another program's upload under the prefix is not ours to abort.
-                    boolean ours = name != null && (BackupId.isBackupName(name)
-                            || name.endsWith(".manifest") && BackupId.isBackupName(name.substring(0, name.length() - 9)));
-                    if (ours && u.initiated() != null && u.initiated().isBefore(cutoff)) {
-                        s3.abortMultipartUpload(b -> b.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
-                        aborted++;
-                    }
-                }
-            }
-        } catch (SdkException e) {
-            throw failure("abort stale multipart uploads of", "", e);
-        }
-        return aborted;
+    public int removeStaleUploads(Duration olderThan) throws IOException {
+        return cleanup.removeStale(olderThan);
     }
 
     /**
@@ -679,22 +276,10 @@ public final class S3Repository extends AbstractRepository {
      * @return how many uploads were aborted
      */
     public int abortIncompleteUploads() throws IOException {
-        String keyPrefix = prefix.isEmpty() ? "" : prefix + "/";
-        int aborted = 0;
-        try {
-            for (var page : s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(keyPrefix))) {
-                for (MultipartUpload u : page.uploads()) {
-                    if (u.key().startsWith(keyPrefix)) {
-                        s3.abortMultipartUpload(b -> b.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
-                        aborted++;
-                    }
-                }
-            }
-        } catch (SdkException e) {
-            throw failure("abort multipart uploads of", "", e);
-        }
-        return aborted;
+        return cleanup.abortAll();
     }
+
+    // ---- writes ----
 
     /**
      * {@inheritDoc}
@@ -709,43 +294,7 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public boolean putIfAbsent(String key, byte[] content, Map<String, String> metadata) throws IOException {
-        if (stat(key).isPresent()) {
-            return false;
-        }
-        String full = fullKey(key);
-        boolean conditional = true;
-        try {
-            s3.putObject(b -> b.bucket(bucket).key(full).metadata(metadata).ifNoneMatch("*"),
-                    RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length,
-                            "application/octet-stream"));
-        } catch (SdkException e) {
-            if (e instanceof AwsServiceException se && (se.statusCode() == 412 || se.statusCode() == 409)) {
-                return false; // PreconditionFailed or ConditionalRequestConflict: someone else was first
-            }
-            if (!isNotImplemented(e)) {
-                throw failure("write", key, e);
-            }
-            conditional = false;
-            conditionalPutUnsupported = true;
-            try {
-                s3.putObject(b -> b.bucket(bucket).key(full).metadata(metadata),
-                        RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length,
-                                "application/octet-stream"));
-            } catch (SdkException e2) {
-                throw failure("write", key, e2);
-            }
-        }
-        // A store that silently ignores If-None-Match (or, with !conditional, does not implement
-        // it) answers 200 even if another writer won the race since our check: read back to see
-        // whose content is there.
-        LOG.debug("putIfAbsent {}: conditional write {}", key, conditional ? "accepted" : "not implemented");
-        boolean ours;
-        try (InputStream in = open(key)) {
-            ours = Arrays.equals(in.readNBytes(content.length + 1), content);
-        } catch (FileNotFoundException e) {
-            return false;
-        }
-        return ours;
+        return conditionalPut.putIfAbsent(key, content, metadata);
     }
 
     /**
@@ -758,54 +307,7 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public boolean supportsConditionalPut() {
-        if (!conditionalPutProbed && !conditionalPutUnsupported) {
-            synchronized (this) {
-                if (!conditionalPutProbed) {
-                    probeConditionalPut();
-                }
-            }
-        }
-        return !conditionalPutUnsupported;
-    }
-
-    private void probeConditionalPut() {
-        byte[] token = new byte[8];
-        new java.security.SecureRandom().nextBytes(token);
-        String key = ".conditional-put-probe-" + java.util.HexFormat.of().formatHex(token);
-        String full = fullKey(key);
-        byte[] body = "synapse-backup probe: does this store honour If-None-Match?\n".getBytes(StandardCharsets.UTF_8);
-        try {
-            s3.putObject(b -> b.bucket(bucket).key(full), RequestBody.fromBytes(body));
-            try {
-                s3.putObject(b -> b.bucket(bucket).key(full).ifNoneMatch("*"), RequestBody.fromBytes(body));
-                LOG.info("{} does not honour conditional writes (If-None-Match: *): locking by write-then-list", location());
-                conditionalPutUnsupported = true;
-            } catch (SdkException e) {
-                if (isNotImplemented(e)) {
-                    LOG.info("{} does not implement conditional writes: locking by write-then-list", location());
-                    conditionalPutUnsupported = true;
-                } else if (!(e instanceof AwsServiceException se && (se.statusCode() == 412 || se.statusCode() == 409))) {
-                    throw new java.io.UncheckedIOException(failure("write", key, e));
-                }
-            }
-            conditionalPutProbed = true;
-        } catch (SdkException e) {
-            throw new java.io.UncheckedIOException(failure("write", key, e));
-        } finally {
-            try {
-                s3.deleteObject(b -> b.bucket(bucket).key(full));
-            } catch (SdkException e) {
-                LOG.warn("could not remove the probe object {} (not a backup; no command needs it): {}", full, e.getMessage());
-            }
-        }
-    }
-
-    private static boolean isNotImplemented(SdkException e) {
-        if (!(e instanceof AwsServiceException se)) {
-            return false;
-        }
-        String code = se.awsErrorDetails() == null ? null : se.awsErrorDetails().errorCode();
-        return se.statusCode() == 501 || "NotImplemented".equals(code);
+        return conditionalPut.supported();
     }
 
     /**
@@ -819,8 +321,7 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
-        return new S3ObjectWriter(this, key, fullKey(key), partSizeFor(expectedSize), expectedSize,
-                metadata == null ? Map.of() : Map.copyOf(metadata), parallelism);
+        return new S3ObjectWriter(bucket, uploads, key, partSizeFor(expectedSize), expectedSize, metadata);
     }
 
     /**
@@ -837,26 +338,14 @@ public final class S3Repository extends AbstractRepository {
             needed = (needed + mib - 1) / mib * mib;
             base = Math.max(base, needed);
         }
-        return Math.min(base, MAX_BUFFER_SIZE);
-    }
-
-    S3Client client() {
-        return s3;
-    }
-
-    String bucket() {
-        return bucket;
-    }
-
-    ExecutorService uploadExecutor() {
-        return uploadExecutor;
+        return Math.min(base, S3ObjectWriter.MAX_BUFFER_SIZE);
     }
 
     @Override
     public void close() {
-        uploadExecutor.shutdownNow();
+        uploads.executor().shutdownNow();
         try {
-            uploadExecutor.awaitTermination(10, TimeUnit.SECONDS);
+            uploads.executor().awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -876,14 +365,14 @@ public final class S3Repository extends AbstractRepository {
         private int parallelism = 4;
         private int listPageSize = 1000;
         private int maxAttempts = Integer.getInteger(MAX_ATTEMPTS_PROPERTY, 5);
-        private java.time.Duration retryBaseDelay = java.time.Duration.ofMillis(
+        private Duration retryBaseDelay = Duration.ofMillis(
                 Long.getLong(RETRY_BASE_DELAY_PROPERTY, 100));
-        private java.time.Duration retryMaxDelay = java.time.Duration.ofMillis(
+        private Duration retryMaxDelay = Duration.ofMillis(
                 Long.getLong(RETRY_MAX_DELAY_PROPERTY, 20_000));
-        private java.time.Duration abortPatience = java.time.Duration.ofSeconds(60);
+        private Duration abortPatience = Duration.ofSeconds(60);
 
         private Builder(S3Parameters parameters) {
-            this.parameters = java.util.Objects.requireNonNull(parameters, "parameters");
+            this.parameters = Objects.requireNonNull(parameters, "parameters");
         }
 
         /** Resolves host names for the HTTP client (tests map {@code *.localhost} to loopback). */
@@ -897,28 +386,19 @@ public final class S3Repository extends AbstractRepository {
          * derived from the expected size. It is still raised when needed to stay under 10,000 parts.
          */
         public Builder partSize(long bytes) {
-            if (bytes < MIN_PART_SIZE || bytes > MAX_PART_SIZE) {
-                throw new IllegalArgumentException("part size must be between 5 MiB and 5 GiB, not " + bytes);
-            }
-            this.partSize = bytes;
+            this.partSize = inRange(bytes, MIN_PART_SIZE, MAX_PART_SIZE, "part size must be between 5 MiB and 5 GiB");
             return this;
         }
 
         /** How many parts of one object upload at once (default 4). */
         public Builder parallelism(int parts) {
-            if (parts < 1) {
-                throw new IllegalArgumentException("parallelism must be at least 1, not " + parts);
-            }
-            this.parallelism = parts;
+            this.parallelism = (int) inRange(parts, 1, Integer.MAX_VALUE, "parallelism must be at least 1");
             return this;
         }
 
         /** Keys per ListObjectsV2 page (default 1000, the S3 maximum). */
         public Builder listPageSize(int keys) {
-            if (keys < 1 || keys > 1000) {
-                throw new IllegalArgumentException("list page size must be between 1 and 1000, not " + keys);
-            }
-            this.listPageSize = keys;
+            this.listPageSize = (int) inRange(keys, 1, 1000, "list page size must be between 1 and 1000");
             return this;
         }
 
@@ -926,7 +406,7 @@ public final class S3Repository extends AbstractRepository {
          * How long an aborted multipart upload keeps trying to reach the store to abort the upload
          * (default 60 s), so a short outage leaves no orphaned parts.
          */
-        public Builder abortPatience(java.time.Duration patience) {
+        public Builder abortPatience(Duration patience) {
             this.abortPatience = patience;
             return this;
         }
@@ -937,10 +417,7 @@ public final class S3Repository extends AbstractRepository {
          * number of times in a row a cut download is resumed.
          */
         public Builder maxAttempts(int attempts) {
-            if (attempts < 1) {
-                throw new IllegalArgumentException("max attempts must be at least 1, not " + attempts);
-            }
-            this.maxAttempts = attempts;
+            this.maxAttempts = (int) inRange(attempts, 1, Integer.MAX_VALUE, "max attempts must be at least 1");
             return this;
         }
 
@@ -949,13 +426,21 @@ public final class S3Repository extends AbstractRepository {
          * jitter (defaults 100 ms and 20 s, or the system properties
          * {@value #RETRY_BASE_DELAY_PROPERTY} and {@value #RETRY_MAX_DELAY_PROPERTY}, in ms).
          */
-        public Builder retryBackoff(java.time.Duration base, java.time.Duration max) {
+        public Builder retryBackoff(Duration base, Duration max) {
             if (base.isNegative() || max.compareTo(base) < 0) {
                 throw new IllegalArgumentException("retry backoff needs 0 <= base <= max, not " + base + ", " + max);
             }
             this.retryBaseDelay = base;
             this.retryMaxDelay = max;
             return this;
+        }
+
+        /** {@code value} if it is within {@code [min, max]}; else the rule and the value, as an IllegalArgumentException. */
+        private static long inRange(long value, long min, long max, String rule) {
+            if (value < min || value > max) {
+                throw new IllegalArgumentException(rule + ", not " + value);
+            }
+            return value;
         }
 
         /** Builds the repository; does not contact the store (see {@link S3Repository#checkAccess()}). */

@@ -53,7 +53,7 @@ class LocalRepositoryTest {
         byte[] chunk = new byte[1 << 20];
         java.security.MessageDigest written = dev.synapsebackup.io.Sha256.newDigest();
         Random r = new Random(2);
-        long total = LocalRepository.SYNC_EVERY * 2 + 12345;
+        long total = LocalObjectWriter.SYNC_EVERY * 2 + 12345;
         try (ObjectWriter w = repo.create("backup-big", total, Map.of())) {
             for (long n = 0; n < total; ) {
                 int len = (int) Math.min(chunk.length, total - n);

@@ -392,7 +392,7 @@ class S3RepositoryTest {
         // and no part buffer exceeds 1 GiB.
         long total = 0;
         long previous = 0;
-        for (int part = 1; part <= S3Repository.MAX_PARTS; part++) {
+        for (int part = 1; part <= S3ObjectWriter.MAX_PARTS; part++) {
             long size = S3ObjectWriter.partSize(16 * MIB, part, 1);
             assertThat(size).isGreaterThanOrEqualTo(previous).isLessThanOrEqualTo(1024 * MIB);
             previous = size;

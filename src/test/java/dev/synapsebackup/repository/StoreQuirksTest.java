@@ -148,7 +148,7 @@ class StoreQuirksTest {
             S3Repository second = viaProxy();
             assertThatThrownBy(() -> lock(second, LockMode.AUTO).owner("other-host", 7).acquire())
                     .isInstanceOfSatisfying(RepositoryLockedException.class, e -> assertThat(e.exitCode()).isEqualTo(6))
-                    .hasMessageContaining("create on " + RepositoryLock.Machine.HOST);
+                    .hasMessageContaining("create on " + LockLiveness.HOST);
             assertThat(second.supportsConditionalPut()).isFalse();
             assertThat(lockKeys()).containsExactly("prod/" + held.key());
         }
@@ -183,7 +183,7 @@ class StoreQuirksTest {
                 .hasMessageContaining("removed it again");
         assertThat(RepositoryLock.list(disk)).as("no lock needs unlock --force").isEmpty();
         try (RepositoryLock l = lock(disk, mode).settle(Duration.ofMillis(30)).acquire()) {
-            assertThat(l.info().host()).isEqualTo(RepositoryLock.Machine.HOST);
+            assertThat(l.info().host()).isEqualTo(LockLiveness.HOST);
         }
     }
 
@@ -301,7 +301,7 @@ class StoreQuirksTest {
         Process run = new ProcessBuilder("sleep", "600").start();
         try {
             // The lock as that run would have written it; it never releases it.
-            lock(repo, mode).settle(Duration.ofMillis(30)).owner(RepositoryLock.Machine.HOST, run.pid()).acquire();
+            lock(repo, mode).settle(Duration.ofMillis(30)).owner(LockLiveness.HOST, run.pid()).acquire();
             assertThatThrownBy(() -> lock(repo, mode).settle(Duration.ofMillis(30)).acquire())
                     .isInstanceOf(RepositoryLockedException.class).hasMessageContaining("(pid " + run.pid() + ")");
 
@@ -327,7 +327,7 @@ class StoreQuirksTest {
         LocalRepository repo = new LocalRepository(tmp.resolve("repo"));
         repo.createIfMissing();
         Process run = new ProcessBuilder("sleep", "600").start();
-        lock(repo, LockMode.AUTO).owner(RepositoryLock.Machine.HOST, run.pid()).acquire();
+        lock(repo, LockMode.AUTO).owner(LockLiveness.HOST, run.pid()).acquire();
         run.destroyForcibly();
         run.waitFor();
         try (RepositoryLock mine = lock(repo, LockMode.AUTO).acquire()) {
@@ -341,8 +341,8 @@ class StoreQuirksTest {
         Instant now = Instant.now();
         long me = ProcessHandle.current().pid();
         Instant myStart = ProcessHandle.current().info().startInstant().orElseThrow();
-        String host = RepositoryLock.Machine.HOST;
-        String boot = RepositoryLock.Machine.ID;
+        String host = LockLiveness.HOST;
+        String boot = LockLiveness.MACHINE_ID;
         assertThat(boot).isNotNull();
         RepositoryLock.LockInfo alive = new RepositoryLock.LockInfo("locks/x", host, me, "create", now, now, "t",
                 "held", now, boot, myStart);
