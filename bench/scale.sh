@@ -21,7 +21,7 @@ fi
 export SYNAPSE_BACKUP_JAVA_OPTS="-Xmx$HEAP -XX:+UseSerialGC -Djava.io.tmpdir=$WORK/child-tmp -XX:+ExitOnOutOfMemoryError"
 mkdir -p "$WORK/child-tmp" "$WORK/target"
 "$here/bin/synapse-backup" --version >/dev/null # builds the jar (and its archive) outside the timings
-echo "scale passphrase" > "$WORK/pass"
+(umask 077 && echo "scale passphrase" > "$WORK/pass")
 printf 'synapse-config: %s\nrepository: %s\npassphrase-file: %s\n' \
   "$WORK/hs/etc/homeserver.yaml" "$WORK/repo" "$WORK/pass" > "$WORK/config.yaml"
 
