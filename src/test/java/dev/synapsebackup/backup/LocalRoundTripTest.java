@@ -21,10 +21,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** create → list → show → verify against a local repository, and stock gpg + tar on the result. */
+@Tag("slow")
 class LocalRoundTripTest {
     @TempDir
     Path tmp;

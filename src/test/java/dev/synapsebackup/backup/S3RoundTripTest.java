@@ -9,7 +9,9 @@ import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.create.CreateOptions;
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.Cli;
+import dev.synapsebackup.testing.FaultProxy;
 import dev.synapsebackup.testing.Procs;
 import dev.synapsebackup.testing.S3ProxyServer;
 import dev.synapsebackup.testing.Trees;
@@ -17,8 +19,10 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -204,33 +208,43 @@ class S3RoundTripTest {
     @Test
     void serverStoppedMidUploadLeavesNoObjectAndNoMultipartUpload() throws Exception {
         S3.createBucket("cut");
-        ToolConfig config = new ConfigLoader(Map.of("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY), null)
-                .load(new ConfigOverrides(null, List.of(yaml), null, "cut", null, null, S3.endpoint().toString(), "path", null));
-        AtomicLong done = new AtomicLong();
-        Progress cutAt12MB = new Progress() {
-            @Override
-            public void advance(long bytes) {
-                if (done.addAndGet(bytes) > 12_000_000 && S3.isRunning()) {
-                    // A short outage: the upload fails, and the abort's retries reach the server
-                    // once it is back, so no parts are left behind.
-                    S3.stop();
-                    Thread t = new Thread(() -> {
-                        try {
-                            Thread.sleep(5000);
-                        } catch (InterruptedException e) {
-                            return;
-                        }
-                        S3.start();
-                    });
-                    t.setDaemon(true);
-                    t.start();
+        // A pass-through proxy, only to see when the abort has been tried against the stopped server.
+        try (FaultProxy proxy = new FaultProxy(S3.port())) {
+            ToolConfig config = new ConfigLoader(Map.of("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY,
+                    "AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY), null)
+                    .load(new ConfigOverrides(null, List.of(yaml), null, "cut", null, null, proxy.endpoint().toString(),
+                            "path", null));
+            AtomicLong done = new AtomicLong();
+            AtomicBoolean abortTriedWhileStopped = new AtomicBoolean();
+            Progress cutAt12MB = new Progress() {
+                @Override
+                public void advance(long bytes) {
+                    if (done.addAndGet(bytes) > 12_000_000 && S3.isRunning()) {
+                        // A short outage: the upload fails, and the abort's retries reach the server
+                        // once it is back, so no parts are left behind.
+                        S3.stop();
+                        Thread t = new Thread(() -> {
+                            try {
+                                Await.until("an abort while the server is stopped", Duration.ofSeconds(120),
+                                        () -> proxy.requests().stream().anyMatch(
+                                                r -> r.method().equals("DELETE") && r.target().contains("uploadId=")));
+                                abortTriedWhileStopped.set(true);
+                            } catch (Exception | AssertionError e) {
+                                // asserted below
+                            } finally {
+                                S3.start();
+                            }
+                        });
+                        t.setDaemon(true);
+                        t.start();
+                    }
                 }
+            };
+            try (SynapseBackup sb = SynapseBackup.open(config)) {
+                assertThatThrownBy(() -> sb.create(new CreateOptions(Secret.of("pw"), false, null, cutAt12MB)))
+                        .isInstanceOf(RuntimeException.class);
             }
-        };
-        try (SynapseBackup sb = SynapseBackup.open(config)) {
-            assertThatThrownBy(() -> sb.create(new CreateOptions(Secret.of("pw"), false, null, cutAt12MB)))
-                    .isInstanceOf(RuntimeException.class);
+            assertThat(abortTriedWhileStopped).isTrue();
         }
         S3.start();
         assertThat(S3.keys("cut")).isEmpty();

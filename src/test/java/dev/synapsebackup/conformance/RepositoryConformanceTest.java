@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.Launcher;
 import dev.synapsebackup.testing.Procs;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -336,11 +338,10 @@ abstract class RepositoryConformanceTest {
         java.util.function.Predicate<String> isLock = store.limits().contains(TestStore.Limit.IGNORES_IF_NONE_MATCH)
                 ? k -> k.contains("locks/") && !k.endsWith("locks/exclusive")
                 : k -> k.contains("locks/");
-        while (withoutHidden(s.keys()).stream().noneMatch(isLock)) {
-            assertThat(p.isAlive()).as(() -> "the create ended before its lock was seen: " + readQuietly(logs.resolve("stderr")))
-                    .isTrue();
-            p.waitFor(20, TimeUnit.MILLISECONDS);
-        }
+        Await.until("the lock object", Duration.ofSeconds(120),
+                () -> !p.isAlive() || withoutHidden(s.keys()).stream().anyMatch(isLock));
+        assertThat(p.isAlive()).as(() -> "the create ended before its lock was seen: " + readQuietly(logs.resolve("stderr")))
+                .isTrue();
         p.destroyForcibly(); // SIGKILL: no clean-up at all
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(withoutHidden(s.keys())).anyMatch(k -> k.contains("locks/"));

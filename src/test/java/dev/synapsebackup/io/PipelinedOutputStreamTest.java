@@ -3,9 +3,11 @@ package dev.synapsebackup.io;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.synapsebackup.testing.Await;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -132,8 +134,10 @@ class PipelinedOutputStreamTest {
         assertThat(inWrite.await(10, TimeUnit.SECONDS)).isTrue();
         Thread canceller = new Thread(out::cancel);
         canceller.start();
-        canceller.join(200);
+        Await.until("cancel to block", Duration.ofSeconds(60), () -> canceller.getState() == Thread.State.WAITING
+                || canceller.getState() == Thread.State.TIMED_WAITING || canceller.getState() == Thread.State.BLOCKED);
         assertThat(canceller.isAlive()).as("cancel waits for the write in progress").isTrue();
+        assertThat(writing).isTrue();
         release.countDown();
         canceller.join(10_000);
         assertThat(canceller.isAlive()).isFalse();

@@ -79,7 +79,7 @@ class ReadAheadIteratorTest {
         Iterator<Integer> sneaky = endless(
                 () -> ReadAheadIteratorTest.<RuntimeException>sneakyThrow(new java.io.IOException("disk gone")));
         try (ReadAheadIterator<Integer> it = new ReadAheadIterator<>(sneaky, 4, 1, "test-read-ahead")) {
-            assertTimeoutPreemptively(Duration.ofSeconds(5), () -> assertThatThrownBy(it::hasNext)
+            assertTimeoutPreemptively(Duration.ofSeconds(60), () -> assertThatThrownBy(it::hasNext)
                     .hasCauseInstanceOf(java.io.IOException.class).hasMessageContaining("disk gone"));
         }
     }
@@ -116,7 +116,7 @@ class ReadAheadIteratorTest {
                         t -> t.getName().equals("test-read-ahead") && t.getState() == Thread.State.WAITING));
         // One batch taken, three waiting, one being filled: never more.
         assertThat(produced.get()).isLessThanOrEqualTo(10 + 3 * 10 + 10);
-        assertTimeoutPreemptively(Duration.ofSeconds(5), it::close);
+        assertTimeoutPreemptively(Duration.ofSeconds(60), it::close);
         // The thread has ended (so nothing is produced after close).
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("test-read-ahead"));
         assertThatThrownBy(it::hasNext).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and the installed files run a backup of the sample with the bundled Java runtime: a
  * {@code java} on PATH that fails proves the system's JDK is not used.
  */
+@Tag("slow")
 class PackageTest {
     @RegisterExtension
     static final S3ProxyServer S3 = S3ProxyServer.inMemory();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.synapsebackup.repository.S3Repository;
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.FaultProxy;
 import dev.synapsebackup.testing.FaultProxy.ResetAfter;
@@ -18,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.FutureTask;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -220,23 +222,19 @@ class FaultInjectionTest {
 
     @Test
     void serverCutDuringCreateFailsAndLeavesNothingOnceItIsBack() throws Exception {
-        // Every part fails by reset, and while the server is "cut" the abort keeps trying.
-        proxy.inject(FaultProxy.Request::isUploadPart, Integer.MAX_VALUE, new ResetAfter(0));
-        Thread restore = new Thread(() -> {
-            try {
-                while (count(FaultProxy.Request::isUploadPart) < MAX_ATTEMPTS) {
-                    Thread.sleep(20);
-                }
-                proxy.cut(true);
-                Thread.sleep(1500);
-                proxy.cut(false);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        restore.start();
-        Cli.Result c = cli("create");
-        restore.join();
+        // The server goes away at the first part; while it is away, the abort keeps trying.
+        proxy.inject(FaultProxy.Request::isUploadPart, 1, new FaultProxy.Cut());
+        java.util.function.Predicate<FaultProxy.Request> isAbort =
+                r -> r.method().equals("DELETE") && r.target().contains("uploadId=");
+        FutureTask<Cli.Result> create = new FutureTask<>(() -> cli("create"));
+        Thread t = new Thread(create, "fault-test-create");
+        t.start();
+        // Back once a whole abort (the SDK's MAX_ATTEMPTS tries) has failed and been tried again.
+        Await.until("the abort to be retried after failing", Duration.ofSeconds(120),
+                () -> create.isDone() || proxy.refused().stream().filter(isAbort).count() > MAX_ATTEMPTS);
+        proxy.cut(false);
+        Cli.Result c = create.get();
+        assertThat(proxy.refused().stream().filter(isAbort).count()).as(c.toString()).isGreaterThan(MAX_ATTEMPTS);
         assertThat(c.exitCode()).as(c.toString()).isEqualTo(1);
         assertNothingLeftInTheBucket();
     }

@@ -298,9 +298,7 @@ class HostileInputTest {
         Path bad = tmp.resolve("yaml-" + name).resolve("homeserver.yaml");
         Files.createDirectories(bad.getParent());
         Files.writeString(bad, content);
-        long t0 = System.nanoTime();
         Cli.Result r = cli("create", "--synapse-config", bad.toString());
-        assertThat(System.nanoTime() - t0).as("refused quickly").isLessThan(5_000_000_000L);
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
         assertThat(r.stderr()).doesNotContain("\tat ").contains(bad.toString());
         assertThat(r.stderr().strip().lines().filter(l -> !l.startsWith("Backup:")).count()).as(r.toString()).isEqualTo(1);
@@ -323,12 +321,13 @@ class HostileInputTest {
             }
             y.append("]\n");
         }
-        hostileYamlRefused("bomb", y.toString());
+        // SnakeYAML's alias limit, not memory or patience, ends the parse: nothing is expanded.
+        hostileYamlRefused("bomb", y.toString(), "Number of aliases for non-scalar nodes exceeds the specified max=50");
     }
 
     @Test
     void recursiveAliasIsRefused() throws IOException {
-        hostileYamlRefused("recursive", "server_name: a.org\n&a [*a]: 1\n");
+        hostileYamlRefused("recursive", "server_name: a.org\n&a [*a]: 1\n", "Recursive key for mapping is detected");
     }
 
     @Test
@@ -350,7 +349,8 @@ class HostileInputTest {
 
     @Test
     void absurdNestingIsRefused() throws IOException {
-        hostileYamlRefused("nesting", "server_name: a.org\nx: " + "[".repeat(5000) + "]".repeat(5000) + "\n");
+        hostileYamlRefused("nesting", "server_name: a.org\nx: " + "[".repeat(5000) + "]".repeat(5000) + "\n",
+                "Nesting Depth exceeded max 50");
     }
 
     // ---- helpers for hand-made tar headers ----

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.Await;
 import dev.synapsebackup.testing.FaultProxy;
 import dev.synapsebackup.testing.Launcher;
 import dev.synapsebackup.testing.S3ProxyServer;
@@ -105,12 +106,9 @@ class LeftoversTest {
             proxy.inject(FaultProxy.Request::isUploadPart, Integer.MAX_VALUE, new FaultProxy.Stall(Duration.ofSeconds(30)));
             Process p = Launcher.start(List.of("create", "--config", config.toString()), env, tmp.resolve("logs-create"),
                     "200m", childTmp);
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (proxy.requests().stream().noneMatch(FaultProxy.Request::isUploadPart)) {
-                assertThat(p.isAlive()).as("create still running").isTrue();
-                assertThat(System.nanoTime()).as("an upload began within 60 s").isLessThan(deadline);
-                Thread.sleep(20);
-            }
+            Await.until("a part upload", Duration.ofSeconds(60),
+                    () -> proxy.requests().stream().anyMatch(FaultProxy.Request::isUploadPart) || !p.isAlive());
+            assertThat(p.isAlive()).as("create still running").isTrue();
             p.destroyForcibly(); // SIGKILL: no clean-up can run
             p.waitFor();
 

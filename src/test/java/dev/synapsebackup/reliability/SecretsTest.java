@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * directory, the repository, the target), exception messages (printed in full at --verbose), or
  * the argv of any process running while the stop/start commands run.
  */
+@Tag("slow")
 class SecretsTest {
     private static final String PASSPHRASE = "pass-" + UUID.randomUUID();
     private static final String DB_PASSWORD = "dbpw-" + UUID.randomUUID();

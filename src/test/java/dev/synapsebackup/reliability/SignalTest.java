@@ -4,6 +4,8 @@ import static dev.synapsebackup.testing.Procs.q;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.Await;
+import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.FaultProxy;
 import dev.synapsebackup.testing.FaultProxy.SlowAfter;
 import dev.synapsebackup.testing.FaultProxy.Stall;
@@ -22,6 +24,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,7 +34,11 @@ import org.junit.jupiter.api.io.TempDir;
  * of a restore, and during the live swap: the upload is aborted, temporary files and staging are
  * removed, the live data is untouched or completely restored, never half.
  */
+@Tag("slow")
 class SignalTest {
+    /** The name of Shutdown's hook thread as Linux keeps it (15 characters: not only that thread's). */
+    private static final String HOOK_THREAD = "synapse-backup-";
+
     @RegisterExtension
     static final S3ProxyServer S3 = S3ProxyServer.onFilesystem();
 
@@ -47,6 +54,7 @@ class SignalTest {
     Path childTmp;
     Path serviceLog;
     Path marker;
+    Path release;
     String bucket;
 
     @BeforeAll
@@ -71,13 +79,18 @@ class SignalTest {
         childTmp = Files.createDirectories(dir.resolve("child-tmp"));
         serviceLog = dir.resolve("service.log");
         marker = dir.resolve("stopping");
+        release = dir.resolve("release-stop");
         Path svc = dir.resolve("svc.sh");
-        // "stop" takes 3 s, so that a signal can arrive in the middle of the swap.
+        // "stop" lasts until the test releases it (at most 2 minutes), so that a signal can
+        // arrive in the middle of the swap.
         Files.writeString(svc, """
                 #!/bin/bash
                 echo "$1" >> %s
-                if [ "$1" = stop ]; then touch %s; sleep 3; fi
-                """.formatted(q(serviceLog), q(marker)));
+                if [ "$1" = stop ]; then
+                  touch %s
+                  for _ in $(seq 1200); do [ -e %s ] && break; sleep 0.1; done
+                fi
+                """.formatted(q(serviceLog), q(marker), q(release)));
         Files.setPosixFilePermissions(svc, PosixFilePermissions.fromString("rwx------"));
         Path pass = dir.resolve("passphrase");
         Files.writeString(pass, "signal passphrase\n");
@@ -109,21 +122,20 @@ class SignalTest {
         return Files.readString(childTmp.resolveSibling("logs-" + command).resolve("stderr"));
     }
 
-    private static void waitFor(BooleanSupplier condition, Process p, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                throw new AssertionError("never saw " + what + " (process alive: " + p.isAlive() + ")");
-            }
-            Thread.sleep(20);
+    private static void waitFor(BooleanSupplier condition, Process p, String what) throws Exception {
+        boolean[] seen = new boolean[1];
+        // A child that ended never gets there: stop waiting at once.
+        Await.until(what, Duration.ofSeconds(60), () -> (seen[0] = condition.getAsBoolean()) || !p.isAlive());
+        if (!seen[0]) {
+            throw new AssertionError("never saw " + what + " (the process ended)");
         }
     }
 
-    private String createBackup() throws Exception {
-        Process p = launch("create", "--quiet");
-        assertThat(Launcher.await(p, 120)).as("create").isZero();
-        List<String> out = Files.readAllLines(childTmp.resolveSibling("logs-create").resolve("stdout"));
-        return out.get(out.size() - 1);
+    /** The backup a restore case starts from: a fixture, made in-process (no JVM of its own to start). */
+    private String createBackup() {
+        Cli.Result c = new Cli().run("create", "--quiet", "--config", config.toString());
+        assertThat(c.exitCode()).as(c.toString()).isZero();
+        return c.lastLine();
     }
 
     /** What the child left in its java.io.tmpdir, apart from sqlite-jdbc's native library. */
@@ -139,6 +151,21 @@ class SignalTest {
                 String n = p.getFileName().toString();
                 return n.startsWith(".synapse-restore-") || n.contains(".pre-restore-");
             }).toList();
+        }
+    }
+
+    /** How many threads of {@code p} have a name starting with {@code prefix}. */
+    private static long threadsNamed(Process p, String prefix) {
+        try (Stream<Path> s = Files.list(Path.of("/proc", String.valueOf(p.pid()), "task"))) {
+            return s.filter(t -> {
+                try {
+                    return Files.readString(t.resolve("comm")).startsWith(prefix);
+                } catch (IOException e) {
+                    return false; // the thread ended
+                }
+            }).count();
+        } catch (IOException e) {
+            return 0; // the process ended
         }
     }
 
@@ -210,7 +237,11 @@ class SignalTest {
         Files.writeString(yaml, yamlAtBackup + "\n# changed after the backup\n");
         Process p = launch("restore", id);
         waitFor(() -> Files.exists(marker), p, "the stop command");
+        long hooks = threadsNamed(p, HOOK_THREAD);
         Launcher.signal(p, "TERM");
+        // Stop ends only once the JVM runs its shutdown hook: the signal surely came mid-swap.
+        waitFor(() -> threadsNamed(p, HOOK_THREAD) > hooks, p, "the shutdown hook");
+        Files.createFile(release);
         // The swap finished, so the restore succeeded: its own exit code, not "interrupted".
         assertThat(Launcher.await(p, 90)).isZero();
         // Finished: exactly the backup's state, Synapse started again, nothing left beside it.

@@ -552,9 +552,8 @@ class S3RepositoryTest {
                 }
             });
             writer.start();
-            while (writtenBytes.get() < 12 * MIB && writer.isAlive()) {
-                Thread.sleep(5);
-            }
+            Await.until("12 MiB written", java.time.Duration.ofSeconds(60),
+                    () -> writtenBytes.get() >= 12 * MIB || !writer.isAlive());
             assertThat(MEMORY.incompleteUploads(bucket)).containsExactly("interrupted");
             writer.interrupt();
             writer.join(20_000);

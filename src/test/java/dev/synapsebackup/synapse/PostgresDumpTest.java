@@ -88,9 +88,8 @@ class PostgresDumpTest {
         List<Path> chunks;
         long after;
         try {
-            while (count(SOURCE, "events") < before + 20) {
-                Thread.sleep(20);
-            }
+            Await.until("the writer's first commits", Duration.ofSeconds(60),
+                    () -> count(SOURCE, "events") >= before + 20);
             long atStart = count(SOURCE, "events");
             chunks = dumpToFiles(new PostgresDump(tools(), 256 * 1024, tmp), SOURCE, tmp.resolve("dump"), res);
             after = count(SOURCE, "events");

@@ -23,7 +23,7 @@ import java.util.function.Predicate;
  * request is forwarded on its own upstream connection (the proxy asks both sides for
  * {@code Connection: close}); rules chosen by the test can instead answer a status (500, 503
  * SlowDown), reset the connection after N response bytes, stall before forwarding, or — with
- * {@link #cut(boolean)} — refuse the server entirely.
+ * {@link #cut(boolean)} or {@link Cut} — refuse the server entirely.
  */
 public final class FaultProxy implements AutoCloseable {
     /** One request as the proxy saw it. */
@@ -78,6 +78,13 @@ public final class FaultProxy implements AutoCloseable {
     public record SlowAfter(long bytes, long bytesPerSecond) implements Fault {
     }
 
+    /**
+     * Reset this request's connection and cut the server off from now on, as {@code cut(true)}:
+     * the cut starts at a chosen request instead of at a moment the test would have to catch.
+     */
+    public record Cut() implements Fault {
+    }
+
     private record Rule(Predicate<Request> match, AtomicInteger remaining, Fault fault) {
     }
 
@@ -85,6 +92,7 @@ public final class FaultProxy implements AutoCloseable {
     private final ServerSocket server;
     private final List<Rule> rules = new CopyOnWriteArrayList<>();
     private final List<Request> requests = new CopyOnWriteArrayList<>();
+    private final List<Request> refused = new CopyOnWriteArrayList<>();
     private final AtomicInteger injected = new AtomicInteger();
     private volatile boolean cut;
     private volatile boolean closed;
@@ -118,11 +126,17 @@ public final class FaultProxy implements AutoCloseable {
     public void reset() {
         rules.clear();
         requests.clear();
+        refused.clear();
         injected.set(0);
         cut = false;
     }
 
-    /** Every request seen so far, in order. */
+    /** Every request refused while the server was cut, in order (not in {@link #requests()}). */
+    public List<Request> refused() {
+        return new ArrayList<>(refused);
+    }
+
+    /** Every request seen so far, in order (except those {@link #refused()}). */
     public List<Request> requests() {
         return new ArrayList<>(requests);
     }
@@ -149,10 +163,6 @@ public final class FaultProxy implements AutoCloseable {
 
     private void handle(Socket client) {
         try (client) {
-            if (cut) {
-                reset(client);
-                return;
-            }
             InputStream in = new BufferedInputStream(client.getInputStream());
             String head = readHead(in);
             if (head == null) {
@@ -161,6 +171,12 @@ public final class FaultProxy implements AutoCloseable {
             String[] lines = head.split("\r\n");
             String[] requestLine = lines[0].split(" ");
             Request request = new Request(requestLine[0], requestLine.length > 1 ? requestLine[1] : "");
+            if (cut) {
+                // Read first, so that the test can tell which requests kept trying.
+                refused.add(request);
+                reset(client);
+                return;
+            }
             requests.add(request);
             Fault fault = null;
             for (Rule r : rules) {
@@ -169,6 +185,11 @@ public final class FaultProxy implements AutoCloseable {
                     injected.incrementAndGet();
                     break;
                 }
+            }
+            if (fault instanceof Cut) {
+                cut = true;
+                reset(client);
+                return;
             }
             if (fault instanceof Status s) {
                 byte[] body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + s.s3Code()

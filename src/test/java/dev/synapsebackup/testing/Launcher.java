@@ -12,7 +12,7 @@ import java.util.stream.Stream;
 
 /**
  * Runs the real launcher {@code bin/synapse-backup} as a child process (its own JVM), for tests
- * that signal it or measure it. The jar is built once, offline, if missing or older than the
+ * that signal it or bound its heap. The jar is built once, offline, if missing or older than the
  * sources.
  */
 public final class Launcher {

@@ -152,13 +152,7 @@ public final class S3ProxyServer implements AutoCloseable, BeforeAllCallback, Af
                     .virtualHost(VIRTUAL_HOST)
                     .build();
             p.start();
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (!p.getState().equals("STARTED")) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("S3Proxy did not start: " + p.getState());
-                }
-                Thread.sleep(5);
-            }
+            Await.until("S3Proxy to start", java.time.Duration.ofSeconds(60), () -> p.getState().equals("STARTED"));
             port = p.getPort();
             proxy = p;
         } catch (RuntimeException e) {
