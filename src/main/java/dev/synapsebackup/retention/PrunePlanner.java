@@ -115,6 +115,7 @@ public final class PrunePlanner {
                 new Rule("weekly", policy.weekly(), PrunePlanner::week),
                 new Rule("monthly", policy.monthly(), PrunePlanner::month),
                 new Rule("yearly", policy.yearly(), PrunePlanner::year));
+
         Instant latest = null;
         for (PruneCandidate c : eligible) {
             if (c.time().isBefore(now) && (latest == null || c.time().isAfter(latest))) {

@@ -237,8 +237,7 @@ public final class Pruner {
                 }
             }
         } catch (RuntimeException e) {
-            throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
-                    listing.notBackupKeys(), List.of()), e);
+            throw new PruneFailedException(partial(plan, deleted, listing), e);
         }
         // Clean-up of interrupted uploads is a courtesy: a store without ListMultipartUploads
         // (501) or another failure to reach or read it does not undo or hide the deletions made.
@@ -249,12 +248,17 @@ public final class Pruner {
         } catch (IOException | UncheckedIOException | SynapseBackupException e) {
             if (e instanceof InterruptedIOException || Thread.currentThread().isInterrupted()
                     || (e instanceof SynapseBackupException se && se.exitCode() == SynapseBackupException.INTERRUPTED)) {
-                throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
-                        listing.notBackupKeys(), List.of()), new SynapseBackupException(SynapseBackupException.INTERRUPTED,
-                                "interrupted while cleaning up interrupted uploads in " + repo.location(), e));
+                throw new PruneFailedException(partial(plan, deleted, listing), new SynapseBackupException(
+                        SynapseBackupException.INTERRUPTED, "interrupted while cleaning up interrupted uploads in "
+                        + repo.location(), e));
             }
             warnings.add("cannot clean up interrupted uploads in " + repo.location() + ": " + e.getMessage());
         }
         return new PruneResult(plan, false, deleted, uploads, listing.notBackups(), listing.notBackupKeys(), warnings);
+    }
+
+    /** What a real run had done when it failed: the plan and the deletions made. */
+    private static PruneResult partial(PrunePlan plan, List<String> deleted, RepositoryListing listing) {
+        return new PruneResult(plan, false, deleted, 0, listing.notBackups(), listing.notBackupKeys(), List.of());
     }
 }
