@@ -227,7 +227,13 @@ public final class SynapseBackup implements AutoCloseable {
      * manifests must be read to find dependants.
      */
     public Deleter.DeleteResult delete(String id, boolean force, java.util.function.Supplier<Secret> passphrase) {
-        return Deleter.delete(repo, id, force, new ManifestDependencyReader(repo, passphrase, null), clock, s -> { });
+        return delete(id, force, passphrase, s -> { });
+    }
+
+    /** As {@link #delete(String, boolean, java.util.function.Supplier)}, telling {@code info} what it does beyond {@code id}. */
+    public Deleter.DeleteResult delete(String id, boolean force, java.util.function.Supplier<Secret> passphrase,
+                                       java.util.function.Consumer<String> info) {
+        return Deleter.delete(repo, id, force, new ManifestDependencyReader(repo, passphrase, null), clock, info);
     }
 
     /** Applies a retention policy under the repository lock (or only plans it, with {@code dryRun}). */

@@ -1,16 +1,25 @@
 package dev.synapsebackup.cli;
 
 import dev.synapsebackup.ConfigException;
+import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.config.PassphraseSource;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.repository.Repository;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParentCommand;
 
-/** Shared plumbing of the subcommands: common flags, configuration, output, passphrase. */
+/**
+ * Shared plumbing of the subcommands: common flags, configuration, output, repository,
+ * passphrase. Its {@code @Command} attributes (help and version flags, the heading of the
+ * examples) apply to every subclass, which adds its name and texts.
+ */
+@Command(mixinStandardHelpOptions = true, footerHeading = "%nExamples:%n")
 abstract class BaseCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
@@ -51,12 +60,32 @@ abstract class BaseCommand implements Callable<Integer> {
         return config;
     }
 
+    /** The facade over the configured repository; the caller closes it. */
+    SynapseBackup openBackup() {
+        return SynapseBackup.open(loadConfig());
+    }
+
+    /** The configured repository itself, for what the facade does not offer; the caller closes it. */
+    Repository openRepository() {
+        return RepositoryFactory.open(loadConfig());
+    }
+
+    /** The passphrase that opens the existing backups (see {@link #passphrase(boolean)}). */
+    Secret passphrase() {
+        return passphrase(false);
+    }
+
+    /** The passphrase of a new backup: a prompt asks for it twice. */
+    Secret confirmedPassphrase() {
+        return passphrase(true);
+    }
 
     /**
      * The passphrase: from the configured source, else a prompt without echo when a terminal is
      * attached ({@code confirm}: asked twice, as for a new backup), else an error.
      */
-    Secret passphrase(ToolConfig config, boolean confirm) {
+    private Secret passphrase(boolean confirm) {
+        ToolConfig config = loadConfig();
         if (config.passphrase().isPresent()) {
             return config.passphrase().get().read();
         }

@@ -22,8 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import picocli.CommandLine.Command;
 
-@Command(name = "check", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "check",
         header = "Check that everything a backup needs is in place.",
         description = {
             "Checks, in this order: the configuration and the repository (the bucket or directory can be"

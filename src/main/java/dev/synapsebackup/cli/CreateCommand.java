@@ -1,12 +1,14 @@
 package dev.synapsebackup.cli;
 
 import dev.synapsebackup.backup.SynapseBackup;
+import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.create.CreateOptions;
 import dev.synapsebackup.create.CreateResult;
 import dev.synapsebackup.manifest.ManifestSummary;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -14,8 +16,7 @@ import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "create", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "create",
         header = "Make an encrypted backup of the homeserver.",
         description = {
             "Backs up what homeserver.yaml names: the signing keys, the configuration, the database (SQLite through"
@@ -59,12 +60,10 @@ final class CreateCommand extends BaseCommand {
     public Integer call() {
         Output out = output();
         ToolConfig config = loadConfig();
-        Secret passphrase = passphrase(config, true);
-        try (SynapseBackup sb = SynapseBackup.open(config)) {
+        Secret passphrase = confirmedPassphrase();
+        try (SynapseBackup sb = openBackup()) {
             out.info("Backup: creating a backup in " + sb.repository().location());
-            java.time.Duration every = fullEvery != null
-                    ? dev.synapsebackup.config.ConfigLoader.parseDuration(fullEvery, "--full-every")
-                    : config.fullEvery();
+            Duration every = fullEvery != null ? ConfigLoader.parseDuration(fullEvery, "--full-every") : config.fullEvery();
             CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir,
                     ConsoleProgress.forCommand(out), full, every, newPassphrase));
             figures.backupId = r.backupId();

@@ -1,19 +1,14 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.RepositoryFactory;
-import dev.synapsebackup.config.ToolConfig;
-import dev.synapsebackup.manifest.ManifestDependencyReader;
-import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.retention.Deleter;
-import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "delete", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "delete",
         header = "Delete a backup.",
         description = "Deletes backup ID, its data object and its manifest, under the repository lock. When other"
                 + " backups need files stored in it, the delete is refused (exit code 1) and names them, unless"
@@ -31,10 +26,8 @@ final class DeleteCommand extends BaseCommand {
     @Override
     public Integer call() {
         Output out = output();
-        ToolConfig config = loadConfig();
-        try (Repository repo = RepositoryFactory.open(config)) {
-            Deleter.DeleteResult r = Deleter.delete(repo, id, force,
-                    new ManifestDependencyReader(repo, () -> passphrase(config, false), null), Clock.systemUTC(), out::info);
+        try (SynapseBackup sb = openBackup()) {
+            Deleter.DeleteResult r = sb.delete(id, force, this::passphrase, out::info);
             if (out.json) {
                 Map<String, Object> doc = new LinkedHashMap<>();
                 doc.put("deleted", r.deleted());
@@ -42,7 +35,7 @@ final class DeleteCommand extends BaseCommand {
                 out.json(doc);
             } else {
                 for (String d : r.deleted()) {
-                    out.info("Deleted " + d + " from " + repo.location());
+                    out.info("Deleted " + d + " from " + sb.repository().location());
                 }
             }
             return 0;

@@ -1,13 +1,12 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.ConfigException;
+import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.manifest.PassphraseCheck;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.RepositoryListing;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -15,8 +14,7 @@ import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
 
-@Command(name = "list", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "list",
         header = "List the backups in the repository, oldest first.",
         description = {
             "Prints a table with the columns backup-id | last-modified | size | kind | parent | status."
@@ -36,7 +34,7 @@ final class ListCommand extends BaseCommand {
     public Integer call() {
         Output out = output();
         ToolConfig config = loadConfig();
-        try (Repository repo = RepositoryFactory.open(config)) {
+        try (Repository repo = openRepository()) {
             RepositoryListing listing = repo.listing();
             List<BackupEntry> backups = listing.backups();
             if (listing.notBackups() > 0) {
@@ -46,10 +44,10 @@ final class ListCommand extends BaseCommand {
             // Only a configured passphrase is checked: list never prompts.
             Map<String, PassphraseCheck.Unopened> unopened = new HashMap<>();
             if (config.passphrase().isPresent()) {
-                dev.synapsebackup.config.Secret passphrase = null;
+                Secret passphrase = null;
                 try {
                     passphrase = config.passphrase().get().read();
-                } catch (dev.synapsebackup.ConfigException e) {
+                } catch (ConfigException e) {
                     // Listing needs no passphrase: say why nothing was checked, and list.
                     out.warn(e.getMessage() + ": not checked which backups the passphrase opens");
                 }
@@ -64,7 +62,7 @@ final class ListCommand extends BaseCommand {
                 Map<String, Object> all = new LinkedHashMap<>();
                 for (BackupEntry b : backups) {
                     Map<String, Object> one = new LinkedHashMap<>();
-                    one.put("last-modified", DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)));
+                    one.put("last-modified", Output.time(b.lastModified()));
                     one.put("size", b.size());
                     one.put("status", status(b, unopened));
                     one.put("kind", kind(b));
@@ -78,7 +76,7 @@ final class ListCommand extends BaseCommand {
             rows.add(new String[] {"backup-id", "last-modified", "size", "kind", "parent", "status"});
             for (BackupEntry b : backups) {
                 rows.add(new String[] {b.id(),
-                    DateTimeFormatter.ISO_INSTANT.format(b.lastModified().truncatedTo(ChronoUnit.SECONDS)),
+                    Output.time(b.lastModified()),
                     b.size() + " (" + Sizes.human(b.size()) + ")", kind(b), b.parent() == null ? "-" : b.parent(),
                     status(b, unopened)});
             }

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.PrintStream;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 
 /**
  * Where a command's words go: results on stdout (always, or as one JSON document with
@@ -58,6 +61,11 @@ final class Output {
     static void putTiming(java.util.Map<String, Object> m, java.time.Duration duration, double mbPerSecond) {
         m.put("duration-seconds", duration.toMillis() / 1000.0);
         m.put("throughput-mb-per-second", Math.round(mbPerSecond * 10) / 10.0);
+    }
+
+    /** A time as list and prune print it: ISO-8601 in UTC, to the second. */
+    static String time(Instant t) {
+        return DateTimeFormatter.ISO_INSTANT.format(t.truncatedTo(ChronoUnit.SECONDS));
     }
 
     /** Prints {@code value} as the one JSON document on stdout. */

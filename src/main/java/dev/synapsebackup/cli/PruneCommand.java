@@ -1,15 +1,9 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.RepositoryFactory;
-import dev.synapsebackup.config.ToolConfig;
-import dev.synapsebackup.manifest.ManifestDependencyReader;
-import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.backup.SynapseBackup;
 import dev.synapsebackup.retention.KeepPolicy;
 import dev.synapsebackup.retention.PrunePlan;
 import dev.synapsebackup.retention.Pruner;
-import java.time.Clock;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,8 +14,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "prune", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "prune",
         header = "Remove the backups that no keep rule keeps.",
         description = {
             "The rules are restic's `forget` rules, applied under the repository lock. Each counting rule keeps the"
@@ -70,14 +63,13 @@ final class PruneCommand extends BaseCommand {
         Output out = output();
         KeepPolicy policy = new KeepPolicy(last, hourly, daily, weekly, monthly, yearly,
                 within == null ? KeepPolicy.Within.NONE : KeepPolicy.Within.parse(within));
+        // First: without a rule, that is the error reported, whatever else is wrong.
         policy.requireNotEmpty();
-        ToolConfig config = loadConfig();
-        try (Repository repo = RepositoryFactory.open(config)) {
+        try (SynapseBackup sb = openBackup()) {
             Pruner.PruneResult r;
             RuntimeException failure = null;
             try {
-                r = Pruner.prune(repo, policy, dryRun,
-                        new ManifestDependencyReader(repo, () -> passphrase(config, false), null), Clock.systemUTC());
+                r = sb.prune(policy, dryRun, this::passphrase);
             } catch (Pruner.PruneFailedException e) {
                 // Report what was deleted before the failure, then fail with it.
                 r = e.partial();
@@ -100,7 +92,7 @@ final class PruneCommand extends BaseCommand {
             for (PrunePlan.Decision d : plan.decisions()) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backup-id", d.id());
-                m.put("time", time(d));
+                m.put("time", Output.time(d.time()));
                 m.put("kind", d.kind().name().toLowerCase(Locale.ROOT));
                 m.put("action", d.action().word());
                 m.put("reasons", d.reasons());
@@ -127,7 +119,7 @@ final class PruneCommand extends BaseCommand {
             // After a failure, a backup planned for removal that is still there says so.
             String word = failed && d.action() == PrunePlan.Action.REMOVE && !deleted.contains(d.id())
                     ? "failed" : d.action().word();
-            out.result(String.format("%-6s  %s  %s  %s", word, d.id(), time(d), String.join("; ", d.reasons())));
+            out.result(String.format("%-6s  %s  %s  %s", word, d.id(), Output.time(d.time()), String.join("; ", d.reasons())));
         }
         if (r.notBackups() > 0) {
             out.result("left alone: " + r.notBackups() + (r.notBackups() == 1 ? " object" : " objects")
@@ -139,10 +131,6 @@ final class PruneCommand extends BaseCommand {
                 + (r.dryRun() ? "would remove " : "removed ") + removed + " of " + plan.decisions().size() + " backups"
                 + (failed ? " before failing" : "")
                 + (r.removedUploads() > 0 ? "; removed " + r.removedUploads() + " interrupted uploads" : ""));
-    }
-
-    private static String time(PrunePlan.Decision d) {
-        return DateTimeFormatter.ISO_INSTANT.format(d.time().truncatedTo(ChronoUnit.SECONDS));
     }
 
     /** A keep count: a number >= 0, or "unlimited". */

@@ -1,7 +1,6 @@
 package dev.synapsebackup.cli;
 
 import dev.synapsebackup.backup.SynapseBackup;
-import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.restore.RestoreOptions;
 import dev.synapsebackup.restore.RestoreResult;
 import java.nio.file.Path;
@@ -9,11 +8,10 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
-@Command(name = "restore", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "restore",
         header = "Restore a backup into the live Synapse, or into a directory.",
         description = {
             "Nothing live is touched until the whole backup has been downloaded, decrypted, its integrity code (MDC)"
@@ -32,8 +30,8 @@ import picocli.CommandLine.Parameters;
             "  synapse-backup restore backup-20261122031930123456 --target /srv/restore-check",
             "  synapse-backup restore backup-20261122031930123456 --print-command"})
 final class RestoreCommand extends BaseCommand {
-    @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
-    String id;
+    @Mixin
+    BackupIdArgument backup;
 
     @Option(names = "--target", paramLabel = "DIR", description = "Restore into DIR (empty or absent), as tar -x -C DIR would; no service control.")
     Path target;
@@ -57,18 +55,18 @@ final class RestoreCommand extends BaseCommand {
     @Override
     public Integer call() {
         Output out = output();
-        ToolConfig config = loadConfig();
-        try (SynapseBackup sb = SynapseBackup.open(config)) {
+        String id = backup.id;
+        try (SynapseBackup sb = openBackup()) {
             if (printCommand) {
                 Path dir = target != null ? target.toAbsolutePath() : Path.of("/tmp/synapse-restore-" + id);
-                for (String line : sb.restoreCommand(id, dir, () -> passphrase(config, false))) {
+                for (String line : sb.restoreCommand(id, dir, this::passphrase)) {
                     out.result(line);
                 }
                 return 0;
             }
             out.info("Restore: " + (dryRun ? "checking " : "restoring ") + id + " from " + sb.repository().location()
                     + (target != null ? " into " + target.toAbsolutePath() : ""));
-            RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(config, false), target, dryRun, noService,
+            RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(), target, dryRun, noService,
                     keepPrevious, ConsoleProgress.forCommand(out), dropExisting));
             figures.bytes = r.storedBytes();
             figures.files = r.fileCount();

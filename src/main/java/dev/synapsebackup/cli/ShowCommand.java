@@ -1,17 +1,15 @@
 package dev.synapsebackup.cli;
 
 import dev.synapsebackup.backup.SynapseBackup;
-import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.ManifestSummary;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 
-@Command(name = "show", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "show",
         header = "Summarise a backup's manifest.",
         description = "Decrypts the manifest of backup ID and prints its server name, kind, parent, the data objects"
                 + " it needs, the source paths by role, how the database was captured, and the number and size of"
@@ -20,15 +18,14 @@ import picocli.CommandLine.Parameters;
             "  synapse-backup show backup-20261122031930123456",
             "  synapse-backup show backup-20261122031930123456 --json"})
 final class ShowCommand extends BaseCommand {
-    @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
-    String id;
+    @Mixin
+    BackupIdArgument backup;
 
     @Override
     public Integer call() {
         Output out = output();
-        ToolConfig config = loadConfig();
-        try (SynapseBackup sb = SynapseBackup.open(config)) {
-            SynapseBackup.ShowResult shown = sb.show(id, passphrase(config, false));
+        try (SynapseBackup sb = openBackup()) {
+            SynapseBackup.ShowResult shown = sb.show(backup.id, passphrase());
             ManifestSummary s = shown.summary();
             Map<String, Object> objects = new LinkedHashMap<>();
             shown.objects().forEach(o -> objects.put(o.backupId(), Map.of("files", o.files(), "bytes", o.bytes())));

@@ -1,6 +1,5 @@
 package dev.synapsebackup.cli;
 
-import dev.synapsebackup.backup.RepositoryFactory;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.RepositoryLock;
 import java.time.Clock;
@@ -11,8 +10,7 @@ import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "unlock", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "unlock",
         header = "Remove stale repository locks.",
         description = "Removes the locks whose run died: those not refreshed for 30 minutes, and those of this host"
                 + " whose process no longer runs (killed with kill -9). With --force,"
@@ -26,7 +24,7 @@ final class UnlockCommand extends BaseCommand {
     @Override
     public Integer call() {
         Output out = output();
-        try (Repository repo = RepositoryFactory.open(loadConfig())) {
+        try (Repository repo = openRepository()) {
             repo.checkAccess();
             Clock clock = Clock.systemUTC();
             Instant now = clock.instant();

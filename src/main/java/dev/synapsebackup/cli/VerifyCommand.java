@@ -2,16 +2,14 @@ package dev.synapsebackup.cli;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.backup.SynapseBackup;
-import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.restore.VerifyResult;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 
-@Command(name = "verify", mixinStandardHelpOptions = true,
-        footerHeading = "%nExamples:%n",
+@Command(name = "verify",
         header = "Read a whole backup back and check it.",
         description = "Downloads and decrypts backup ID (and, for an incremental backup, the older data objects it"
                 + " needs), checks each object's OpenPGP integrity code (MDC), and checks every file's size and"
@@ -21,15 +19,14 @@ import picocli.CommandLine.Parameters;
             "  synapse-backup verify backup-20261122031930123456",
             "  synapse-backup verify backup-20261122031930123456 --json"})
 final class VerifyCommand extends BaseCommand {
-    @Parameters(index = "0", paramLabel = "ID", description = "The backup id.")
-    String id;
+    @Mixin
+    BackupIdArgument backup;
 
     @Override
     public Integer call() {
         Output out = output();
-        ToolConfig config = loadConfig();
-        try (SynapseBackup sb = SynapseBackup.open(config)) {
-            VerifyResult r = sb.verify(id, passphrase(config, false), ConsoleProgress.forCommand(out));
+        try (SynapseBackup sb = openBackup()) {
+            VerifyResult r = sb.verify(backup.id, passphrase(), ConsoleProgress.forCommand(out));
             figures.bytes = r.storedBytes();
             figures.files = r.fileCount();
             if (out.json) {
@@ -52,7 +49,7 @@ final class VerifyCommand extends BaseCommand {
                 if (r.problemCount() > r.problems().size()) {
                     out.error("  ... and " + (r.problemCount() - r.problems().size()) + " more");
                 }
-                throw new IntegrityException("verify failed: " + r.problemCount() + " problem(s) in " + id);
+                throw new IntegrityException("verify failed: " + r.problemCount() + " problem(s) in " + backup.id);
             }
             if (!out.json) {
                 out.result(String.format(Locale.ROOT, "ok: %s, %d files, %s checked%s, %s read in %.1f s (%.1f MB/s)",

@@ -1,6 +1,7 @@
 package dev.synapsebackup.retention;
 
 import dev.synapsebackup.BackupNotFoundException;
+import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.manifest.DependencyReader;
 import dev.synapsebackup.repository.BackupEntry;
@@ -8,8 +9,11 @@ import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.RepositoryLock;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
@@ -69,7 +73,7 @@ public final class Deleter {
                 info.accept("deleting the backups that depend on " + id + ": " + String.join(", ", dependants));
             }
             List<String> order = new ArrayList<>(dependants);
-            java.util.Collections.reverse(order); // newest first
+            Collections.reverse(order); // newest first
             order.add(id);
             for (String d : order) {
                 lock.checkStillHeld();
@@ -83,14 +87,14 @@ public final class Deleter {
     /** Every complete backup that needs {@code id}, directly or through another, oldest first. */
     static List<String> dependants(List<BackupEntry> all, String id, DependencyReader dependencies) {
         Map<String, List<String>> neededBy = new HashMap<>();
-        Map<String, java.time.Instant> order = new HashMap<>();
+        Map<String, Instant> order = new HashMap<>();
         for (BackupEntry e : all) {
-            order.put(e.id(), BackupId.timeOf(e.id()).orElse(e.lastModified()));
+            order.put(e.id(), PruneCandidate.timeOf(e));
             if (e.hasManifest() && !e.id().equals(id)) {
                 Set<String> deps;
                 try {
                     deps = dependencies.dependsOn(e.id());
-                } catch (dev.synapsebackup.IntegrityException x) {
+                } catch (IntegrityException x) {
                     // A manifest this passphrase does not open (or a damaged one): as prune does,
                     // assume it needs the chain its metadata names, so that it is not broken silently.
                     deps = Pruner.assumedDependencies(e.id(), all);
@@ -110,7 +114,7 @@ public final class Deleter {
             }
         }
         List<String> result = new ArrayList<>(found);
-        result.sort(java.util.Comparator.comparing((String s) -> order.get(s)).thenComparing(s -> s));
+        result.sort(Comparator.comparing((String s) -> order.get(s)).thenComparing(s -> s));
         return result;
     }
 }

@@ -1,11 +1,15 @@
 package dev.synapsebackup.retention;
 
+import dev.synapsebackup.repository.BackupEntry;
+import dev.synapsebackup.repository.BackupId;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Set;
 
 /**
- * One backup as the prune planner sees it.
+ * One backup as the prune planner sees it. Not a {@link BackupEntry}: the planner needs none of
+ * the listing's size or metadata, and the kind and dependencies come from the manifests, read
+ * only for the backups a plan keeps.
  *
  * @param id        the backup id
  * @param time      its creation time (the id's encoded time, else the object's last-modified time)
@@ -31,5 +35,28 @@ public record PruneCandidate(String id, Instant time, Kind kind, Set<String> dep
         Objects.requireNonNull(time, "time");
         Objects.requireNonNull(kind, "kind");
         dependsOn = dependsOn == null ? Set.of() : Set.copyOf(dependsOn);
+    }
+
+    /**
+     * A backup of the listing, before its manifest is read: a complete backup counts as full
+     * until its dependencies say otherwise.
+     */
+    static PruneCandidate of(BackupEntry e) {
+        Kind kind = switch (e.status()) {
+            case COMPLETE -> Kind.FULL;
+            case FOREIGN -> Kind.FOREIGN;
+            case UNFINISHED -> Kind.UNFINISHED;
+        };
+        return new PruneCandidate(e.id(), timeOf(e), kind, Set.of());
+    }
+
+    /** A backup's creation time: the id's encoded time, else the object's last-modified time. */
+    static Instant timeOf(BackupEntry e) {
+        return BackupId.timeOf(e.id()).orElse(e.lastModified());
+    }
+
+    /** This backup, found to need bytes from {@code dependsOn}. */
+    PruneCandidate incremental(Set<String> dependsOn) {
+        return new PruneCandidate(id, time, Kind.INCREMENTAL, dependsOn);
     }
 }

@@ -2,7 +2,9 @@ package dev.synapsebackup.retention;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * What prune will do: one decision per backup, oldest first, with the reasons.
@@ -22,7 +24,7 @@ public record PrunePlan(List<Decision> decisions, List<String> warnings) {
 
         /** {@code keep} or {@code remove}. */
         public String word() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -58,7 +60,7 @@ public record PrunePlan(List<Decision> decisions, List<String> warnings) {
     }
 
     /** The decision about {@code id}, if it was a candidate. */
-    public java.util.Optional<Decision> decision(String id) {
+    public Optional<Decision> decision(String id) {
         return decisions.stream().filter(d -> d.id().equals(id)).findFirst();
     }
 }

@@ -53,7 +53,25 @@ public final class PrunePlanner {
     private PrunePlanner() {
     }
 
-    private record Rule(String name, int count, Function<Instant, String> period) {
+    /** A counting rule, and how far the walk over the backups has got with it. */
+    private static final class Rule {
+        final String name;
+        final int count;
+        /** The period a backup's time falls in; null for {@code last}, where each backup is its own. */
+        final Function<Instant, String> period;
+        /** How many more backups the rule may keep ({@link KeepPolicy#UNLIMITED}: no end). */
+        int left;
+        /** How many backups it has kept. */
+        int kept;
+        /** The period of the last backup it kept. */
+        String lastPeriod;
+
+        Rule(String name, int count, Function<Instant, String> period) {
+            this.name = name;
+            this.count = count;
+            this.period = period;
+            this.left = count;
+        }
     }
 
     /**
@@ -97,9 +115,6 @@ public final class PrunePlanner {
                 new Rule("weekly", policy.weekly(), PrunePlanner::week),
                 new Rule("monthly", policy.monthly(), PrunePlanner::month),
                 new Rule("yearly", policy.yearly(), PrunePlanner::year));
-        int[] left = rules.stream().mapToInt(Rule::count).toArray();
-        int[] keptBy = new int[rules.size()];
-        String[] lastPeriod = new String[rules.size()];
 
         Instant latest = null;
         for (PruneCandidate c : eligible) {
@@ -116,25 +131,24 @@ public final class PrunePlanner {
             if (withinCutoff != null && c.time().isAfter(withinCutoff)) {
                 reasons(keepReasons, c.id()).add("within " + policy.within() + " of the newest backup (" + latest + ")");
             }
-            for (int i = 0; i < rules.size(); i++) {
-                Rule r = rules.get(i);
-                if (left[i] == 0) {
+            for (Rule r : rules) {
+                if (r.left == 0) {
                     continue;
                 }
-                String period = r.period() == null ? c.id() + "#" + nr : r.period().apply(c.time());
-                boolean newPeriod = !period.equals(lastPeriod[i]);
+                String period = r.period == null ? c.id() + "#" + nr : r.period.apply(c.time());
+                boolean newPeriod = !period.equals(r.lastPeriod);
                 if (newPeriod || oldest) {
-                    lastPeriod[i] = period;
-                    keptBy[i]++;
-                    if (left[i] > 0) {
-                        left[i]--;
+                    r.lastPeriod = period;
+                    r.kept++;
+                    if (r.left > 0) {
+                        r.left--;
                     }
-                    String of = r.count() == KeepPolicy.UNLIMITED ? "unlimited" : String.valueOf(r.count());
-                    String what = r.period() == null ? "last backup" : r.name() + " backup " + period;
+                    String of = r.count == KeepPolicy.UNLIMITED ? "unlimited" : String.valueOf(r.count);
+                    String what = r.period == null ? "last backup" : r.name + " backup " + period;
                     reasons(keepReasons, c.id()).add(newPeriod
-                            ? what + " (" + keptBy[i] + " of " + of + ")"
-                            : "oldest backup, kept for " + r.name() + " because fewer than " + of
-                                    + " periods have backups (" + keptBy[i] + " of " + of + ")");
+                            ? what + " (" + r.kept + " of " + of + ")"
+                            : "oldest backup, kept for " + r.name + " because fewer than " + of
+                                    + " periods have backups (" + r.kept + " of " + of + ")");
                 }
             }
             if (!keepReasons.containsKey(c.id())) {

@@ -1,22 +1,28 @@
 package dev.synapsebackup.retention;
 
 import dev.synapsebackup.BackupNotFoundException;
+import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.manifest.DependencyReader;
 import dev.synapsebackup.repository.BackupEntry;
-import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.RepositoryListing;
 import dev.synapsebackup.repository.RepositoryLock;
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Applies a {@link KeepPolicy} to a repository: lists the backups, reads the dependencies of
@@ -122,16 +128,11 @@ public final class Pruner {
     public static PrunePlan plan(List<BackupEntry> entries, KeepPolicy policy, DependencyReader dependencies, Clock clock) {
         Map<String, PruneCandidate> candidates = new HashMap<>();
         for (BackupEntry e : entries) {
-            PruneCandidate.Kind kind = switch (e.status()) {
-                case COMPLETE -> PruneCandidate.Kind.FULL;
-                case FOREIGN -> PruneCandidate.Kind.FOREIGN;
-                case UNFINISHED -> PruneCandidate.Kind.UNFINISHED;
-            };
-            candidates.put(e.id(), new PruneCandidate(e.id(), BackupId.timeOf(e.id()).orElse(e.lastModified()), kind, Set.of()));
+            candidates.put(e.id(), PruneCandidate.of(e));
         }
         // Dependencies matter only for what is kept: read those, re-plan, until nothing new is kept.
         Set<String> read = new HashSet<>();
-        Map<String, String> unopened = new java.util.TreeMap<>();
+        Map<String, String> unopened = new TreeMap<>();
         while (true) {
             PrunePlan plan = PrunePlanner.plan(List.copyOf(candidates.values()), policy, clock.instant());
             boolean changed = false;
@@ -141,14 +142,14 @@ public final class Pruner {
                     Set<String> deps;
                     try {
                         deps = dependencies.dependsOn(id);
-                    } catch (dev.synapsebackup.IntegrityException e) {
+                    } catch (IntegrityException e) {
                         // Another passphrase (or a damaged manifest): go on with the rest, keeping
                         // whatever this backup may need.
                         deps = assumedDependencies(id, entries);
                         unopened.put(id, e.getMessage());
                     }
                     if (!deps.isEmpty()) {
-                        candidates.put(id, new PruneCandidate(id, c.time(), PruneCandidate.Kind.INCREMENTAL, deps));
+                        candidates.put(id, c.incremental(deps));
                         changed = true;
                     }
                 }
@@ -169,7 +170,7 @@ public final class Pruner {
     static Set<String> assumedDependencies(String id, List<BackupEntry> entries) {
         Map<String, BackupEntry> byId = new HashMap<>();
         entries.forEach(e -> byId.put(e.id(), e));
-        Set<String> deps = new java.util.TreeSet<>();
+        Set<String> deps = new TreeSet<>();
         BackupEntry e = byId.get(id);
         while (e != null) {
             if ("full".equals(e.kind())) {
@@ -206,7 +207,7 @@ public final class Pruner {
         }
         List<String> warnings = new ArrayList<>();
         unopened.forEach((id, why) -> warnings.add(
-                (why.contains(dev.synapsebackup.crypto.OpenPgp.WRONG_PASSPHRASE)
+                (why.contains(OpenPgp.WRONG_PASSPHRASE)
                         ? "passphrase does not open backup " + id
                         : "the manifest of backup " + id + " cannot be read (" + why + ")")
                 + ": it and what it may need are kept"));
@@ -223,7 +224,7 @@ public final class Pruner {
             return new PruneResult(plan, true, List.of(), 0, listing.notBackups(), listing.notBackupKeys(), List.of());
         }
         List<String> remove = new ArrayList<>(plan.removed());
-        java.util.Collections.reverse(remove); // newest first: dependants before what they need
+        Collections.reverse(remove); // newest first: dependants before what they need
         List<String> deleted = new ArrayList<>();
         try {
             for (String id : remove) {
@@ -236,24 +237,28 @@ public final class Pruner {
                 }
             }
         } catch (RuntimeException e) {
-            throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
-                    listing.notBackupKeys(), List.of()), e);
+            throw new PruneFailedException(partial(plan, deleted, listing), e);
         }
         // Clean-up of interrupted uploads is a courtesy: a store without ListMultipartUploads
-        // (501) or a failure here does not undo or hide the deletions made.
+        // (501) or another failure to reach or read it does not undo or hide the deletions made.
         List<String> warnings = new ArrayList<>();
         int uploads = 0;
         try {
             uploads = repo.removeStaleUploads(STALE_UPLOAD_AGE);
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof java.io.InterruptedIOException || Thread.currentThread().isInterrupted()
+        } catch (IOException | UncheckedIOException | SynapseBackupException e) {
+            if (e instanceof InterruptedIOException || Thread.currentThread().isInterrupted()
                     || (e instanceof SynapseBackupException se && se.exitCode() == SynapseBackupException.INTERRUPTED)) {
-                throw new PruneFailedException(new PruneResult(plan, false, deleted, 0, listing.notBackups(),
-                        listing.notBackupKeys(), List.of()), new SynapseBackupException(SynapseBackupException.INTERRUPTED,
-                                "interrupted while cleaning up interrupted uploads in " + repo.location(), e));
+                throw new PruneFailedException(partial(plan, deleted, listing), new SynapseBackupException(
+                        SynapseBackupException.INTERRUPTED, "interrupted while cleaning up interrupted uploads in "
+                        + repo.location(), e));
             }
             warnings.add("cannot clean up interrupted uploads in " + repo.location() + ": " + e.getMessage());
         }
         return new PruneResult(plan, false, deleted, uploads, listing.notBackups(), listing.notBackupKeys(), warnings);
+    }
+
+    /** What a real run had done when it failed: the plan and the deletions made. */
+    private static PruneResult partial(PrunePlan plan, List<String> deleted, RepositoryListing listing) {
+        return new PruneResult(plan, false, deleted, 0, listing.notBackups(), listing.notBackupKeys(), List.of());
     }
 }
