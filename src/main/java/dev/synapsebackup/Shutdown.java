@@ -15,8 +15,15 @@ import java.util.function.IntConsumer;
  * with 128 + the signal number (143 for SIGTERM). Inside a critical section (the live swap) the
  * interrupt is held back until the section ends, so the swap finishes or rolls back but never
  * stops half-way; a swap that finished exits as it would have without the signal.
+ *
+ * <p>A program that calls the Java API has no launcher: {@link #interruptOnShutdown} gives it the
+ * same cancellation, an interrupt of the thread running the operation and a JVM that waits for
+ * its clean-up, for as long as the operation runs. Operations rely on that alone.
  */
 public final class Shutdown {
+    /** How long a shutdown waits for an interrupted operation to clean up. */
+    public static final Duration PATIENCE = Duration.ofMinutes(5);
+
     private static final Object LOCK = new Object();
     private static Thread worker;
     private static int critical;
@@ -84,6 +91,45 @@ public final class Shutdown {
         synchronized (LOCK) {
             exiting = true;
         }
+    }
+
+    /** A span of an operation during which a shutdown interrupts its thread; see {@link #interruptOnShutdown}. */
+    public interface Scope extends AutoCloseable {
+        /** Ends the span: the operation has finished or cleaned up. */
+        @Override
+        void close();
+    }
+
+    /**
+     * Until the returned scope is closed, a shutdown of the JVM (SIGINT, SIGTERM, {@code System.exit}
+     * elsewhere) interrupts the calling thread and waits, at most {@link #PATIENCE}, for the scope to
+     * be closed, so that the thread's failure paths (the upload aborted, temporary files removed)
+     * run before the JVM exits. Under the launcher ({@link #install}), whose hook already does
+     * that for the command's thread, the scope does nothing.
+     */
+    public static Scope interruptOnShutdown() {
+        if (installed()) {
+            return () -> { };
+        }
+        Thread thread = Thread.currentThread();
+        CountDownLatch closed = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            thread.interrupt();
+            try {
+                closed.await(PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "synapse-backup-abort");
+        Runtime.getRuntime().addShutdownHook(hook);
+        return () -> {
+            closed.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running, and now returns
+            }
+        };
     }
 
     /** Whether a command thread is registered, i.e. signals become interrupts of it. */

@@ -1,0 +1,163 @@
+package dev.synapsebackup.create;
+
+import dev.synapsebackup.IntegrityException;
+import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.manifest.BackupReader;
+import dev.synapsebackup.manifest.Manifest;
+import dev.synapsebackup.manifest.ManifestFile;
+import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.repository.BackupEntry;
+import dev.synapsebackup.repository.BackupId;
+import dev.synapsebackup.repository.Repository;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Chooses the parent of an incremental backup: the newest complete backup of the repository,
+ * if it can serve. Its manifest is fetched and read once, into a {@link Parent}.
+ */
+final class ParentChoice {
+    private static final Logger LOG = LoggerFactory.getLogger(ParentChoice.class);
+
+    private final Repository repo;
+    private final String serverName;
+    private final CreateOptions options;
+
+    /**
+     * @param repo       the repository, locked by this run
+     * @param serverName the server this backup is of
+     */
+    ParentChoice(Repository repo, String serverName, CreateOptions options) {
+        this.repo = repo;
+        this.serverName = serverName;
+        this.options = options;
+    }
+
+    /** The message (SPEC §7) when the passphrase does not open the newest backup. */
+    static String passphraseMismatch(String id) {
+        return "passphrase does not open backup " + id + ", the newest in the repository";
+    }
+
+    /** The newest complete backup made by this tool ({@code entries} are in id order). */
+    static Optional<BackupEntry> newestComplete(List<BackupEntry> entries) {
+        BackupEntry newest = null;
+        for (BackupEntry e : entries) {
+            if (e.status() == BackupEntry.Status.COMPLETE && BackupId.timeOf(e.id()).isPresent()) {
+                newest = e;
+            }
+        }
+        return Optional.ofNullable(newest);
+    }
+
+    /**
+     * The parent for an incremental backup, or null for a full one: none exists yet, {@code --full},
+     * {@code --new-passphrase}, the chain's full backup is older than {@code full-every}, or the
+     * newest backup cannot serve (another server, a damaged manifest, a data object of its chain
+     * missing). Any other failure (a bug) fails the run rather than quietly making a full backup.
+     *
+     * @param now           the new backup's time
+     * @param entries       the repository's backups, in id order, listed under the lock
+     * @param temp          where the parent's manifest is decrypted to
+     * @param databaseEntry the tar entry name of the SQLite database, whose record is looked up; or null
+     * @throws IntegrityException the passphrase does not open the newest backup (without
+     *         {@code --new-passphrase}): a nightly run with a wrong passphrase file must fail,
+     *         not quietly start a second chain that the other passphrase cannot read
+     * @throws InterruptedIOException the run was interrupted while reading the manifest
+     */
+    Parent choose(Instant now, List<BackupEntry> entries, Path temp, String databaseEntry) throws InterruptedIOException {
+        BackupEntry newest = newestComplete(entries).orElse(null);
+        if (newest == null) {
+            return null;
+        }
+        if (options.newPassphrase()) {
+            LOG.info("--new-passphrase: starting a new full chain; the passphrase of {} is not checked", newest.id());
+            return null;
+        }
+        String why;
+        try {
+            Path manifestFile = fetch(newest.id(), temp);
+            if (options.forceFull()) {
+                return null;
+            }
+            Parent p = read(newest.id(), manifestFile, databaseEntry);
+            ManifestSummary s = p.summary();
+            if (!serverName.equals(s.serverName())) {
+                why = "the newest backup " + newest.id() + " is of another server (" + s.serverName() + ")";
+            } else if (!now.isBefore(p.fullStart().plus(options.fullEvery()))) {
+                LOG.info("the last full backup {} is older than full-every ({}): making a full backup", s.fullBackup(),
+                        options.fullEvery());
+                return null;
+            } else {
+                Optional<String> missing = missingObject(p.objects(), entries);
+                if (missing.isEmpty()) {
+                    return p;
+                }
+                why = "data object " + missing.get() + " of the newest backup's chain is missing";
+            }
+        } catch (IntegrityException e) {
+            if (e.getMessage().startsWith(passphraseMismatch(newest.id()))) {
+                throw e;
+            }
+            why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
+        } catch (InterruptedIOException e) {
+            throw e; // a signal, not a damaged manifest
+        } catch (IOException | UncheckedIOException | SynapseBackupException e) {
+            // Only what reading a manifest can meet; a bug (an NPE, say) must fail the run, not
+            // quietly make a full backup.
+            if (e instanceof SynapseBackupException sbe && sbe.exitCode() == SynapseBackupException.INTERRUPTED) {
+                throw sbe;
+            }
+            why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
+        }
+        options.progress().warn(why + ": making a full backup");
+        return null;
+    }
+
+    /** Fetches and decrypts the manifest of {@code id}; a passphrase that does not open it is refused. */
+    private Path fetch(String id, Path temp) throws IOException {
+        try {
+            return BackupReader.fetchManifest(repo, id, options.passphrase(), temp);
+        } catch (IntegrityException e) {
+            if (String.valueOf(e.getMessage()).startsWith(OpenPgp.WRONG_PASSPHRASE)) {
+                throw new IntegrityException(passphraseMismatch(id)
+                        + "; to start a new full chain under this passphrase on purpose, run create --new-passphrase", e);
+            }
+            throw e;
+        }
+    }
+
+    /** One pass over the manifest: the summary, the objects the chain's bytes are in, and the database's record. */
+    static Parent read(String id, Path manifestFile, String databaseEntry) throws IOException {
+        SortedSet<String> objects = new TreeSet<>(Set.of(id));
+        ManifestFile database = null;
+        try (Manifest.FileIterator files = Manifest.files(manifestFile)) {
+            while (files.hasNext()) {
+                ManifestFile f = files.next();
+                objects.add(f.backup() == null ? id : f.backup());
+                if (database == null && f.path().equals(databaseEntry)) {
+                    database = f;
+                }
+            }
+            return new Parent(id, manifestFile, files.summary(), objects, database);
+        }
+    }
+
+    /** The first of {@code objects} (in order) that is not among the repository's backups. */
+    private static Optional<String> missingObject(Set<String> objects, List<BackupEntry> entries) {
+        Set<String> existing = new HashSet<>();
+        entries.forEach(e -> existing.add(e.id()));
+        return objects.stream().filter(o -> !existing.contains(o)).findFirst();
+    }
+}
