@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "restore",
@@ -29,9 +28,7 @@ import picocli.CommandLine.Option;
             "  synapse-backup restore backup-20261122031930123456",
             "  synapse-backup restore backup-20261122031930123456 --target /srv/restore-check",
             "  synapse-backup restore backup-20261122031930123456 --print-command"})
-final class RestoreCommand extends BaseCommand {
-    @Mixin
-    BackupIdArgument backup;
+final class RestoreCommand extends OneBackupCommand {
 
     @Option(names = "--target", paramLabel = "DIR", description = "Restore into DIR (empty or absent), as tar -x -C DIR would; no service control.")
     Path target;
@@ -53,51 +50,47 @@ final class RestoreCommand extends BaseCommand {
     boolean printCommand;
 
     @Override
-    public Integer call() {
-        Output out = output();
-        String id = backup.id;
-        try (SynapseBackup sb = openBackup()) {
-            if (printCommand) {
-                Path dir = target != null ? target.toAbsolutePath() : Path.of("/tmp/synapse-restore-" + id);
-                for (String line : sb.restoreCommand(id, dir, this::passphrase)) {
-                    out.result(line);
-                }
-                return 0;
+    int run(SynapseBackup sb, String id, Output out) {
+        if (printCommand) {
+            Path dir = target != null ? target.toAbsolutePath() : Path.of("/tmp/synapse-restore-" + id);
+            for (String line : sb.restoreCommand(id, dir, this::passphrase)) {
+                out.result(line);
             }
-            out.info("Restore: " + (dryRun ? "checking " : "restoring ") + id + " from " + sb.repository().location()
-                    + (target != null ? " into " + target.toAbsolutePath() : ""));
-            RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(), target, dryRun, noService,
-                    keepPrevious, ConsoleProgress.forCommand(out), dropExisting));
-            figures.bytes = r.storedBytes();
-            figures.files = r.fileCount();
-            if (out.json) {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("backup-id", r.backupId());
-                m.put("mode", r.mode());
-                m.put("files", r.fileCount());
-                m.put("file-bytes", r.fileBytes());
-                m.put("stored-bytes", r.storedBytes());
-                Output.putTiming(m, r.duration(), r.throughputMBps());
-                m.put("changes", r.changes());
-                m.put("kept", r.kept());
-                m.put("notes", r.notes());
-                out.json(m);
-                return 0;
-            }
-            for (String c : r.changes()) {
-                out.result((dryRun ? "would " : "") + c);
-            }
-            for (String k : r.kept()) {
-                out.info("kept " + k);
-            }
-            for (String n : r.notes()) {
-                out.warn(n);
-            }
-            out.result(String.format(Locale.ROOT, "%s: %s, %d files, %s%s in %.1f s (%.1f MB/s)",
-                    dryRun ? "ok (dry run, nothing changed)" : "restored", r.backupId(), r.fileCount(),
-                    Sizes.human(r.fileBytes()), dryRun ? " verified" : "", r.duration().toMillis() / 1000.0,
-                    r.throughputMBps()));
             return 0;
         }
+        out.info("Restore: " + (dryRun ? "checking " : "restoring ") + id + " from " + sb.repository().location()
+                + (target != null ? " into " + target.toAbsolutePath() : ""));
+        RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(), target, dryRun, noService,
+                keepPrevious, ConsoleProgress.forCommand(out), dropExisting));
+        figures.bytes = r.storedBytes();
+        figures.files = r.fileCount();
+        if (out.json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("backup-id", r.backupId());
+            m.put("mode", r.mode());
+            m.put("files", r.fileCount());
+            m.put("file-bytes", r.fileBytes());
+            m.put("stored-bytes", r.storedBytes());
+            Output.putTiming(m, r.duration(), r.throughputMBps());
+            m.put("changes", r.changes());
+            m.put("kept", r.kept());
+            m.put("notes", r.notes());
+            out.json(m);
+            return 0;
+        }
+        for (String c : r.changes()) {
+            out.result((dryRun ? "would " : "") + c);
+        }
+        for (String k : r.kept()) {
+            out.info("kept " + k);
+        }
+        for (String n : r.notes()) {
+            out.warn(n);
+        }
+        out.result(String.format(Locale.ROOT, "%s: %s, %d files, %s%s in %.1f s (%.1f MB/s)",
+                dryRun ? "ok (dry run, nothing changed)" : "restored", r.backupId(), r.fileCount(),
+                Sizes.human(r.fileBytes()), dryRun ? " verified" : "", r.duration().toMillis() / 1000.0,
+                r.throughputMBps()));
+        return 0;
     }
 }

@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 
 @Command(name = "show",
         header = "Summarise a backup's manifest.",
@@ -17,67 +16,62 @@ import picocli.CommandLine.Mixin;
         footer = {
             "  synapse-backup show backup-20261122031930123456",
             "  synapse-backup show backup-20261122031930123456 --json"})
-final class ShowCommand extends BaseCommand {
-    @Mixin
-    BackupIdArgument backup;
+final class ShowCommand extends OneBackupCommand {
 
     @Override
-    public Integer call() {
-        Output out = output();
-        try (SynapseBackup sb = openBackup()) {
-            SynapseBackup.ShowResult shown = sb.show(backup.id, passphrase());
-            ManifestSummary s = shown.summary();
-            Map<String, Object> objects = new LinkedHashMap<>();
-            shown.objects().forEach(o -> objects.put(o.backupId(), Map.of("files", o.files(), "bytes", o.bytes())));
-            if (out.json) {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("backup-id", s.backupId());
-                m.put("format", s.format());
-                m.put("created", s.created().toString());
-                m.put("tool-version", s.toolVersion());
-                m.put("server-name", s.serverName());
-                m.put("kind", s.kind());
-                m.put("parent", s.parent());
-                m.put("full-backup", s.fullBackup());
-                m.put("objects", objects);
-                m.put("roots", s.roots());
-                m.put("database", s.database().fields());
-                m.put("directories", s.directories().stream().map(d -> {
-                    Map<String, Object> dm = new LinkedHashMap<>();
-                    dm.put("path", "/" + d.path());
-                    dm.put("mode", String.format("%04o", d.mode()));
-                    dm.put("uid", d.uid());
-                    dm.put("gid", d.gid());
-                    dm.put("owner", d.owner());
-                    dm.put("group", d.group());
-                    return dm;
-                }).toList());
-                m.put("files", s.fileCount());
-                m.put("total-bytes", s.totalBytes());
-                m.put("skipped", s.skipped().stream().map(k -> Map.of("path", k.path(), "reason", k.reason())).toList());
-                out.json(m);
-                return 0;
-            }
-            out.result("backup-id:    " + s.backupId());
-            out.result("created:      " + s.created());
-            out.result("server-name:  " + s.serverName());
-            out.result("kind:         " + s.kind() + (s.parent() == null ? "" : " (parent " + s.parent() + ")"));
-            out.result("tool-version: " + s.toolVersion() + " (format " + s.format() + ")");
-            out.result("files:        " + s.fileCount() + " (" + Sizes.human(s.totalBytes()) + ")");
-            shown.objects().forEach(o -> out.result("data object:  " + o.backupId() + ": " + o.files() + " files ("
-                    + Sizes.human(o.bytes()) + ")" + (o.backupId().equals(s.backupId()) ? "" : ", from an earlier backup")));
-            databaseLines(s.database(), shown.databaseBytes()).forEach(out::result);
-            for (Map.Entry<String, List<String>> e : s.roots().entrySet()) {
-                out.result("roots." + e.getKey() + ": " + String.join(", ", e.getValue()));
-            }
-            for (var d : s.directories()) {
-                out.result("directory:    /" + d.path() + " " + d.describe());
-            }
-            for (ManifestSummary.Skipped k : s.skipped()) {
-                out.result("skipped:      " + k.path() + " (" + k.reason() + ")");
-            }
+    int run(SynapseBackup sb, String id, Output out) {
+        SynapseBackup.ShowResult shown = sb.show(id, passphrase());
+        ManifestSummary s = shown.summary();
+        Map<String, Object> objects = new LinkedHashMap<>();
+        shown.objects().forEach(o -> objects.put(o.backupId(), Map.of("files", o.files(), "bytes", o.bytes())));
+        if (out.json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("backup-id", s.backupId());
+            m.put("format", s.format());
+            m.put("created", s.created().toString());
+            m.put("tool-version", s.toolVersion());
+            m.put("server-name", s.serverName());
+            m.put("kind", s.kind());
+            m.put("parent", s.parent());
+            m.put("full-backup", s.fullBackup());
+            m.put("objects", objects);
+            m.put("roots", s.roots());
+            m.put("database", s.database().fields());
+            m.put("directories", s.directories().stream().map(d -> {
+                Map<String, Object> dm = new LinkedHashMap<>();
+                dm.put("path", "/" + d.path());
+                dm.put("mode", String.format("%04o", d.mode()));
+                dm.put("uid", d.uid());
+                dm.put("gid", d.gid());
+                dm.put("owner", d.owner());
+                dm.put("group", d.group());
+                return dm;
+            }).toList());
+            m.put("files", s.fileCount());
+            m.put("total-bytes", s.totalBytes());
+            m.put("skipped", s.skipped().stream().map(k -> Map.of("path", k.path(), "reason", k.reason())).toList());
+            out.json(m);
             return 0;
         }
+        out.result("backup-id:    " + s.backupId());
+        out.result("created:      " + s.created());
+        out.result("server-name:  " + s.serverName());
+        out.result("kind:         " + s.kind() + (s.parent() == null ? "" : " (parent " + s.parent() + ")"));
+        out.result("tool-version: " + s.toolVersion() + " (format " + s.format() + ")");
+        out.result("files:        " + s.fileCount() + " (" + Sizes.human(s.totalBytes()) + ")");
+        shown.objects().forEach(o -> out.result("data object:  " + o.backupId() + ": " + o.files() + " files ("
+                + Sizes.human(o.bytes()) + ")" + (o.backupId().equals(s.backupId()) ? "" : ", from an earlier backup")));
+        databaseLines(s.database(), shown.databaseBytes()).forEach(out::result);
+        for (Map.Entry<String, List<String>> e : s.roots().entrySet()) {
+            out.result("roots." + e.getKey() + ": " + String.join(", ", e.getValue()));
+        }
+        for (var d : s.directories()) {
+            out.result("directory:    /" + d.path() + " " + d.describe());
+        }
+        for (ManifestSummary.Skipped k : s.skipped()) {
+            out.result("skipped:      " + k.path() + " (" + k.reason() + ")");
+        }
+        return 0;
     }
 
     /** The manifest's database facts as readable lines: engine, method, size, schema version, checks. */

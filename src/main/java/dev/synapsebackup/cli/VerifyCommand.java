@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 
 @Command(name = "verify",
         header = "Read a whole backup back and check it.",
@@ -18,46 +17,41 @@ import picocli.CommandLine.Mixin;
         footer = {
             "  synapse-backup verify backup-20261122031930123456",
             "  synapse-backup verify backup-20261122031930123456 --json"})
-final class VerifyCommand extends BaseCommand {
-    @Mixin
-    BackupIdArgument backup;
+final class VerifyCommand extends OneBackupCommand {
 
     @Override
-    public Integer call() {
-        Output out = output();
-        try (SynapseBackup sb = openBackup()) {
-            VerifyResult r = sb.verify(backup.id, passphrase(), ConsoleProgress.forCommand(out));
-            figures.bytes = r.storedBytes();
-            figures.files = r.fileCount();
-            if (out.json) {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("backup-id", r.backupId());
-                m.put("status", r.ok() ? "ok" : "failed");
-                m.put("mode", r.mode());
-                m.put("files", r.fileCount());
-                m.put("file-bytes", r.fileBytes());
-                m.put("stored-bytes", r.storedBytes());
-                Output.putTiming(m, r.duration(), r.throughputMBps());
-                m.put("problems", r.problems());
-                m.put("problem-count", r.problemCount());
-                out.json(m);
-            }
-            if (!r.ok()) {
-                for (String p : r.problems()) {
-                    out.error("  " + p);
-                }
-                if (r.problemCount() > r.problems().size()) {
-                    out.error("  ... and " + (r.problemCount() - r.problems().size()) + " more");
-                }
-                throw new IntegrityException("verify failed: " + r.problemCount() + " problem(s) in " + backup.id);
-            }
-            if (!out.json) {
-                out.result(String.format(Locale.ROOT, "ok: %s, %d files, %s checked%s, %s read in %.1f s (%.1f MB/s)",
-                        r.backupId(), r.fileCount(), Sizes.human(r.fileBytes()),
-                        r.mode().equals("whole") ? " (no manifest: checked as a whole)" : " against the manifest",
-                        Sizes.human(r.storedBytes()), r.duration().toMillis() / 1000.0, r.throughputMBps()));
-            }
-            return 0;
+    int run(SynapseBackup sb, String id, Output out) {
+        VerifyResult r = sb.verify(id, passphrase(), ConsoleProgress.forCommand(out));
+        figures.bytes = r.storedBytes();
+        figures.files = r.fileCount();
+        if (out.json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("backup-id", r.backupId());
+            m.put("status", r.ok() ? "ok" : "failed");
+            m.put("mode", r.mode());
+            m.put("files", r.fileCount());
+            m.put("file-bytes", r.fileBytes());
+            m.put("stored-bytes", r.storedBytes());
+            Output.putTiming(m, r.duration(), r.throughputMBps());
+            m.put("problems", r.problems());
+            m.put("problem-count", r.problemCount());
+            out.json(m);
         }
+        if (!r.ok()) {
+            for (String p : r.problems()) {
+                out.error("  " + p);
+            }
+            if (r.problemCount() > r.problems().size()) {
+                out.error("  ... and " + (r.problemCount() - r.problems().size()) + " more");
+            }
+            throw new IntegrityException("verify failed: " + r.problemCount() + " problem(s) in " + id);
+        }
+        if (!out.json) {
+            out.result(String.format(Locale.ROOT, "ok: %s, %d files, %s checked%s, %s read in %.1f s (%.1f MB/s)",
+                    r.backupId(), r.fileCount(), Sizes.human(r.fileBytes()),
+                    r.mode().equals("whole") ? " (no manifest: checked as a whole)" : " against the manifest",
+                    Sizes.human(r.storedBytes()), r.duration().toMillis() / 1000.0, r.throughputMBps()));
+        }
+        return 0;
     }
 }

@@ -1,12 +1,11 @@
 package dev.synapsebackup.io;
 
-import java.io.FilterOutputStream;
-import java.io.IOException;
 import java.io.OutputStream;
 import java.util.function.LongConsumer;
+import org.apache.commons.io.output.ProxyOutputStream;
 
 /** Tells a listener how many bytes pass through, for progress reporting. */
-public final class MeteredOutputStream extends FilterOutputStream {
+public final class MeteredOutputStream extends ProxyOutputStream {
     private final LongConsumer listener;
 
     public MeteredOutputStream(OutputStream out, LongConsumer listener) {
@@ -15,14 +14,7 @@ public final class MeteredOutputStream extends FilterOutputStream {
     }
 
     @Override
-    public void write(int b) throws IOException {
-        out.write(b);
-        listener.accept(1);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-        out.write(b, off, len);
-        listener.accept(len);
+    protected void afterWrite(int n) {
+        listener.accept(n);
     }
 }
