@@ -90,8 +90,13 @@ public final class SynapseBackup implements AutoCloseable {
             Path temp = BackupReader.tempDir(null);
             try {
                 Path manifest = BackupReader.fetchManifest(repo, id, passphrase, temp);
-                ManifestSummary summary = Manifest.readSummary(manifest);
-                return new ShowResult(summary, DataObject.of(manifest, id), databaseBytes(manifest, summary));
+                List<DataObject> objects;
+                ManifestSummary summary;
+                try (Manifest.FileIterator it = Manifest.files(manifest)) {
+                    objects = DataObject.of(it, id);
+                    summary = it.summary(); // the same pass: the trailer follows the file list
+                }
+                return new ShowResult(summary, objects, databaseBytes(manifest, summary));
             } finally {
                 WorkDir.deleteTemporary(temp);
             }

@@ -19,27 +19,19 @@ import java.util.Set;
  * A backup opened for reading (verify, restore): its data object, and its decrypted manifest in a
  * temporary directory with what the manifest says read in one pass, so that later steps need not
  * parse it again for facts already known. The file list itself is not held: it is streamed from
- * {@link #manifestFile()} by whoever needs it. Closing removes the temporary directory.
+ * {@code manifestFile} by whoever needs it. Closing removes the temporary directory.
+ *
+ * @param id           the backup's id
+ * @param data         the backup's own data object
+ * @param temp         a private temporary directory, removed by {@link #close()}
+ * @param manifestFile the decrypted manifest, to stream its file records from; null without a manifest
+ *                     (a backup made by another tool)
+ * @param summary      everything the manifest says but its file list; null without a manifest
+ * @param objects      the data objects the manifest refers to, the backup's own first; null without a manifest
+ * @param skipped      entry names of the files the manifest lists as skipped
  */
-final class OpenedBackup implements AutoCloseable {
-    private final String id;
-    private final ObjectInfo data;
-    private final Path temp;
-    private final Path manifestFile;
-    private final ManifestSummary summary;
-    private final List<DataObject> objects;
-    private final Set<String> skipped;
-
-    private OpenedBackup(String id, ObjectInfo data, Path temp, Path manifestFile, ManifestSummary summary,
-                         List<DataObject> objects) {
-        this.id = id;
-        this.data = data;
-        this.temp = temp;
-        this.manifestFile = manifestFile;
-        this.summary = summary;
-        this.objects = objects;
-        this.skipped = summary == null ? Set.of() : Collections.unmodifiableSet(BackupReader.skippedEntries(summary));
-    }
+record OpenedBackup(String id, ObjectInfo data, Path temp, Path manifestFile, ManifestSummary summary,
+                    List<DataObject> objects, Set<String> skipped) implements AutoCloseable {
 
     /**
      * Finds backup {@code id} and fetches its manifest, if it has one, into a new temporary
@@ -54,12 +46,14 @@ final class OpenedBackup implements AutoCloseable {
         Path temp = BackupReader.tempDir(tempBase);
         try {
             if (!hasManifest) {
-                return new OpenedBackup(id, data, temp, null, null, null);
+                return new OpenedBackup(id, data, temp, null, null, null, Set.of());
             }
             Path manifestFile = BackupReader.fetchManifest(repo, id, passphrase, temp);
             try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
                 List<DataObject> objects = DataObject.of(it, id);
-                return new OpenedBackup(id, data, temp, manifestFile, it.summary(), objects);
+                ManifestSummary summary = it.summary();
+                return new OpenedBackup(id, data, temp, manifestFile, summary, objects,
+                        Collections.unmodifiableSet(BackupReader.skippedEntries(summary)));
             }
         } catch (IOException | RuntimeException e) {
             WorkDir.deleteTemporary(temp);
@@ -67,43 +61,9 @@ final class OpenedBackup implements AutoCloseable {
         }
     }
 
-    String id() {
-        return id;
-    }
-
-    /** The backup's own data object. */
-    ObjectInfo data() {
-        return data;
-    }
-
-    /** A private temporary directory, removed by {@link #close()}. */
-    Path temp() {
-        return temp;
-    }
-
     /** Whether the backup has a manifest (one made by another tool has none). */
     boolean hasManifest() {
         return manifestFile != null;
-    }
-
-    /** The decrypted manifest, to stream its file records from; null without a manifest. */
-    Path manifestFile() {
-        return manifestFile;
-    }
-
-    /** Everything the manifest says but its file list; null without a manifest. */
-    ManifestSummary summary() {
-        return summary;
-    }
-
-    /** The data objects the manifest refers to, the backup's own first; null without a manifest. */
-    List<DataObject> objects() {
-        return objects;
-    }
-
-    /** Entry names of the files the manifest lists as skipped. */
-    Set<String> skipped() {
-        return skipped;
     }
 
     /** A check of the backup's PostgreSQL dump, or null if it holds none (see {@link DumpCheck#of}). */

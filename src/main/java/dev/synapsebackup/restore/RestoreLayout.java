@@ -20,11 +20,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,8 +50,8 @@ final class RestoreLayout {
     private final List<String> allowedDirs = new ArrayList<>();
     private String mediaStore;
     private boolean dynamic;
-    private final Map<Path, SafeExtractor> extractors = new LinkedHashMap<>();
-    private final Set<Path> stagingDirs = new HashSet<>();
+    /** The extractors into staging (or --target) directories. */
+    private final StagingDirs staging;
     private final Map<String, Integer> counts = new HashMap<>();
     /** The live directories above the units (a live restore creates the missing ones). */
     final LiveDirectories dirs = new LiveDirectories();
@@ -62,6 +59,7 @@ final class RestoreLayout {
     private RestoreLayout(Path target, String id) {
         this.target = target;
         this.id = id;
+        this.staging = new StagingDirs(target == null);
     }
 
     static RestoreLayout target(Path target) throws IOException {
@@ -150,33 +148,16 @@ final class RestoreLayout {
     /** The extractor for an accepted entry. */
     SafeExtractor extractorFor(TarReader.Entry e) throws IOException {
         if (target != null) {
-            return extractor(target);
+            return staging.extractor(target);
         }
         Unit u = unitOf(e.name());
         dirs.ensure(u.live.getParent(), e);
-        return extractor(stagingDirFor(u.live));
+        return staging.extractor(stagingDirFor(u.live));
     }
 
     /** The missing directories above the units, as a restore would create them (for --dry-run). */
     List<String> plannedDirs() {
         return dirs.planned(units.values().stream().map(Unit::live).toList());
-    }
-
-    private SafeExtractor extractor(Path root) throws IOException {
-        SafeExtractor x = extractors.get(root);
-        if (x == null) {
-            if (target == null) {
-                if (Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new SynapseBackupException("staging directory " + root + " already exists (an interrupted"
-                            + " restore?): remove it and try again");
-                }
-                Files.createDirectories(root.getParent());
-                stagingDirs.add(root);
-            }
-            x = new SafeExtractor(root);
-            extractors.put(root, x);
-        }
-        return x;
     }
 
     Unit unitOf(String name) {
@@ -272,9 +253,7 @@ final class RestoreLayout {
     }
 
     void finishExtraction() throws IOException {
-        for (SafeExtractor x : extractors.values()) {
-            x.finish();
-        }
+        staging.finish();
     }
 
     void discardStaged(String entryName) throws IOException {
@@ -306,25 +285,6 @@ final class RestoreLayout {
     }
 
     void removeStaging() {
-        for (Path s : stagingDirs) {
-            makeWritable(s);
-            WorkDir.deleteTemporary(s);
-        }
-        stagingDirs.clear();
-    }
-
-    private static void makeWritable(Path root) {
-        // finish() may have applied read-only directory modes; root can delete anyway, others cannot.
-        try (var walk = Files.walk(root)) {
-            walk.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).forEach(p -> {
-                try {
-                    Files.setAttribute(p, "unix:mode", 0700, LinkOption.NOFOLLOW_LINKS);
-                } catch (IOException | UnsupportedOperationException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // nothing to do
-        }
+        staging.remove();
     }
 }
