@@ -27,7 +27,6 @@ import dev.synapsebackup.retention.Deleter;
 import dev.synapsebackup.retention.KeepPolicy;
 import dev.synapsebackup.retention.Pruner;
 import dev.synapsebackup.synapse.HomeserverConfig;
-import dev.synapsebackup.synapse.ServiceControl;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -91,8 +90,13 @@ public final class SynapseBackup implements AutoCloseable {
             Path temp = BackupReader.tempDir(null);
             try {
                 Path manifest = BackupReader.fetchManifest(repo, id, passphrase, temp);
-                ManifestSummary summary = Manifest.readSummary(manifest);
-                return new ShowResult(summary, DataObject.of(manifest, id), databaseBytes(manifest, summary));
+                List<DataObject> objects;
+                ManifestSummary summary;
+                try (Manifest.FileIterator it = Manifest.files(manifest)) {
+                    objects = DataObject.of(it, id);
+                    summary = it.summary(); // the same pass: the trailer follows the file list
+                }
+                return new ShowResult(summary, objects, databaseBytes(manifest, summary));
             } finally {
                 WorkDir.deleteTemporary(temp);
             }
@@ -116,33 +120,10 @@ public final class SynapseBackup implements AutoCloseable {
      */
     public RestoreResult restore(String id, RestoreOptions options) {
         try {
-           return restorer().restore(id, options);
+            return BackupRestorer.of(config, repo).restore(id, options);
         } catch (IOException e) {
             throw new UncheckedIOException("restore of " + id + " failed; the live data was not changed", e);
         }
-    }
-
-    /** A restorer wired to this configuration (package-private for tests that inject faults). */
-    public BackupRestorer restorer() {
-        HomeserverConfig[] loaded = {null};
-        java.util.function.Supplier<HomeserverConfig> hs = () -> {
-            if (loaded[0] == null) {
-                loaded[0] = HomeserverConfig.load(config.synapseConfigs());
-            }
-            return loaded[0];
-        };
-        java.util.Optional<Path> pidFile;
-        try {
-            pidFile = hs.get().pidFile();
-        } catch (dev.synapsebackup.SynapseBackupException e) {
-            // In a disaster the configuration may be gone too; a backup with a manifest does not need it.
-            pidFile = java.util.Optional.empty();
-        }
-        ServiceControl service = new ServiceControl(config.stopCommand(), config.startCommand(), pidFile,
-                java.time.Duration.ofMinutes(3));
-        BackupRestorer restorer = new BackupRestorer(repo, hs, service);
-        config.postgresAdmin().ifPresent(restorer::pgAdmin);
-        return restorer;
     }
 
     /**

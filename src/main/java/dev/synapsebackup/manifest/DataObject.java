@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -28,15 +29,20 @@ public record DataObject(String backupId, long files, long bytes) {
      * holds no file), then the others newest first.
      */
     public static List<DataObject> of(Path manifestFile, String id) {
-        Map<String, DataObject> others = new TreeMap<>(Comparator.reverseOrder());
         try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
-            while (it.hasNext()) {
-                ManifestFile f = it.next();
-                String holder = f.backup() == null ? id : f.backup();
-                others.merge(holder, new DataObject(holder, 1, f.size()), DataObject::plus);
-            }
+            return of(it, id);
         } catch (IOException e) {
             throw new IntegrityException("cannot read the manifest of " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** As {@link #of(Path, String)}, from the manifest's records (read to their end). */
+    public static List<DataObject> of(Iterator<ManifestFile> files, String id) {
+        Map<String, DataObject> others = new TreeMap<>(Comparator.reverseOrder());
+        while (files.hasNext()) {
+            ManifestFile f = files.next();
+            String holder = f.backup() == null ? id : f.backup();
+            others.merge(holder, new DataObject(holder, 1, f.size()), DataObject::plus);
         }
         List<DataObject> ordered = new ArrayList<>();
         DataObject own = others.remove(id);

@@ -6,20 +6,19 @@ import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingInputStream;
+import dev.synapsebackup.io.LookAheadIterator;
 import dev.synapsebackup.io.MeteredInputStream;
 import dev.synapsebackup.io.ReadAheadInputStream;
 import dev.synapsebackup.io.Sha256;
-import dev.synapsebackup.manifest.BackupReader;
 import dev.synapsebackup.manifest.DataObject;
 import dev.synapsebackup.manifest.Manifest;
-import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.manifest.ManifestFile;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.Path;
 import java.security.DigestInputStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -97,10 +96,11 @@ public final class ChainReader {
     }
 
     /** Reads a backup that has a manifest. */
-    Result read(String id, Path manifestFile, ManifestSummary summary, Handler handler) throws IOException {
+    Result read(OpenedBackup backup, Handler handler) throws IOException {
+        String id = backup.id();
         Map<String, ObjectInfo> infos = new LinkedHashMap<>();
         long total = 0;
-        for (DataObject o : DataObject.of(manifestFile, id)) {
+        for (DataObject o : backup.objects()) {
             Optional<ObjectInfo> info = repo.stat(o.backupId());
             if (info.isEmpty()) {
                 throw new IntegrityException("data object " + o.backupId() + ", which holds " + o.files()
@@ -118,9 +118,10 @@ public final class ChainReader {
         try {
             for (String object : infos.keySet()) {
                 boolean own = object.equals(id);
-                try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
-                    ManifestMatcher matcher = new ManifestMatcher(new BackupVerifier.FilteredIterator(it, object, id),
-                            own ? BackupReader.skippedEntries(summary) : Set.of(), own);
+                // The file list is streamed again for each object rather than held in memory.
+                try (Manifest.FileIterator it = Manifest.files(backup.manifestFile())) {
+                    ManifestMatcher matcher = new ManifestMatcher(new ObjectRecords(it, object, own),
+                            own ? backup.skipped() : Set.of(), own);
                     try {
                         downloaded += readObject(object, own, handler, matcher);
                     } catch (IntegrityException e) {
@@ -183,10 +184,47 @@ public final class ChainReader {
             return readObjectUnnamed(object, own, handler, matcher, totals);
         } catch (IntegrityException e) {
             // Corruption found below (OpenPGP, tar) does not know which object it was reading.
-            if (e.getClass() == IntegrityException.class && !String.valueOf(e.getMessage()).contains(object)) {
-                throw new IntegrityException(object + ": " + e.getMessage(), e);
+            // Subclasses (an unsafe entry) name the entry, which is enough.
+            if (e.getClass() == IntegrityException.class) {
+                throw new ObjectIntegrityException(object, e);
             }
             throw e;
+        }
+    }
+
+    /** Corruption found in one data object, named by it. */
+    static final class ObjectIntegrityException extends IntegrityException {
+        private static final long serialVersionUID = 1L;
+
+        ObjectIntegrityException(String object, IntegrityException cause) {
+            super(object + ": " + cause.getMessage(), cause);
+        }
+    }
+
+    /**
+     * The manifest records whose bytes live in one data object: those naming it, and for the
+     * backup's own object also records naming none (all of them, for a full backup).
+     */
+    static final class ObjectRecords extends LookAheadIterator<ManifestFile> {
+        private final Iterator<ManifestFile> in;
+        private final String object;
+        private final boolean own;
+
+        ObjectRecords(Iterator<ManifestFile> in, String object, boolean own) {
+            this.in = in;
+            this.object = object;
+            this.own = own;
+        }
+
+        @Override
+        protected ManifestFile advance() {
+            while (in.hasNext()) {
+                ManifestFile f = in.next();
+                if (f.backup() == null ? own : f.backup().equals(object)) {
+                    return f;
+                }
+            }
+            return null;
         }
     }
 

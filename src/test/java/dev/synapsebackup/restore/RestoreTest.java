@@ -312,12 +312,13 @@ class RestoreTest {
         ToolConfig cfg = new ConfigLoader(Map.of(), null).load(new ConfigOverrides(config, List.of(), null, null, null,
                 null, null, null, null));
         try (SynapseBackup sb = SynapseBackup.open(cfg)) {
-            BackupRestorer restorer = sb.restorer();
             // Fail at the fifth rename: some live paths are already aside, some restored ones in place.
-            restorer.swapHook((step, from, to) -> {
-                if (step == 5) {
+            int[] step = {0};
+            BackupRestorer restorer = BackupRestorer.of(cfg, sb.repository(), (from, to) -> {
+                if (++step[0] == 5) {
                     throw new IOException("injected failure at step 5 (" + from + " -> " + to + ")");
                 }
+                FileMover.ATOMIC.move(from, to);
             });
             assertThatThrownBy(() -> restorer.restore(id, new RestoreOptions(Secret.of(PASSPHRASE), null, false, false,
                     false, null)))
