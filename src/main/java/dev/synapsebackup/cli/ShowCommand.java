@@ -35,7 +35,7 @@ final class ShowCommand extends OneBackupCommand {
             m.put("parent", s.parent());
             m.put("full-backup", s.fullBackup());
             m.put("objects", objects);
-            m.put("roots", s.roots());
+            m.put("roots", s.roots().toManifest());
             m.put("database", s.database().fields());
             m.put("directories", s.directories().stream().map(d -> {
                 Map<String, Object> dm = new LinkedHashMap<>();
@@ -62,7 +62,7 @@ final class ShowCommand extends OneBackupCommand {
         shown.objects().forEach(o -> out.result("data object:  " + o.backupId() + ": " + o.files() + " files ("
                 + Sizes.human(o.bytes()) + ")" + (o.backupId().equals(s.backupId()) ? "" : ", from an earlier backup")));
         databaseLines(s.database(), shown.databaseBytes()).forEach(out::result);
-        for (Map.Entry<String, List<String>> e : s.roots().entrySet()) {
+        for (Map.Entry<String, List<String>> e : s.roots().toManifest().entrySet()) {
             out.result("roots." + e.getKey() + ": " + String.join(", ", e.getValue()));
         }
         for (var d : s.directories()) {

@@ -5,7 +5,7 @@ import dev.synapsebackup.archive.FileRecord;
 import dev.synapsebackup.archive.TarWriter;
 import dev.synapsebackup.crypto.EncryptionKey;
 import dev.synapsebackup.crypto.OpenPgp;
-import dev.synapsebackup.io.MeteredOutputStream;
+import dev.synapsebackup.io.Metered;
 import dev.synapsebackup.io.PipelinedOutputStream;
 import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
@@ -68,7 +68,7 @@ final class ArchivePipeline implements Closeable {
                 cipherStage = new PipelinedOutputStream(s, CIPHER_BUFFER, CIPHER_BUFFERS, "synapse-backup-encrypt");
                 return cipherStage;
             });
-            tar = new TarWriter(new MeteredOutputStream(encrypted, progress::advance));
+            tar = new TarWriter(Metered.output(encrypted, progress::advance));
         } catch (IOException | RuntimeException e) {
             close();
             throw e;

@@ -10,6 +10,7 @@ import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestSummary;
 import dev.synapsebackup.manifest.ParentDirectories;
+import dev.synapsebackup.manifest.Roots;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
@@ -23,7 +24,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -121,17 +121,16 @@ public final class BackupCreator {
             }
             long expectedPlain = estimate.plainBytes(parent == null ? null : parent.summary());
 
-            Map<String, List<String>> roles = new LinkedHashMap<>(sources.roles());
-            List<Path> roots = new ArrayList<>();
-            roles.values().forEach(paths -> paths.forEach(p -> roots.add(Path.of(p))));
+            Roots roots = Roots.of(sources);
+            List<Path> rootPaths = roots.all();
             if (database.live() != null) {
-                roots.add(database.live());
+                rootPaths.add(database.live());
             }
             // Owner and mode of the directories above the roots, so that a restore can recreate them.
-            ParentDirectories parents = ParentDirectories.of(roots);
+            ParentDirectories parents = ParentDirectories.of(rootPaths);
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
                     homeserver.serverName(), kind, parent == null ? null : parent.id(),
-                    parent == null ? id : parent.summary().fullBackup(), roles, DatabaseRecord.none(), List.of(), 0, 0,
+                    parent == null ? id : parent.summary().fullBackup(), roots, DatabaseRecord.none(), List.of(), 0, 0,
                     parents.records());
             Map<String, String> metadata = new LinkedHashMap<>();
             metadata.put(BackupId.FORMAT_METADATA, String.valueOf(Manifest.FORMAT));

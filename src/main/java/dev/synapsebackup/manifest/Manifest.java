@@ -58,7 +58,7 @@ public final class Manifest {
             gen.writeStringField("kind", h.kind());
             gen.writeStringField("parent", h.parent());
             gen.writeStringField("full-backup", h.fullBackup());
-            gen.writeObjectField("roots", h.roots());
+            gen.writeObjectField("roots", h.roots().toManifest());
             // Added within format 1: older readers ignore a field they do not know.
             gen.writeArrayFieldStart("directories");
             for (ManifestDirectory d : h.directories()) {
@@ -177,7 +177,7 @@ public final class Manifest {
                 (String) f.get("kind"),
                 (String) f.get("parent"),
                 f.get("full-backup") == null ? (String) f.get("backup-id") : (String) f.get("full-backup"),
-                f.get("roots") == null ? Map.of() : (Map<String, List<String>>) f.get("roots"),
+                Roots.fromManifest((Map<String, ?>) f.get("roots")),
                 DatabaseRecord.fromManifest((Map<String, Object>) f.get("database")),
                 skipped,
                 ((Number) f.getOrDefault("file-count", 0)).longValue(),

@@ -2,7 +2,6 @@ package dev.synapsebackup.manifest;
 
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Everything a manifest says except the per-file list (which is streamed, never held in memory).
@@ -32,7 +31,7 @@ public record ManifestSummary(
         String kind,
         String parent,
         String fullBackup,
-        Map<String, List<String>> roots,
+        Roots roots,
         DatabaseRecord database,
         List<Skipped> skipped,
         long fileCount,
@@ -45,7 +44,7 @@ public record ManifestSummary(
 
     /** A summary without directory records (as manifests written before they existed). */
     public ManifestSummary(int format, String backupId, Instant created, String toolVersion, String serverName,
-                           String kind, String parent, String fullBackup, Map<String, List<String>> roots,
+                           String kind, String parent, String fullBackup, Roots roots,
                            DatabaseRecord database, List<Skipped> skipped, long fileCount, long totalBytes) {
         this(format, backupId, created, toolVersion, serverName, kind, parent, fullBackup, roots, database, skipped,
                 fileCount, totalBytes, List.of());

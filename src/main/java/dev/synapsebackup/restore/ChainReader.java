@@ -7,7 +7,7 @@ import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.io.CountingInputStream;
 import dev.synapsebackup.io.LookAheadIterator;
-import dev.synapsebackup.io.MeteredInputStream;
+import dev.synapsebackup.io.Metered;
 import dev.synapsebackup.io.ReadAheadInputStream;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.manifest.DataObject;
@@ -232,7 +232,7 @@ public final class ChainReader {
             throws IOException {
         CountingInputStream downloaded;
         try (InputStream raw = repo.open(object)) {
-            downloaded = new CountingInputStream(new MeteredInputStream(raw, progress::advance));
+            downloaded = new CountingInputStream(Metered.input(raw, progress::advance));
             // Download and decryption run on their own thread, ahead of tar, hashing and writing.
             try (InputStream plain = new ReadAheadInputStream(
                     OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), passphrase), 1 << 20, 4,

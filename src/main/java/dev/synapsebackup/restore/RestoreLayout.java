@@ -9,9 +9,9 @@ import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestDirectory;
 import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.manifest.Roots;
 import dev.synapsebackup.synapse.DatabaseConfig;
 import dev.synapsebackup.synapse.HomeserverConfig;
-import dev.synapsebackup.synapse.SynapseSources;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -77,23 +77,25 @@ final class RestoreLayout {
         return new RestoreLayout(target, null);
     }
 
+    private void add(Path root, boolean dir, boolean sqlite) {
+        Path live = root.toAbsolutePath().normalize();
+        units.put(Manifest.entryName(live), new Unit(live, dir, sqlite));
+    }
+
     static RestoreLayout fromManifest(ManifestSummary s, String id) {
         RestoreLayout l = new RestoreLayout(null, id);
         String db = null;
-        for (Map.Entry<String, List<String>> role : s.roots().entrySet()) {
-            for (String p : role.getValue()) {
-                Path live = Path.of(p).toAbsolutePath().normalize();
-                boolean sqlite = role.getKey().equals(SynapseSources.ROLE_DATABASE);
-                boolean dir = role.getKey().equals(SynapseSources.ROLE_MEDIA);
-                l.units.put(Manifest.entryName(live), new Unit(live, dir, sqlite));
-                if (sqlite) {
-                    db = p;
-                }
-            }
+        Roots roots = s.roots();
+        for (List<String> files : List.of(roots.config(), roots.signingKeys())) {
+            files.forEach(p -> l.add(Path.of(p), false, false));
         }
+        for (String p : roots.database()) {
+            l.add(Path.of(p), false, true);
+            db = p;
+        }
+        roots.media().forEach(p -> l.add(Path.of(p), true, false));
         if (db == null && s.database() instanceof DatabaseRecord.Sqlite sqlite && sqlite.path() != null) {
-            Path live = Path.of(sqlite.path());
-            l.units.put(Manifest.entryName(live), new Unit(live, false, true));
+            l.add(Path.of(sqlite.path()), false, true);
         }
         for (ManifestDirectory d : s.directories()) {
             l.dirs.record(d, true);

@@ -1,7 +1,5 @@
 package dev.synapsebackup.create;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.synapsebackup.Progress;
 import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.config.Secret;
@@ -11,10 +9,10 @@ import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestFile;
 import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.manifest.Roots;
 import dev.synapsebackup.repository.BackupId;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,12 +20,12 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The archive pipeline on its own, into memory: files archived, vanished, reused from an earlier
@@ -49,7 +47,7 @@ class ArchivePipelineTest {
         String id = BackupId.forTime(created);
         ManifestFile reused = new ManifestFile("var/lib/media/x", 123, created, 0640, 1000, 1000, "ab".repeat(32), earlier);
         ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, "test", "example.org", "incremental",
-                earlier, earlier, new LinkedHashMap<>(Map.of("config", List.of(a.toString()))), DatabaseRecord.none(),
+                earlier, earlier, new Roots(List.of(a.toString()), List.of(), List.of(), List.of()), DatabaseRecord.none(),
                 List.of(), 0, 0);
         List<String> warnings = new ArrayList<>();
         AtomicLong advanced = new AtomicLong();

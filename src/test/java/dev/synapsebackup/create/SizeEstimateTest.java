@@ -1,9 +1,8 @@
 package dev.synapsebackup.create;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.manifest.Roots;
 import dev.synapsebackup.synapse.MediaEntry;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,9 +10,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** The size estimate on its own: what it counts, and the sizes it derives for a full and an incremental backup. */
 class SizeEstimateTest {
@@ -26,7 +26,7 @@ class SizeEstimateTest {
     }
 
     private static ManifestSummary parentOf(long totalBytes) {
-        return new ManifestSummary(1, "p", Instant.EPOCH, "test", "example.org", "full", null, "p", Map.of(),
+        return new ManifestSummary(1, "p", Instant.EPOCH, "test", "example.org", "full", null, "p", Roots.NONE,
                 DatabaseRecord.none(), List.of(), 10, totalBytes);
     }
 

@@ -24,7 +24,8 @@ class ManifestTest {
         ManifestSummary header = new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000001",
                 Instant.parse("2026-11-26T00:00:00.000001Z"), "test", "example.org", "incremental",
                 "backup-20261125000000000001", "backup-20261120000000000001",
-                Map.of("media", List.of("/var/lib/synapse/media")), DatabaseRecord.none(), List.of(), 0, 0);
+                new Roots(List.of(), List.of(), List.of(), List.of("/var/lib/synapse/media")), DatabaseRecord.none(),
+                List.of(), 0, 0);
         List<ManifestFile> records = List.of(
                 new ManifestFile("etc/synapse/homeserver.yaml", 10, Instant.parse("2026-01-01T00:00:00Z"), 0640, 0, 0,
                         "a".repeat(64), "backup-20261126000000000001"),
@@ -71,7 +72,7 @@ class ManifestTest {
                         Instant.parse("2026-01-02T00:00:00Z")));
         ManifestSummary header = new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000001",
                 Instant.parse("2026-11-26T00:00:00.000001Z"), "test", "example.org", "full", null,
-                "backup-20261126000000000001", Map.of(), DatabaseRecord.none(), List.of(), 0, 0, dirs);
+                "backup-20261126000000000001", Roots.NONE, DatabaseRecord.none(), List.of(), 0, 0, dirs);
         try (OutputStream out = Files.newOutputStream(file); Manifest.Writer w = new Manifest.Writer(out, header)) {
             w.finish(DatabaseRecord.none(), List.of());
         }

@@ -6,6 +6,7 @@ import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestFile;
 import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.manifest.Roots;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;
 import java.io.ByteArrayOutputStream;
@@ -42,7 +43,7 @@ public final class FakeBackups {
             ManifestSummary h = new ManifestSummary(1, id, created, "test", "example.org",
                     dependsOn.length == 0 ? "full" : "incremental", dependsOn.length == 0 ? null : dependsOn[dependsOn.length - 1],
                     dependsOn.length == 0 ? id : dependsOn[0],
-                    Map.of("config", List.of("/etc/matrix-synapse")), DatabaseRecord.fromManifest(Map.of("engine", "sqlite3")), List.of(), 0, 0);
+                    new Roots(List.of("/etc/matrix-synapse"), List.of(), List.of(), List.of()), DatabaseRecord.fromManifest(Map.of("engine", "sqlite3")), List.of(), 0, 0);
             try (Manifest.Writer w = new Manifest.Writer(json, h)) {
                 w.file(file("etc/matrix-synapse/homeserver.yaml", id));
                 int n = 0;
