@@ -80,7 +80,7 @@ def main():
                     "cpu": round(oc / bc, 2) if oc and bc else None,  # < 1: ours uses less CPU
                 }
 
-    print_report(meta, gb, rows, ratios)
+    print_report(meta, gb, rows, ratios, [s["load_before"] for s in samples] or [0.0])
     targets = judge(rows, ratios, samples, get)
     print("**Targets of issue 19** (this run)")
     print()
@@ -103,7 +103,7 @@ def fmt(v, digits=2):
     return "–" if v is None else f"{v:.{digits}f}"
 
 
-def print_report(meta, gb, rows, ratios):
+def print_report(meta, gb, rows, ratios, loads):
     print()
     print(f"### synapse-backup benchmark, {meta['rounds']} interleaved round(s), medians")
     print()
@@ -111,11 +111,12 @@ def print_report(meta, gb, rows, ratios):
           f"{meta['files']} files + thumbnails, database --db-mb {meta['db_mb']}); small tree: "
           f"{meta.get('small_files', 0)} files, {gb['small'] * 1000:.1f} MB")
     print(f"- S3Proxy on loopback; S3 store and restore targets on tmpfs: {meta['tmpfs']}")
-    print(f"- simulated network: {meta['net']}")
+    print(f"- simulated network: {meta['net']}; the charm's `aws s3 cp` runs up to "
+          f"{meta.get('aws_concurrency')} requests at once (8 MB parts, ranged GETs)")
     print(f"- {meta['nproc']} cores, {meta['mem']}; JVM options {meta['java_opts']}; commit {meta.get('commit')}")
     print(f"- {meta['tools']}")
     print(f"- rounds took {meta.get('rounds_seconds')} s, the whole run {meta.get('total_seconds')} s; "
-          f"{meta['uptime'].strip()}")
+          f"load average before the rows {min(loads):.2f}–{max(loads):.2f}; {meta['uptime'].strip()}")
     print()
     print("| row | charm pipeline | restic | synapse-backup | ours vs charm | ours vs restic |")
     print("|---|---|---|---|---|---|")

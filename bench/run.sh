@@ -17,6 +17,7 @@
 #     --no-net            skip the simulated-network rows
 #     --no-small          skip the fixed-cost rows on the small tree
 #     --label NAME        results go to bench/results/DATE-NAME.json (default: the tree's size)
+#     --profile           after the rounds, JFR profiles of our create and restore (untimed)
 #     --install-tools     apt-get install restic (and GNU time) if missing
 #     --keep              keep the scratch directory (S3 store, restores, logs) after the run
 #     --clean             remove bench/work (generated trees) and exit
@@ -31,7 +32,7 @@ cd "$here"
 ROUNDS=3 SIZE_MB=1264 FILES=9600 DB_MB=55 REMOTE=500 SEED=1
 SMALL_FILES=640 SMALL_MB=16 SMALL_DB_MB=4
 NET=1 NET_RATE_MB=40 NET_DELAY_MS=10 SMALL=1
-LABEL="" INSTALL_TOOLS=0 KEEP=0
+LABEL="" INSTALL_TOOLS=0 KEEP=0 PROFILE=0
 JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xms64m -Xmx200m -XX:+UseSerialGC}"
 
 usage() { sed -n '2,/^$/p' "$0" | sed -n 's/^# \{0,1\}//p'; }
@@ -52,6 +53,7 @@ parse_args() {
       --no-small) SMALL=0; shift ;;
       --label) LABEL="$2"; shift 2 ;;
       --install-tools) INSTALL_TOOLS=1; shift ;;
+      --profile) PROFILE=1; shift ;;
       --keep) KEEP=1; shift ;;
       --clean) rm -rf "$here/bench/work"; echo "removed bench/work"; exit 0 ;;
       -h|--help) usage; exit 0 ;;
@@ -172,6 +174,7 @@ start_servers() {
 cleanup() {
   local pid
   for pid in $PROXYPID $S3PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  [ -z "${GNUPGHOME:-}" ] || gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null || true
   if [ -n "${SCRATCH:-}" ]; then
     if [ "$KEEP" = 1 ]; then log "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
   fi
@@ -310,6 +313,35 @@ setup_small() {
   fi
 }
 
+# profile OUT: JFR execution samples of a full create and a restore on the big tree, each in the
+# tool's own JVM (bin/synapse-backup passes SYNAPSE_BACKUP_JAVA_OPTS on), summarised by jfr_top.py.
+profile() {
+  local out="$1" what jfr s3=(--bucket ours --endpoint "$EP" --s3-uri-style path --region us-east-1) id=""
+  : > "$out"
+  clear_bucket ours
+  for what in create restore; do
+    jfr="$SCRATCH/$what.jfr"
+    log "profiling $what with JFR"
+    local opts="$JAVA_OPTS -XX:StartFlightRecording=filename=$jfr,settings=profile,dumponexit=true"
+    if [ "$what" = create ]; then
+      SYNAPSE_BACKUP_JAVA_OPTS="$opts" "${TOOL[@]}" create --full "${s3[@]}" "${COMMON[@]}" --synapse-config "$YAML" --json \
+        >"$SCRATCH/profile-create.out" 2>"$SCRATCH/profile-create.err" || true
+      id=$(json_field "$SCRATCH/profile-create.out" backup-id)
+    elif [ -n "$id" ]; then
+      mkdir -p "$SCRATCH/restore"
+      SYNAPSE_BACKUP_JAVA_OPTS="$opts" "${TOOL[@]}" restore "$id" --target "$SCRATCH/restore" "${s3[@]}" "${COMMON[@]}" \
+        >"$SCRATCH/profile-restore.out" 2>"$SCRATCH/profile-restore.err" || true
+      rm -rf "$SCRATCH/restore"
+    fi
+    [ -f "$jfr" ] || continue
+    { echo "=== $what (load $(cut -d' ' -f1-3 /proc/loadavg)) ==="
+      jfr print --json --stack-depth 64 --events jdk.ExecutionSample,jdk.NativeMethodSample "$jfr" | python3 "$here/bench/jfr_top.py"
+      echo; } >> "$out"
+  done
+  clear_bucket ours
+  log "profile summary: $out"
+}
+
 # --- main --------------------------------------------------------------------------------------
 main() {
   parse_args "$@"
@@ -344,6 +376,10 @@ main() {
   export AWS_ACCESS_KEY_ID=test-access-key AWS_SECRET_ACCESS_KEY=test-secret-key-0123456789
   export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
   export RESTIC_PASSWORD_FILE="$PASSFILE" RESTIC_CACHE_DIR="$SCRATCH/restic-cache"
+  # gpg gets a home of its own (its agent is stopped at the end), set up before the timings.
+  export GNUPGHOME="$SCRATCH/gnupg"
+  mkdir -m 700 "$GNUPGHOME"
+  echo warm-up | gpg --batch --symmetric --passphrase-file "$PASSFILE" | gpg --batch --quiet --decrypt --passphrase-file "$PASSFILE" >/dev/null
   # The tool as users run it: bin/synapse-backup execs the JVM (so CPU and RSS are its own) with
   # its class data sharing archive, which this first, untimed run records if the build has none.
   export SYNAPSE_BACKUP_JAVA_OPTS="$JAVA_OPTS"
@@ -365,17 +401,21 @@ main() {
     restic_turn "$r"
     ours_turn "$r"
     [ "$SMALL" = 0 ] || small_turn "$r"
-    log "round $r took $(( $(date +%s) - t0 )) s"
+    log "round $r took $(( $(date +%s) - t0 )) s; about $(( ($(date +%s) - t_rounds) * (ROUNDS - r) / r )) s to go"
   done
+
+  local result_base; result_base="$here/bench/results/$(date -u +%Y-%m-%d)-$LABEL"
+  [ "$PROFILE" = 0 ] || profile "$result_base-profile.txt"
 
   local tools_versions
   tools_versions=$({ java -version 2>&1 | head -1; gpg --version 2>/dev/null | head -1; aws --version 2>&1 | head -1;
     restic version 2>/dev/null | head -1; tar --version | head -1; } | paste -sd ';' -)
-  python3 "$here/bench/report.py" "$TSV" "$here/bench/results/$(date -u +%Y-%m-%d)-$LABEL.json" \
+  python3 "$here/bench/report.py" "$TSV" "$result_base.json" \
     "rounds=$ROUNDS" "size_mb=$SIZE_MB" "files=$FILES" "db_mb=$DB_MB" "remote_files=$REMOTE" "seed=$SEED" \
     "source_bytes=$SOURCE_BYTES" "source_files=$SOURCE_FILES" \
     "small_bytes=$SMALL_BYTES" "small_files=$SMALL_FILES_N" \
     "net=$([ "$NET" = 1 ] && echo "${NET_RATE_MB} MB/s per connection, +${NET_DELAY_MS} ms per request" || echo off)" \
+    "aws_concurrency=$(aws configure get default.s3.max_concurrent_requests 2>/dev/null || echo "10 (default)")" \
     "tmpfs=$ON_TMPFS" "java_opts=$JAVA_OPTS" "tools=$tools_versions" "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     "nproc=$(nproc)" "mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')" "uptime=$(uptime)" \
     "rounds_seconds=$(( $(date +%s) - t_rounds ))" "total_seconds=$(( $(date +%s) - t_start ))"
