@@ -230,7 +230,11 @@ check_restore() {
   fi
   rm -rf "$3"
 }
-json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null || true; }
+# json_field FILE FIELD: a field of the JSON document in FILE (lines before it, such as JFR's
+# start-up message, are skipped).
+json_field() {
+  python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[t.index("{"):])[sys.argv[2]])' "$1" "$2" 2>/dev/null || true
+}
 
 # --- the three tools ---------------------------------------------------------------------------
 # Each tool's turn in a round: full create, restore to a directory, no-change incremental, then
@@ -403,6 +407,7 @@ main() {
     [ "$SMALL" = 0 ] || small_turn "$r"
     log "round $r took $(( $(date +%s) - t0 )) s; about $(( ($(date +%s) - t_rounds) * (ROUNDS - r) / r )) s to go"
   done
+  local rounds_seconds=$(( $(date +%s) - t_rounds ))
 
   local result_base; result_base="$here/bench/results/$(date -u +%Y-%m-%d)-$LABEL"
   [ "$PROFILE" = 0 ] || profile "$result_base-profile.txt"
@@ -418,7 +423,7 @@ main() {
     "aws_concurrency=$(aws configure get default.s3.max_concurrent_requests 2>/dev/null || echo "10 (default)")" \
     "tmpfs=$ON_TMPFS" "java_opts=$JAVA_OPTS" "tools=$tools_versions" "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     "nproc=$(nproc)" "mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')" "uptime=$(uptime)" \
-    "rounds_seconds=$(( $(date +%s) - t_rounds ))" "total_seconds=$(( $(date +%s) - t_start ))"
+    "rounds_seconds=$rounds_seconds" "total_seconds=$(( $(date +%s) - t_start ))"
 }
 
 main "$@"
