@@ -173,7 +173,8 @@ start_servers() {
 }
 cleanup() {
   local pid
-  for pid in $PROXYPID $S3PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  # the servers this run started (their ids are known from the moment they start)
+  for pid in ${PROXY_PID:-} ${S3PROXY_PID:-}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   [ -z "${GNUPGHOME:-}" ] || gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null || true
   if [ -n "${SCRATCH:-}" ]; then
     if [ "$KEEP" = 1 ]; then log "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
@@ -374,6 +375,7 @@ main() {
 
   choose_scratch
   trap cleanup EXIT
+  trap 'exit 130' INT TERM # so that the EXIT trap cleans up
   TSV="$SCRATCH/results.tsv"; : > "$TSV"
   PASSFILE="$SCRATCH/passphrase"
   (umask 077 && echo "bench-passphrase-$(date +%s%N)" > "$PASSFILE")
