@@ -1,143 +1,192 @@
 #!/usr/bin/env python3
-"""Prints bench/run.sh's results as a table with speed ratios and writes them as JSON.
+"""Summarises bench/run.sh's rounds: the median of each row, ratios, the targets of issue 19.
 
 usage: report.py RESULTS.tsv OUT.json key=value...
+
+RESULTS.tsv has one line per timed command: round, key (OP.TOOL), status, wall ns, user s, sys s,
+peak RSS KiB, S3Proxy CPU s, network proxy CPU s, load average before, note. Prints Markdown
+tables on stdout and writes every sample, the medians, the ratios and the targets to OUT.json.
 """
 import json
+import statistics
 import sys
 
-tsv, out_json, *meta_args = sys.argv[1:]
-meta = dict(a.split("=", 1) for a in meta_args)
-source_bytes = int(meta["source_bytes"])
-
-rows = []
-for line in open(tsv, encoding="utf-8"):
-    key, label, status, wall_ns, user, sys_, rss, load, note, server = line.rstrip("\n").split("\t")
-    wall = int(wall_ns) / 1e9
-    r = {"key": key, "label": label, "status": status, "note": note or None, "load_before": load}
-    if status == "ok":
-        r.update({
-            "wall_s": round(wall, 2),
-            "mb_per_s": round(source_bytes / 1e6 / wall, 1),
-            "user_s": float(user), "sys_s": float(sys_),
-            "cpu_s": round(float(user) + float(sys_), 2),
-            "cpu_percent": round(100 * (float(user) + float(sys_)) / wall),
-            "peak_rss_mib": round(int(rss) / 1024, 1),
-            # S3Proxy's CPU time meanwhile: it runs on the same cores as the client
-            "server_cpu_s": float(server),
-            # how busy the row kept the machine: client and server CPU over wall time x cores
-            # (not for a warm-JVM row: its server time covers all three runs)
-            "machine_busy_percent": None if key.endswith("-warm") else round(
-                100 * (float(user) + float(sys_) + float(server)) / (wall * int(meta["nproc"]))),
-        })
-    rows.append(r)
-by_key = {r["key"]: r for r in rows}
-
-# ours -> the baselines it is compared with (ratio = their wall time / ours: > 1 means we are faster)
-COMPARE = {
-    "create-s3": ["stock-backup-s3", "restic-backup-s3", "raw-upload-s3"],
-    "verify-s3": ["stock-restore-s3", "raw-download-s3"],
-    "restore-s3": ["stock-restore-s3", "restic-restore-s3"],
-    "create-local": ["stock-backup-local", "restic-backup-local"],
-    "restore-local": ["stock-restore-local", "restic-restore-local"],
-}
-# Diagnostic: the same steps in a JVM that has run them twice already (no target counts these).
-COMPARE_WARM = {
-    "create-s3-warm": COMPARE["create-s3"],
-    "restore-s3-warm": COMPARE["restore-s3"],
-    "create-local-warm": COMPARE["create-local"],
-}
-ratios = []
-for ours, theirs in {**COMPARE, **COMPARE_WARM}.items():
-    o = by_key.get(ours)
-    for t in theirs:
-        b = by_key.get(t)
-        if o and b and o["status"] == "ok" and b["status"] == "ok":
-            ratios.append({"ours": ours, "baseline": t, "speed_ratio": round(b["wall_s"] / o["wall_s"], 2)})
-
-mb = source_bytes / 1e6
-print()
-print(f"synapse-backup benchmark: {meta['source_files']} files, {mb:.0f} MB backed up "
-      f"({meta['skipped_files']} remote/url-cache files skipped); {meta['nproc']} cores, {meta['mem']}")
-print(f"JVM: {meta['java_opts']};  {meta['uptime'].strip()}")
-print()
-hdr = (f"{'step':<50} {'wall s':>8} {'MB/s':>7} {'user+sys s':>10} {'CPU%':>5} {'peak RSS MiB':>12} "
-       f"{'S3Proxy CPU s':>13} {'busy%':>5}  load before")
-print(hdr)
-print("-" * len(hdr))
-for r in rows:
-    if r["status"] == "ok":
-        print(f"{r['label']:<50} {r['wall_s']:>8.1f} {r['mb_per_s']:>7.1f} {r['cpu_s']:>10.1f} "
-              f"{r['cpu_percent']:>5} {r['peak_rss_mib']:>12.1f} {r['server_cpu_s']:>13.1f} "
-              f"{r['machine_busy_percent'] if r['machine_busy_percent'] is not None else '-':>5}  {r['load_before']}")
-        if r["note"]:
-            print(f"    {r['note']}")
-    elif r["status"] == "na":
-        print(f"{r['label']:<50} {'n/a (' + (r['note'] or '') + ')'}")
-    else:
-        print(f"{r['label']:<50} FAILED ({r['note']})")
-print()
-print(f"busy%: the client's and S3Proxy's CPU time over wall time x {meta['nproc']} cores (100: every core busy)")
-print()
-print("speed ratios (baseline wall time / ours; > 1: synapse-backup is faster)")
-for x in ratios:
-    if x["ours"] in COMPARE:
-        print(f"  {by_key[x['ours']]['label']:<34} vs {by_key[x['baseline']]['label']:<50} {x['speed_ratio']:>6.2f}x")
-warm = [x for x in ratios if x["ours"] in COMPARE_WARM]
-if warm:
-    print("  diagnostic, not the tool as run: the same step with the JVM warm (JIT done; run 3 of 3 in one JVM)")
-    for x in warm:
-        print(f"  {by_key[x['ours']]['label']:<44} vs {by_key[x['baseline']]['label']:<50} {x['speed_ratio']:>6.2f}x")
-print()
-
-# The targets of issues 8 and 6, each judged on this run.
-def ratio(ours, base):
-    return next((x["speed_ratio"] for x in ratios if x["ours"] == ours and x["baseline"] == base), None)
-
-
-def stored_pct(key):
-    import re
-    m = re.search(r"([\d.]+)% of the full", (by_key.get(key) or {}).get("note") or "")
-    return float(m.group(1)) if m else None
-
-
-def wall(key):
-    r = by_key.get(key) or {}
-    return r.get("wall_s") if r.get("status") == "ok" else None
-
-
-# The warm-JVM rows are a diagnostic harness (three runs, the test classes loaded), not the tool.
-ours_rss = [r["peak_rss_mib"] for r in rows if r["status"] == "ok"
-            and not r["key"].startswith(("stock", "raw", "restic")) and not r["key"].endswith("-warm")]
-targets = [
-    ("create -> S3 >= 3x the charm pipeline", ratio("create-s3", "stock-backup-s3"), lambda v: v >= 3),
-    ("create -> S3 faster than restic's first backup", ratio("create-s3", "restic-backup-s3"), lambda v: v > 1),
-    ("create -> S3 >= 0.8x a raw upload", ratio("create-s3", "raw-upload-s3"), lambda v: v >= 0.8),
-    ("restore <- S3 >= 4x the charm pipeline", ratio("restore-s3", "stock-restore-s3"), lambda v: v >= 4),
-    ("restore <- S3 >= 1.5x restic", ratio("restore-s3", "restic-restore-s3"), lambda v: v >= 1.5),
-    ("peak RSS of every row of ours < 256 MiB", max(ours_rss) if ours_rss else None, lambda v: v < 256),
-    ("create -> local >= 0.7x tar|gpg --compress-algo none", ratio("create-local", "stock-backup-local"), lambda v: v >= 0.7),
-    ("no-change incremental -> S3 < 3 s", wall("incr-nochange-s3"), lambda v: v < 3),
-    ("no-change incremental -> local < 3 s", wall("incr-nochange-local"), lambda v: v < 3),
-    ("+1% incremental uploads about 1% (<= 2%)", stored_pct("incr-1pct-s3"), lambda v: v <= 2),
+TOOLS = [("charm", "charm pipeline"), ("restic", "restic"), ("ours", "synapse-backup")]
+# OP, label, which tree's bytes the CPU-seconds per GB are of ("" for none)
+OPS = [
+    ("create", "full create", "source"),
+    ("restore", "restore to a directory", "source"),
+    ("incr", "no-change incremental", "source"),
+    ("net-create", "full create, simulated network", "source"),
+    ("net-restore", "restore, simulated network", "source"),
+    ("small-incr", "no-change incremental, small tree", "small"),
+    ("version", "`--version`", ""),
+    ("list", "`list`, small tree", ""),
+    ("show", "`show`, small tree", ""),
 ]
-print("targets (issues 8 and 6)")
-for name, value, ok in targets:
-    verdict = "n/a" if value is None else ("met" if ok(value) else "NOT met")
-    print(f"  {name:<55} {'' if value is None else value!s:>8}  {verdict}")
-print()
-c, v = by_key.get("create-s3", {}), by_key.get("verify-s3", {})
-if c.get("status") == "ok" and v.get("status") == "ok":
-    ok = max(c["peak_rss_mib"], v["peak_rss_mib"]) < 256
-    print(f"issue 3: create {c['mb_per_s']} MB/s, verify {v['mb_per_s']} MB/s; peak RSS create "
-          f"{c['peak_rss_mib']} MiB, verify {v['peak_rss_mib']} MiB ({'< 256 MiB: ok' if ok else 'OVER 256 MiB'})")
-print(f"stock gpg|tar opens our backup: {meta['stock_check']}")
-if meta.get("profile"):
-    print(f"JFR profile summary: {meta['profile']}")
 
-doc = {"meta": {k: (int(v) if v.isdigit() else v) for k, v in meta.items()}, "rows": rows, "ratios": ratios,
-       "targets": [{"target": n, "value": val, "met": None if val is None else bool(ok(val))} for n, val, ok in targets]}
-with open(out_json, "w", encoding="utf-8") as f:
-    json.dump(doc, f, indent=2)
-    f.write("\n")
-print(f"results: {out_json}")
+
+def main():
+    tsv, out_json, *meta_args = sys.argv[1:]
+    meta = dict(a.split("=", 1) for a in meta_args)
+    gb = {"source": int(meta["source_bytes"]) / 1e9, "small": int(meta.get("small_bytes") or 0) / 1e9}
+
+    samples = []
+    for line in open(tsv, encoding="utf-8"):
+        rnd, key, status, wall_ns, user, sys_, rss, server, proxy, load, note = line.rstrip("\n").split("\t")
+        samples.append({
+            "round": int(rnd), "key": key, "status": status, "wall_s": round(int(wall_ns) / 1e9, 3),
+            "cpu_s": round(float(user) + float(sys_), 2), "user_s": float(user), "sys_s": float(sys_),
+            "peak_rss_mib": round(int(rss) / 1024, 1), "s3proxy_cpu_s": float(server),
+            "net_proxy_cpu_s": float(proxy), "load_before": float(load), "note": note or None,
+        })
+
+    rows = {}
+    for op, label, tree in OPS:
+        for tool, _ in TOOLS:
+            key = f"{op}.{tool}"
+            ok = [s for s in samples if s["key"] == key and s["status"] == "ok"]
+            failed = [s for s in samples if s["key"] == key and s["status"] != "ok"]
+            if not ok and not failed:
+                continue
+            r = {"key": key, "op": op, "tool": tool, "label": label, "rounds_ok": len(ok),
+                 "rounds_failed": len(failed), "failures": [f"round {s['round']}: {s['note']}" for s in failed]}
+            if ok:
+                med = lambda f: statistics.median(s[f] for s in ok)  # noqa: E731
+                r.update({
+                    "wall_s": round(med("wall_s"), 3),
+                    "wall_min_s": min(s["wall_s"] for s in ok), "wall_max_s": max(s["wall_s"] for s in ok),
+                    "cpu_s": round(med("cpu_s"), 2),
+                    "cpu_s_per_gb": round(med("cpu_s") / gb[tree], 2) if tree and gb[tree] else None,
+                    "peak_rss_mib": round(med("peak_rss_mib"), 1),
+                    "peak_rss_max_mib": max(s["peak_rss_mib"] for s in ok),
+                    "s3proxy_cpu_s": round(med("s3proxy_cpu_s"), 2),
+                    "net_proxy_cpu_s": round(med("net_proxy_cpu_s"), 2),
+                })
+            rows[key] = r
+
+    def get(op, tool, field):
+        r = rows.get(f"{op}.{tool}")
+        return r.get(field) if r else None
+
+    ratios = {}
+    for op, _, _ in OPS:
+        for base in ("charm", "restic"):
+            o, b = get(op, "ours", "wall_s"), get(op, base, "wall_s")
+            oc, bc = get(op, "ours", "cpu_s"), get(op, base, "cpu_s")
+            if o and b:
+                ratios[f"{op}.vs-{base}"] = {
+                    "speed": round(b / o, 2),  # > 1: ours is faster
+                    "cpu": round(oc / bc, 2) if oc and bc else None,  # < 1: ours uses less CPU
+                }
+
+    print_report(meta, gb, rows, ratios, [s["load_before"] for s in samples] or [0.0])
+    targets = judge(rows, ratios, samples, get)
+    print("**Targets of issue 19** (this run)")
+    print()
+    print("| target | value | met |")
+    print("|---|---|---|")
+    for t in targets:
+        v = "n/a" if t["value"] is None else t["value"]
+        print(f"| {t['target']} | {v} | {'n/a' if t['met'] is None else ('yes' if t['met'] else '**no**')} |")
+    print()
+
+    doc = {"meta": {k: (int(v) if v.isdigit() else v) for k, v in meta.items()},
+           "rows": list(rows.values()), "ratios": ratios, "targets": targets, "samples": samples}
+    with open(out_json, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    print(f"results: {out_json}")
+
+
+def fmt(v, digits=2):
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def print_report(meta, gb, rows, ratios, loads):
+    print()
+    print(f"### synapse-backup benchmark, {meta['rounds']} interleaved round(s), medians")
+    print()
+    print(f"- tree: {meta['source_files']} files, {gb['source']:.2f} GB (media {meta['size_mb']} MB in "
+          f"{meta['files']} files + thumbnails, database --db-mb {meta['db_mb']}); small tree: "
+          f"{meta.get('small_files', 0)} files, {gb['small'] * 1000:.1f} MB")
+    print(f"- S3Proxy on loopback; S3 store and restore targets on tmpfs: {meta['tmpfs']}")
+    print(f"- simulated network: {meta['net']}; the charm's `aws s3 cp` runs up to "
+          f"{meta.get('aws_concurrency')} requests at once (8 MB parts, ranged GETs)")
+    print(f"- {meta['nproc']} cores, {meta['mem']}; JVM options {meta['java_opts']}; commit {meta.get('commit')}")
+    print(f"- {meta['tools']}")
+    print(f"- rounds took {meta.get('rounds_seconds')} s, the whole run {meta.get('total_seconds')} s; "
+          f"load average before the rows {min(loads):.2f}–{max(loads):.2f}; {meta['uptime'].strip()}")
+    print()
+    print("| row | charm pipeline | restic | synapse-backup | ours vs charm | ours vs restic |")
+    print("|---|---|---|---|---|---|")
+    for op, label, _ in OPS:
+        if not any(f"{op}.{t}" in rows for t, _ in TOOLS):
+            continue
+        cells = []
+        for tool, _ in TOOLS:
+            r = rows.get(f"{op}.{tool}")
+            if not r:
+                cells.append("–")
+            elif "wall_s" not in r:
+                cells.append("FAILED")
+            else:
+                cells.append(f"{fmt(r['wall_s'])} / {fmt(r['cpu_s'])}")
+        for base in ("charm", "restic"):
+            x = ratios.get(f"{op}.vs-{base}")
+            cells.append("" if not x else f"{x['speed']:.2f}× speed"
+                         + (f", {x['cpu']:.2f}× CPU" if x["cpu"] is not None else ""))
+        print(f"| {label}, wall / CPU s | " + " | ".join(cells) + " |")
+    print()
+    print("speed: their wall time / ours (> 1: synapse-backup is faster); CPU: ours / theirs (< 1: ours uses less)")
+    print()
+    print("| row | tool | wall s | wall min–max | CPU s | CPU s/GB | peak RSS MiB | S3Proxy CPU s | net proxy CPU s | rounds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for op, label, _ in OPS:
+        for tool, tool_label in TOOLS:
+            r = rows.get(f"{op}.{tool}")
+            if not r:
+                continue
+            if "wall_s" not in r:
+                print(f"| {label} | {tool_label} | FAILED: {'; '.join(r['failures'])} | | | | | | | 0 |")
+                continue
+            failed = f" ({r['rounds_failed']} failed)" if r["rounds_failed"] else ""
+            print(f"| {label} | {tool_label} | {fmt(r['wall_s'])} | {fmt(r['wall_min_s'])}–{fmt(r['wall_max_s'])} | "
+                  f"{fmt(r['cpu_s'])} | {fmt(r['cpu_s_per_gb'])} | {fmt(r['peak_rss_mib'], 0)} | "
+                  f"{fmt(r['s3proxy_cpu_s'])} | {fmt(r['net_proxy_cpu_s']) if op.startswith('net-') else '–'} | "
+                  f"{r['rounds_ok']}{failed} |")
+    failures = [f for r in rows.values() for f in r["failures"]]
+    if failures:
+        print()
+        print("failures: " + "; ".join(failures))
+    print()
+
+
+def judge(rows, ratios, samples, get):
+    def speed(op, base):
+        x = ratios.get(f"{op}.vs-{base}")
+        return x["speed"] if x else None
+
+    def per_gb_ratio(op):
+        o, b = get(op, "ours", "cpu_s_per_gb"), get(op, "restic", "cpu_s_per_gb")
+        return round(o / b, 2) if o and b else None
+
+    ours_rss = [s["peak_rss_mib"] for s in samples if s["key"].endswith(".ours") and s["status"] == "ok"]
+    checks = [
+        ("create ≥ 3× the charm pipeline (speed)", speed("create", "charm"), lambda v: v >= 3),
+        ("create faster than restic's first backup (speed)", speed("create", "restic"), lambda v: v > 1),
+        ("restore ≥ 2× the charm pipeline (speed)", speed("restore", "charm"), lambda v: v >= 2),
+        ("restore faster than restic (speed)", speed("restore", "restic"), lambda v: v > 1),
+        ("no-change incremental faster than restic (speed)", speed("incr", "restic"), lambda v: v > 1),
+        ("no-change incremental, small tree ≤ 1.5 s (wall s)", get("small-incr", "ours", "wall_s"), lambda v: v <= 1.5),
+        ("create CPU-s per GB ≤ restic's (ours / restic)", per_gb_ratio("create"), lambda v: v <= 1),
+        ("restore CPU-s per GB ≤ restic's (ours / restic)", per_gb_ratio("restore"), lambda v: v <= 1),
+        ("peak RSS ≤ 200 MiB (largest of any round, MiB)", max(ours_rss) if ours_rss else None, lambda v: v <= 200),
+        ("simulated network: create ≥ 3× the charm pipeline (speed)", speed("net-create", "charm"), lambda v: v >= 3),
+        ("simulated network: restore ≥ 3× the charm pipeline (speed)", speed("net-restore", "charm"), lambda v: v >= 3),
+    ]
+    return [{"target": n, "value": v, "met": None if v is None else bool(ok(v))} for n, v, ok in checks]
+
+
+if __name__ == "__main__":
+    main()

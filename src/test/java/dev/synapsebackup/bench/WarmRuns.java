@@ -12,9 +12,10 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /**
- * Runs one synapse-backup command line several times in one JVM, for bench/run.sh's "warm JVM"
- * rows: the later runs use code the JIT compiler has already compiled, so the difference to the
- * first run is the JVM's warm-up (compilation, class loading), which every real run pays.
+ * Runs one synapse-backup command line several times in one JVM, a diagnostic beside bench/run.sh
+ * (which runs the tool cold, as users do): the later runs use code the JIT compiler has already
+ * compiled, so the difference to the first run is the JVM's warm-up (compilation, class loading),
+ * which every real run pays.
  *
  * <p>Usage: {@code WarmRuns N ARG...}; {@code {i}} in an argument becomes the run's number (for
  * {@code --target DIR{i}}). For each run it prints on stderr one line

@@ -23,7 +23,8 @@ import java.util.function.Predicate;
  * request is forwarded on its own upstream connection (the proxy asks both sides for
  * {@code Connection: close}); rules chosen by the test can instead answer a status (500, 503
  * SlowDown), reset the connection after N response bytes, stall before forwarding, or — with
- * {@link #cut(boolean)} or {@link Cut} — refuse the server entirely.
+ * {@link #cut(boolean)} or {@link Cut} — refuse the server entirely. {@link #throttle} makes every
+ * connection behave like a single stream across a WAN, for the benchmark.
  */
 public final class FaultProxy implements AutoCloseable {
     /** One request as the proxy saw it. */
@@ -96,6 +97,8 @@ public final class FaultProxy implements AutoCloseable {
     private final AtomicInteger injected = new AtomicInteger();
     private volatile boolean cut;
     private volatile boolean closed;
+    private volatile long bytesPerSecond;
+    private volatile Duration perRequestDelay = Duration.ZERO;
 
     /** Starts a proxy in front of an S3 server listening on {@code upstreamPort} on loopback. */
     public FaultProxy(int upstreamPort) throws IOException {
@@ -122,8 +125,24 @@ public final class FaultProxy implements AutoCloseable {
         this.cut = on;
     }
 
-    /** Removes all rules and forgets the requests seen. */
+    /**
+     * From now on, waits {@code perRequest} before forwarding each request and paces each
+     * connection's bytes, both ways, to {@code bytesPerSecond} (0: no limit). As every request has
+     * its own connection here, that is a per-request limit: parallel requests add up.
+     */
+    public FaultProxy throttle(long bytesPerSecond, Duration perRequest) {
+        if (bytesPerSecond < 0 || perRequest.isNegative()) {
+            throw new IllegalArgumentException("throttle must not be negative");
+        }
+        this.bytesPerSecond = bytesPerSecond;
+        this.perRequestDelay = perRequest;
+        return this;
+    }
+
+    /** Removes all rules and the throttle, and forgets the requests seen. */
     public void reset() {
+        bytesPerSecond = 0;
+        perRequestDelay = Duration.ZERO;
         rules.clear();
         requests.clear();
         refused.clear();
@@ -209,6 +228,9 @@ public final class FaultProxy implements AutoCloseable {
             if (fault instanceof Stall st) {
                 Thread.sleep(st.delay().toMillis());
             }
+            if (!perRequestDelay.isZero()) {
+                Thread.sleep(perRequestDelay.toMillis());
+            }
             long limit = fault instanceof ResetAfter ra ? ra.bytes() : Long.MAX_VALUE;
             forward(client, in, lines, limit, fault instanceof SlowAfter sa ? sa : null);
         } catch (IOException | InterruptedException e) {
@@ -230,11 +252,18 @@ public final class FaultProxy implements AutoCloseable {
             OutputStream up = upstream.getOutputStream();
             up.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
             up.flush();
+            long rate = bytesPerSecond;
             Thread pump = new Thread(() -> {
                 try {
-                    clientIn.transferTo(up);
+                    Pacer pacer = new Pacer(rate);
+                    byte[] body = new byte[16384];
+                    int r;
+                    while ((r = clientIn.read(body)) > 0) {
+                        up.write(body, 0, r);
+                        pacer.sent(r, up);
+                    }
                     upstream.shutdownOutput();
-                } catch (IOException e) {
+                } catch (IOException | InterruptedException e) {
                     // connection ended
                 }
             }, "fault-proxy-body");
@@ -243,12 +272,14 @@ public final class FaultProxy implements AutoCloseable {
             InputStream upIn = upstream.getInputStream();
             OutputStream out = client.getOutputStream();
             byte[] buf = new byte[16384];
+            Pacer pacer = new Pacer(rate);
             long sent = 0;
             int n;
             while ((n = upIn.read(buf)) > 0) {
                 int allowed = (int) Math.min(n, limit - sent);
                 out.write(buf, 0, allowed);
                 sent += allowed;
+                pacer.sent(allowed, out);
                 if (slow != null && sent > slow.bytes()) {
                     out.flush();
                     Thread.sleep(Math.max(1, allowed * 1000L / slow.bytesPerSecond()));
@@ -261,6 +292,30 @@ public final class FaultProxy implements AutoCloseable {
                 }
             }
             out.flush();
+        }
+    }
+
+    /** Holds a stream to a byte rate: sleeps whenever it is ahead of schedule by a millisecond or more. */
+    private static final class Pacer {
+        private final long bytesPerSecond;
+        private final long start = System.nanoTime();
+        private long total;
+
+        Pacer(long bytesPerSecond) {
+            this.bytesPerSecond = bytesPerSecond;
+        }
+
+        void sent(int bytes, OutputStream out) throws IOException, InterruptedException {
+            if (bytesPerSecond <= 0) {
+                return;
+            }
+            total += bytes;
+            long due = start + (long) (total * 1e9 / bytesPerSecond);
+            long ahead = due - System.nanoTime();
+            if (ahead >= 1_000_000) {
+                out.flush();
+                Thread.sleep(ahead / 1_000_000, (int) (ahead % 1_000_000));
+            }
         }
     }
 
