@@ -10,7 +10,6 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.function.IntConsumer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -72,7 +71,7 @@ public final class Main implements Runnable {
                 new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)),
                 ToolConfig.DEFAULT_CONFIG_FILE);
         // SIGINT/SIGTERM interrupt the command so that it cleans up; the JVM waits for that.
-        IntConsumer finished = Shutdown.install(Thread.currentThread(), Duration.ofMinutes(5));
+        IntConsumer finished = Shutdown.install(Thread.currentThread(), Shutdown.PATIENCE);
         int code = 1;
         try {
             code = run(args, ctx);
