@@ -34,8 +34,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * this stream's own. One thread reads; it may be interrupted while it waits for a range.
  */
 final class ParallelRangeDownload extends InputStream {
-    /** Range size unless configured: the default part size of the uploads. */
-    static final long DEFAULT_PART_SIZE = S3Repository.DEFAULT_MIN_PART_SIZE;
+    /**
+     * Range size unless configured. Smaller than the uploads' parts so that more GETs fit in the
+     * same memory: across a WAN each stream is slow, and eight streams of 4 MiB ranges did better
+     * than four of 8 MiB (bench/results/2026-12-02-parallel-get.md), while a range still takes
+     * far longer to transfer than a request's round trip.
+     */
+    static final long DEFAULT_PART_SIZE = 4L * 1024 * 1024;
+    /** Ranged GETs at once unless configured. */
+    static final int DEFAULT_PARALLELISM = 8;
     private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
 
     /**

@@ -63,6 +63,8 @@ public final class S3Repository extends AbstractRepository {
     public static final String RETRY_BASE_DELAY_PROPERTY = "synapse-backup.s3.retry-base-delay-ms";
     /** System property: default longest retry delay in milliseconds. */
     public static final String RETRY_MAX_DELAY_PROPERTY = "synapse-backup.s3.retry-max-delay-ms";
+    /** System property: default ranged GETs of one object at once. */
+    public static final String DOWNLOAD_PARALLELISM_PROPERTY = "synapse-backup.s3.download-parallelism";
     /** Part size when the object's size is not known in advance. */
     static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
 
@@ -376,7 +378,8 @@ public final class S3Repository extends AbstractRepository {
         private DnsResolver dnsResolver;
         private long partSize;
         private int parallelism = 4;
-        private int downloadParallelism = 4;
+        private int downloadParallelism = Integer.getInteger(DOWNLOAD_PARALLELISM_PROPERTY,
+                ParallelRangeDownload.DEFAULT_PARALLELISM);
         private long downloadPartSize = ParallelRangeDownload.DEFAULT_PART_SIZE;
         private int listPageSize = 1000;
         private int maxAttempts = Integer.getInteger(MAX_ATTEMPTS_PROPERTY, 5);
@@ -412,15 +415,15 @@ public final class S3Repository extends AbstractRepository {
         }
 
         /**
-         * How many ranged GETs of one object run at once when it is read (default 4); 1 reads
-         * every object with a single GET.
+         * How many ranged GETs of one object run at once when it is read (default 8, or the system
+         * property {@value #DOWNLOAD_PARALLELISM_PROPERTY}); 1 reads every object with a single GET.
          */
         public Builder downloadParallelism(int gets) {
             this.downloadParallelism = (int) inRange(gets, 1, Integer.MAX_VALUE, "download parallelism must be at least 1");
             return this;
         }
 
-        /** The size of the ranges that a parallel read GETs (default 8 MiB); small for tests. */
+        /** The size of the ranges that a parallel read GETs (default 4 MiB); small for tests. */
         Builder downloadPartSize(long bytes) {
             this.downloadPartSize = inRange(bytes, 1, S3ObjectWriter.MAX_BUFFER_SIZE, "download part size out of range");
             return this;
