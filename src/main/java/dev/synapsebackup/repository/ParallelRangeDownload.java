@@ -89,9 +89,9 @@ final class ParallelRangeDownload extends InputStream {
     private final byte[] oneByte = new byte[1];
 
     /**
-     * {@code whole} itself if it can or need not be read in ranges (smaller than two parts, a
-     * single GET configured, no size or no ETag to make ranges safe), else a parallel download
-     * that starts with it.
+     * {@code whole} itself if it need not or cannot be read in ranges (no larger than one range,
+     * a single GET configured, or no size or no ETag to make ranges safe), else a parallel
+     * download that starts with it.
      */
     static InputStream of(ResumingDownload whole, Downloads downloads) {
         long length = whole.length();
