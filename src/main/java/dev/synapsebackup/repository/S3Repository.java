@@ -42,6 +42,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  *
  * <p>Large objects are written as streaming multipart uploads with several parts in flight (see
  * {@link #create(String, long, Map)}); memory stays bounded by {@code (parallelism + 1) x partSize}.
+ * Large objects are read with several ranged GETs in flight (see {@link #open(String)}); memory
+ * stays bounded by {@code (downloadParallelism + 1) x downloadPartSize}.
  *
  * <p>Instances are thread-safe. {@link #close()} releases connections and upload threads.
  */
@@ -61,6 +63,8 @@ public final class S3Repository extends AbstractRepository {
     public static final String RETRY_BASE_DELAY_PROPERTY = "synapse-backup.s3.retry-base-delay-ms";
     /** System property: default longest retry delay in milliseconds. */
     public static final String RETRY_MAX_DELAY_PROPERTY = "synapse-backup.s3.retry-max-delay-ms";
+    /** System property: default ranged GETs of one object at once. */
+    public static final String DOWNLOAD_PARALLELISM_PROPERTY = "synapse-backup.s3.download-parallelism";
     /** Part size when the object's size is not known in advance. */
     static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
 
@@ -73,6 +77,7 @@ public final class S3Repository extends AbstractRepository {
     private final int maxAttempts;
     private final BackoffStrategy backoff;
     private final S3ObjectWriter.Uploads uploads;
+    private final ParallelRangeDownload.Downloads downloads;
     private final ConditionalPut conditionalPut;
     private final MultipartCleanup cleanup;
 
@@ -82,7 +87,9 @@ public final class S3Repository extends AbstractRepository {
         this.listPageSize = b.listPageSize;
         this.maxAttempts = b.maxAttempts;
         this.backoff = BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay);
-        this.s3 = S3Clients.build(b.parameters, b.dnsResolver, b.parallelism, b.maxAttempts, backoff);
+        // The pool's connections are sized for whichever of uploads and downloads runs more at once.
+        this.s3 = S3Clients.build(b.parameters, b.dnsResolver, Math.max(b.parallelism, b.downloadParallelism),
+                b.maxAttempts, backoff);
         this.errors = new S3Errors(parameters);
         this.bucket = new S3Bucket(s3, parameters.bucket(), parameters.prefix(), errors);
         AtomicInteger threadNumber = new AtomicInteger();
@@ -92,6 +99,7 @@ public final class S3Repository extends AbstractRepository {
             return t;
         });
         this.uploads = new S3ObjectWriter.Uploads(executor, b.parallelism, b.abortPatience);
+        this.downloads = new ParallelRangeDownload.Downloads(b.downloadParallelism, b.downloadPartSize);
         this.conditionalPut = new ConditionalPut(bucket, this);
         this.cleanup = new MultipartCleanup(bucket);
     }
@@ -188,20 +196,27 @@ public final class S3Repository extends AbstractRepository {
      *
      * <p>A GET cut off mid-stream is resumed with ranged GETs ({@link ResumingDownload}), up to
      * {@code maxAttempts - 1} times in a row without progress in between. A multi-GB restore thus
-     * survives a flaky network without starting over.
+     * survives a flaky network without starting over. An object larger than one download part is
+     * read with up to {@code downloadParallelism} ranged GETs at once ({@link ParallelRangeDownload}),
+     * since one S3 stream across a WAN is much slower than the link.
      */
     @Override
     public InputStream open(String key) throws IOException {
-        return new ResumingDownload(bucket, key, (from, eTag) -> get(key, from, eTag), maxAttempts, backoff);
+        ResumingDownload whole = new ResumingDownload(bucket, key, (from, end, eTag) -> get(key, from, end, eTag),
+                maxAttempts, backoff);
+        return ParallelRangeDownload.of(whole, downloads);
     }
 
-    /** A GET of {@code key} from byte {@code from} on, if its ETag is {@code eTag} (null: any). */
-    private ResponseInputStream<GetObjectResponse> get(String key, long from, String eTag) throws IOException {
+    /**
+     * A GET of {@code key}'s bytes from {@code from} to {@code end} (exclusive; -1: to the end), if
+     * its ETag is {@code eTag} (null: any).
+     */
+    private ResponseInputStream<GetObjectResponse> get(String key, long from, long end, String eTag) throws IOException {
         try {
             return s3.getObject(b -> {
                 b.bucket(bucket.name()).key(bucket.fullKey(key));
-                if (from > 0) {
-                    b.range("bytes=" + from + "-");
+                if (from > 0 || end >= 0) {
+                    b.range("bytes=" + from + "-" + (end >= 0 ? Long.toString(end - 1) : ""));
                 }
                 if (eTag != null) {
                     b.ifMatch(eTag);
@@ -363,6 +378,9 @@ public final class S3Repository extends AbstractRepository {
         private DnsResolver dnsResolver;
         private long partSize;
         private int parallelism = 4;
+        private int downloadParallelism = Integer.getInteger(DOWNLOAD_PARALLELISM_PROPERTY,
+                ParallelRangeDownload.DEFAULT_PARALLELISM);
+        private long downloadPartSize = ParallelRangeDownload.DEFAULT_PART_SIZE;
         private int listPageSize = 1000;
         private int maxAttempts = Integer.getInteger(MAX_ATTEMPTS_PROPERTY, 5);
         private Duration retryBaseDelay = Duration.ofMillis(
@@ -393,6 +411,21 @@ public final class S3Repository extends AbstractRepository {
         /** How many parts of one object upload at once (default 4). */
         public Builder parallelism(int parts) {
             this.parallelism = (int) inRange(parts, 1, Integer.MAX_VALUE, "parallelism must be at least 1");
+            return this;
+        }
+
+        /**
+         * How many ranged GETs of one object run at once when it is read (default 8, or the system
+         * property {@value #DOWNLOAD_PARALLELISM_PROPERTY}); 1 reads every object with a single GET.
+         */
+        public Builder downloadParallelism(int gets) {
+            this.downloadParallelism = (int) inRange(gets, 1, Integer.MAX_VALUE, "download parallelism must be at least 1");
+            return this;
+        }
+
+        /** The size of the ranges that a parallel read GETs (default 4 MiB); small for tests. */
+        Builder downloadPartSize(long bytes) {
+            this.downloadPartSize = inRange(bytes, 1, S3ObjectWriter.MAX_BUFFER_SIZE, "download part size out of range");
             return this;
         }
 

@@ -27,8 +27,13 @@ import java.util.function.Predicate;
  * connection behave like a single stream across a WAN, for the benchmark.
  */
 public final class FaultProxy implements AutoCloseable {
-    /** One request as the proxy saw it. */
-    public record Request(String method, String target) {
+    /**
+     * One request as the proxy saw it.
+     *
+     * @param range    its Range header, or null
+     * @param inFlight how many connections the proxy was handling when it arrived, its own included
+     */
+    public record Request(String method, String target, String range, int inFlight) {
         /** An UploadPart of a multipart upload. */
         public boolean isUploadPart() {
             return method.equals("PUT") && target.contains("partNumber=");
@@ -95,6 +100,7 @@ public final class FaultProxy implements AutoCloseable {
     private final List<Request> requests = new CopyOnWriteArrayList<>();
     private final List<Request> refused = new CopyOnWriteArrayList<>();
     private final AtomicInteger injected = new AtomicInteger();
+    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean cut;
     private volatile boolean closed;
     private volatile long bytesPerSecond;
@@ -169,7 +175,15 @@ public final class FaultProxy implements AutoCloseable {
         while (!closed) {
             try {
                 Socket client = server.accept();
-                Thread t = new Thread(() -> handle(client), "fault-proxy-conn");
+                // Counted from the accept, so that each request sees those that came before it.
+                inFlight.incrementAndGet();
+                Thread t = new Thread(() -> {
+                    try {
+                        handle(client);
+                    } finally {
+                        inFlight.decrementAndGet();
+                    }
+                }, "fault-proxy-conn");
                 t.setDaemon(true);
                 t.start();
             } catch (IOException e) {
@@ -189,7 +203,8 @@ public final class FaultProxy implements AutoCloseable {
             }
             String[] lines = head.split("\r\n");
             String[] requestLine = lines[0].split(" ");
-            Request request = new Request(requestLine[0], requestLine.length > 1 ? requestLine[1] : "");
+            Request request = new Request(requestLine[0], requestLine.length > 1 ? requestLine[1] : "",
+                    header(lines, "range"), inFlight.get());
             if (cut) {
                 // Read first, so that the test can tell which requests kept trying.
                 refused.add(request);
@@ -326,6 +341,17 @@ public final class FaultProxy implements AutoCloseable {
         } catch (IOException ignored) {
             // already gone
         }
+    }
+
+    /** The value of the header {@code lowerCaseName} in a request head, or null. */
+    private static String header(String[] lines, String lowerCaseName) {
+        for (int i = 1; i < lines.length; i++) {
+            int colon = lines[i].indexOf(':');
+            if (colon > 0 && lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT).equals(lowerCaseName)) {
+                return lines[i].substring(colon + 1).trim();
+            }
+        }
+        return null;
     }
 
     private static String readHead(InputStream in) throws IOException {

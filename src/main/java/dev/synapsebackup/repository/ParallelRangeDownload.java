@@ -1,0 +1,328 @@
+package dev.synapsebackup.repository;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The bytes of one S3 object, fetched as consecutive ranges with up to {@code parallelism} ranged
+ * GETs at once and handed out strictly in order: one S3 stream across a WAN is limited well below
+ * the link, and the reader (decryption, then the tar) must see the object sequentially.
+ *
+ * <p>The first GET of the whole object, which tells the size and the ETag, also serves the first
+ * range; its connection is aborted at the end of that range. Every other range is a GET
+ * conditional on that ETag, and each resumes after a cut like a whole download
+ * ({@link ResumingDownload#range}).
+ *
+ * <p>Memory: at most {@code parallelism + 1} range buffers exist, the one being read and those
+ * being fetched; a range is requested only once the reader has come within {@code parallelism}
+ * ranges of it, and buffers are reused.
+ *
+ * <p>A failure of any range fails the reads with that range's own error (worded by
+ * {@link S3Errors}) and cancels the other GETs. {@link #close()}, at any point, aborts the
+ * connections of the GETs in flight (rather than draining them) and ends the threads, which are
+ * this stream's own. One thread reads; it may be interrupted while it waits for a range.
+ */
+final class ParallelRangeDownload extends InputStream {
+    /**
+     * Range size unless configured. Smaller than the uploads' parts so that more GETs fit in the
+     * same memory: across a WAN each stream is slow, and eight streams of 4 MiB ranges did better
+     * than four of 8 MiB (bench/results/2026-12-02-parallel-get.md), while a range still takes
+     * far longer to transfer than a request's round trip.
+     */
+    static final long DEFAULT_PART_SIZE = 4L * 1024 * 1024;
+    /** Ranged GETs at once unless configured. */
+    static final int DEFAULT_PARALLELISM = 8;
+    private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
+
+    /**
+     * How a repository reads large objects.
+     *
+     * @param parallelism ranged GETs of one object at once (1: one GET per object)
+     * @param partSize    bytes per range
+     */
+    record Downloads(int parallelism, long partSize) {
+    }
+
+    /** One range: fetched by a worker into {@link #buffer}, then read by the reader. */
+    private static final class Part {
+        final long from;
+        final int size;
+        final ResumingDownload download;
+        byte[] buffer;
+        boolean done;
+
+        Part(long from, int size, ResumingDownload download) {
+            this.from = from;
+            this.size = size;
+            this.download = download;
+        }
+    }
+
+    private final ResumingDownload whole;
+    private final String key;
+    private final long length;
+    private final long partSize;
+    private final int parallelism;
+    private final ThreadPoolExecutor executor;
+
+    /** Guards everything below. */
+    private final Object lock = new Object();
+    /** The parts requested and not yet read, in order; the head is the one being read. */
+    private final ArrayDeque<Part> window = new ArrayDeque<>();
+    private final ArrayDeque<byte[]> freeBuffers = new ArrayDeque<>();
+    private long nextFrom;
+    private int offsetInHead;
+    private Throwable failure;
+    private boolean closed;
+    private int allocatedBuffers;
+    private final byte[] oneByte = new byte[1];
+
+    /**
+     * {@code whole} itself if it need not or cannot be read in ranges (no larger than one range,
+     * a single GET configured, or no size or no ETag to make ranges safe), else a parallel
+     * download that starts with it.
+     */
+    static InputStream of(ResumingDownload whole, Downloads downloads) {
+        long length = whole.length();
+        if (downloads.parallelism() <= 1 || length <= downloads.partSize() || whole.eTag() == null) {
+            return whole;
+        }
+        return new ParallelRangeDownload(whole, downloads);
+    }
+
+    private ParallelRangeDownload(ResumingDownload whole, Downloads downloads) {
+        this.whole = whole;
+        this.key = whole.key();
+        this.length = whole.length();
+        this.partSize = downloads.partSize();
+        this.parallelism = downloads.parallelism();
+        this.executor = new ThreadPoolExecutor(parallelism, parallelism, 10, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "s3-download-" + THREAD_NUMBER.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        // Idle threads end by themselves if the reader forgets to close.
+        executor.allowCoreThreadTimeOut(true);
+        synchronized (lock) {
+            whole.endAt(Math.min(length, partSize));
+            request(new Part(0, (int) Math.min(length, partSize), whole));
+            nextFrom = Math.min(length, partSize);
+            requestMore();
+        }
+    }
+
+    /** Requests the next parts while the window has room (called holding the lock). */
+    private void requestMore() {
+        while (nextFrom < length && window.size() <= parallelism && failure == null && !closed) {
+            int size = (int) Math.min(partSize, length - nextFrom);
+            request(new Part(nextFrom, size, whole.range(nextFrom, nextFrom + size)));
+            nextFrom += size;
+        }
+    }
+
+    private void request(Part p) {
+        window.add(p);
+        try {
+            executor.execute(() -> fetch(p));
+        } catch (RejectedExecutionException e) {
+            // Only after close or a failure, which shut the executor down.
+            p.download.abort();
+        }
+    }
+
+    /** A worker: reads one range into a buffer, or records why it could not. */
+    private void fetch(Part p) {
+        synchronized (lock) {
+            if (closed || failure != null) {
+                return;
+            }
+        }
+        try {
+            byte[] buffer = takeBuffer();
+            int n = p.download.readNBytes(buffer, 0, p.size);
+            if (n != p.size) {
+                throw new IOException("premature end of the object after " + (p.from + n) + " of " + length + " bytes");
+            }
+            p.download.close();
+            synchronized (lock) {
+                p.buffer = buffer;
+                p.done = true;
+                lock.notifyAll();
+            }
+        } catch (Throwable t) {
+            p.download.abort();
+            fail(t);
+        }
+    }
+
+    /** A free buffer, or a new one: there are never more than parts in the window. */
+    private byte[] takeBuffer() {
+        synchronized (lock) {
+            byte[] b = freeBuffers.poll();
+            if (b != null) {
+                return b;
+            }
+            allocatedBuffers++;
+        }
+        return new byte[(int) Math.min(partSize, length)];
+    }
+
+    /** Records the first failure and cancels every other GET. */
+    private void fail(Throwable t) {
+        synchronized (lock) {
+            if (failure != null || closed) {
+                return;
+            }
+            failure = t;
+            lock.notifyAll();
+        }
+        cancel();
+    }
+
+    /**
+     * Aborts every GET in flight and lets the workers end. They are not interrupted: the SDK
+     * answers an interrupt that comes with a response by closing it, which drains the body (and
+     * logs an error when the connection was aborted already).
+     */
+    private void cancel() {
+        List<Part> parts;
+        synchronized (lock) {
+            parts = new ArrayList<>(window);
+        }
+        executor.shutdown();
+        for (Part p : parts) {
+            p.download.abort();
+        }
+    }
+
+    @Override
+    public int read() throws IOException {
+        int n = read(oneByte, 0, 1);
+        return n < 0 ? -1 : oneByte[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] buf, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, buf.length);
+        if (len == 0) {
+            // Without waiting: readNBytes asks for 0 bytes once it has all it wanted.
+            return 0;
+        }
+        Part head;
+        synchronized (lock) {
+            head = awaitHead();
+            if (head == null) {
+                return -1;
+            }
+        }
+        // The head's buffer is the reader's alone until it is released below.
+        int n = Math.min(len, head.size - offsetInHead);
+        System.arraycopy(head.buffer, offsetInHead, buf, off, n);
+        offsetInHead += n;
+        if (offsetInHead == head.size) {
+            synchronized (lock) {
+                window.poll();
+                freeBuffers.add(head.buffer);
+                head.buffer = null;
+                offsetInHead = 0;
+                requestMore();
+                if (window.isEmpty()) {
+                    executor.shutdown();
+                }
+            }
+        }
+        return n;
+    }
+
+    /** The part to read from, once fetched; null at the end (called holding the lock). */
+    private Part awaitHead() throws IOException {
+        while (true) {
+            if (closed) {
+                throw new IOException("read of " + key + " after close");
+            }
+            if (failure != null) {
+                throw rethrow(failure);
+            }
+            Part head = window.peek();
+            if (head == null || head.done) {
+                return head;
+            }
+            try {
+                lock.wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("read of " + key + " interrupted");
+            }
+        }
+    }
+
+    /** A worker's failure, to throw in the reader: the same exception, so that its type and words stay. */
+    private static IOException rethrow(Throwable t) {
+        if (t instanceof IOException io) {
+            return io;
+        }
+        if (t instanceof UncheckedIOException u) {
+            return u.getCause();
+        }
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IOException(t);
+    }
+
+    @Override
+    public int available() {
+        synchronized (lock) {
+            Part head = window.peek();
+            return head != null && head.done && !closed ? head.size - offsetInHead : 0;
+        }
+    }
+
+    /** How many range buffers this download has allocated, which is the most it held at once (for tests). */
+    int allocatedBuffers() {
+        synchronized (lock) {
+            return allocatedBuffers;
+        }
+    }
+
+    /**
+     * Aborts the GETs in flight and waits briefly for the threads to end: a thread still waiting
+     * for a response's headers, or in the SDK's pause between two attempts, cannot be woken; it
+     * ends as soon as the store answers, aborting that response.
+     */
+    @Override
+    public void close() throws IOException {
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            lock.notifyAll();
+        }
+        cancel();
+        try {
+            executor.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (lock) {
+            window.clear();
+            freeBuffers.clear();
+        }
+    }
+}
