@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
 
@@ -131,9 +132,14 @@ public final class SafeExtractor {
             throw new UnsafeEntryException(e.rawName(), "resolves outside the destination");
         }
         settleDirectoriesNotContaining(target);
-        return e.type() == TarReader.Type.DIRECTORY
-                ? extractDirectory(e, name, target)
-                : extractFile(e, name, target);
+        if (e.type() != TarReader.Type.DIRECTORY) {
+            return extractFile(e, name, target);
+        }
+        FileRecord rec = extractDirectory(e, name, target);
+        // The next entries are usually inside it: it is a real directory now, no need to stat it again.
+        checkedNames.add(parts[parts.length - 1]);
+        checkedDirs.add(target);
+        return rec;
     }
 
     /**
@@ -185,14 +191,17 @@ public final class SafeExtractor {
     }
 
     private void apply(PendingDir d) throws IOException {
-        BasicFileAttributes a = Files.readAttributes(d.path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        if (!a.isDirectory()) {
+        Map<String, Object> a = Files.readAttributes(d.path, "unix:isDirectory,mode,uid,gid", LinkOption.NOFOLLOW_LINKS);
+        if (!(Boolean) a.get("isDirectory")) {
             return; // replaced meanwhile: never follow a link to apply attributes
         }
+        // Each attribute is set only where it differs (one stat instead of up to three calls).
         if (asRoot) {
-            chown(d.path, d.uid, d.gid);
+            chownWhereDifferent(d.path, a, d.uid, d.gid);
         }
-        Files.setAttribute(d.path, "unix:mode", d.mode, LinkOption.NOFOLLOW_LINKS);
+        if (((Integer) a.get("mode") & 07777) != d.mode) {
+            Files.setAttribute(d.path, "unix:mode", d.mode, LinkOption.NOFOLLOW_LINKS);
+        }
         setMtime(d.path, d.mtime);
     }
 
@@ -296,15 +305,15 @@ public final class SafeExtractor {
                     remaining -= n;
                 }
             }
+            // One stat gives what the owner and mode checks need (its group may come from a
+            // setgid parent); a chown that clears setuid/setgid bits is followed by the chmod,
+            // as such modes are never exact at creation.
+            Map<String, Object> a = asRoot || exactAtCreate
+                    ? Files.readAttributes(target, "unix:mode,uid,gid", LinkOption.NOFOLLOW_LINKS) : null;
             if (asRoot) {
-                // A new file's owner is this process already; its group may come from a setgid parent.
-                if (e.uid() != ownUid) {
-                    Files.setAttribute(target, "unix:uid", e.uid(), LinkOption.NOFOLLOW_LINKS);
-                }
-                Files.setAttribute(target, "unix:gid", e.gid(), LinkOption.NOFOLLOW_LINKS);
+                chownWhereDifferent(target, a, e.uid(), e.gid());
             }
-            if (!exactAtCreate
-                    || ((Integer) Files.getAttribute(target, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777) != e.mode()) {
+            if (!exactAtCreate || ((Integer) a.get("mode") & 07777) != e.mode()) {
                 Files.setAttribute(target, "unix:mode", e.mode(), LinkOption.NOFOLLOW_LINKS);
             }
             setMtime(target, e.mtime());
@@ -363,9 +372,14 @@ public final class SafeExtractor {
         }
     }
 
-    private static void chown(Path p, int uid, int gid) throws IOException {
-        Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
-        Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+    /** Sets the uid and gid that differ from those in {@code current} (a "unix:uid,gid" read). */
+    private static void chownWhereDifferent(Path p, Map<String, Object> current, int uid, int gid) throws IOException {
+        if ((Integer) current.get("uid") != uid) {
+            Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+        }
+        if ((Integer) current.get("gid") != gid) {
+            Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+        }
     }
 
     private static BasicFileAttributes attrs(Path p) throws IOException {

@@ -199,6 +199,9 @@ public final class TarReader implements Closeable {
         if (rawName.indexOf('\0') >= 0) {
             throw new UnsafeEntryException(rawName.replace('\0', '?'), "name contains a NUL character");
         }
+        if (isNormal(rawName)) {
+            return rawName; // the usual case (called twice per entry): no split and join
+        }
         List<String> parts = new ArrayList<>();
         for (String part : rawName.split("/")) {
             if (part.isEmpty() || part.equals(".")) {
@@ -210,6 +213,26 @@ public final class TarReader implements Closeable {
             parts.add(part);
         }
         return String.join("/", parts);
+    }
+
+    /** Whether {@code name} has no empty, "." or ".." component, i.e. normalises to itself. */
+    private static boolean isNormal(String name) {
+        int n = name.length();
+        if (n == 0) {
+            return false;
+        }
+        for (int start = 0; start <= n; ) {
+            int end = name.indexOf('/', start);
+            if (end < 0) {
+                end = n;
+            }
+            int len = end - start;
+            if (len == 0 || name.charAt(start) == '.' && (len == 1 || len == 2 && name.charAt(start + 1) == '.')) {
+                return false;
+            }
+            start = end + 1;
+        }
+        return true;
     }
 
     private static Type typeOf(TarArchiveEntry e) {
