@@ -1,5 +1,7 @@
 package dev.synapsebackup.create;
 
+import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.crypto.OpenPgp;
 import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.ManifestSummary;
 import dev.synapsebackup.manifest.Roots;
@@ -69,6 +71,23 @@ class SizeEstimateTest {
         long cipher = SizeEstimate.cipherBytes(plain);
         // At least one byte of framing per 64 KiB packet, and the message's own packets.
         assertThat(cipher - plain).isGreaterThanOrEqualTo(plain / (64 << 10) + SizeEstimate.MESSAGE_OVERHEAD);
-        assertThat(cipher).isEqualTo(plain + plain / SizeEstimate.PLAINTEXT_PER_FRAMING_BYTE + SizeEstimate.MESSAGE_OVERHEAD);
+    }
+
+    @Test
+    void theEstimateCoversWhatOpenPgpReallyWrites() throws IOException {
+        // What repo.create is told must not be less than the object the pipeline writes.
+        java.util.Random random = new java.util.Random(7);
+        for (int n : new int[] {0, 1, 65_535, 65_536, 3 << 20, (5 << 20) + 17}) {
+            byte[] plain = new byte[n];
+            random.nextBytes(plain);
+            java.io.ByteArrayOutputStream cipher = new java.io.ByteArrayOutputStream();
+            try (java.io.OutputStream out = OpenPgp.encrypt(cipher, Secret.of("size estimate"))) {
+                for (int off = 0; off < n; off += 10_000) {
+                    out.write(plain, off, Math.min(10_000, n - off));
+                }
+            }
+            assertThat(SizeEstimate.cipherBytes(n)).as("estimate for %d plaintext bytes", n)
+                    .isGreaterThanOrEqualTo(cipher.size());
+        }
     }
 }
