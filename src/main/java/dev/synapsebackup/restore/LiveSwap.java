@@ -3,6 +3,7 @@ package dev.synapsebackup.restore;
 import dev.synapsebackup.Shutdown;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.io.WorkDir;
+import dev.synapsebackup.synapse.PostgresRestore;
 import dev.synapsebackup.synapse.ServiceControl;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -73,6 +74,12 @@ final class LiveSwap {
                 // itself) is rolled back together with the files.
                 r.database().run();
             }
+        } catch (PostgresRestore.OutcomeUnknown e) {
+            // The database may hold the restored data: starting Synapse on it with the previous
+            // files, or saying that all is as it was, could both be wrong. The admin decides.
+            renames.rollback();
+            throw new SynapseBackupException(e.exitCode(), "restore of " + r.id() + " failed while loading the database ("
+                    + e.getMessage() + "); the files were put back as they were, and Synapse was left stopped", e);
         } catch (IOException | RuntimeException e) {
             renames.rollback();
             String restart = "";

@@ -33,15 +33,6 @@ final class PgRestoreRunner {
     /** The bytes of pg_restore's {@code BEGIN} line before large objects' data. */
     private static final byte[] LO_BEGIN = "\nBEGIN;\n".getBytes(StandardCharsets.US_ASCII);
 
-    /** A restore whose COMMIT was sent, but whose outcome is not known. */
-    static final class OutcomeUnknown extends SynapseBackupException {
-        private static final long serialVersionUID = 1L;
-
-        OutcomeUnknown(int exitCode, String message) {
-            super(exitCode, message);
-        }
-    }
-
     private final PgTools tools;
 
     /** @param tools where to find {@code pg_restore} and {@code psql} */
@@ -61,7 +52,7 @@ final class PgRestoreRunner {
      * @param begin  sent before the dump's script ({@link SchemaSwap#begin})
      * @param commit sent after it, ending in {@code COMMIT} ({@link SchemaSwap#commit})
      * @param hook   called with the bytes of the script sent so far
-     * @throws OutcomeUnknown the failure came after {@code COMMIT} was sent
+     * @throws PostgresRestore.OutcomeUnknown the failure came after {@code COMMIT} was sent
      */
     void load(PgSession s, PgTools.Version pgRestore, String dbname, InputStream dump, String begin, String commit,
             PostgresRestore.LoadHook hook) throws IOException {
@@ -154,7 +145,7 @@ final class PgRestoreRunner {
                 if (commitSent && rc != 3) {
                     // 3: a statement failed, so the server rolled back; otherwise (e.g. the connection was lost
                     // after COMMIT was sent) it may have committed
-                    throw new OutcomeUnknown(SynapseBackupException.FAILED, "loading the dump into "
+                    throw new PostgresRestore.OutcomeUnknown(SynapseBackupException.FAILED, "loading the dump into "
                             + s.describe(dbname) + " failed after COMMIT was sent" + why + "; whether it was committed"
                             + " is unknown: check the database before starting Synapse");
                 }
@@ -191,8 +182,8 @@ final class PgRestoreRunner {
     }
 
     /** An interrupt after COMMIT was sent leaves the outcome unknown. */
-    private static OutcomeUnknown commitUnknown(PgSession s, String dbname) {
-        return new OutcomeUnknown(SynapseBackupException.INTERRUPTED, "interrupted while restoring "
+    private static PostgresRestore.OutcomeUnknown commitUnknown(PgSession s, String dbname) {
+        return new PostgresRestore.OutcomeUnknown(SynapseBackupException.INTERRUPTED, "interrupted while restoring "
                 + s.describe(dbname) + " after COMMIT was sent: whether it was committed is unknown;"
                 + " check the database before starting Synapse");
     }

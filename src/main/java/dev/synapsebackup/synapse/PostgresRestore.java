@@ -49,6 +49,15 @@ import org.slf4j.LoggerFactory;
  * the dump in the one transaction), {@link PgRestoreRunner} ({@code pg_restore} and {@code psql}).
  */
 public final class PostgresRestore {
+    /** A restore whose COMMIT was sent, but whose outcome is not known. */
+    public static final class OutcomeUnknown extends SynapseBackupException {
+        private static final long serialVersionUID = 1L;
+
+        OutcomeUnknown(int exitCode, String message) {
+            super(exitCode, message);
+        }
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(PostgresRestore.class);
     /** Prefix of the schema that holds a database's previous contents ({@code --keep-previous}). */
     public static final String ASIDE_PREFIX = "public_pre_restore_";
@@ -225,7 +234,7 @@ public final class PostgresRestore {
                 try {
                     runner.load(s, pgRestore, dbname, dump, SchemaSwap.begin(plan.aside()),
                             SchemaSwap.commit(plan.aside(), options.keepPrevious()), loadHook);
-                } catch (PgRestoreRunner.OutcomeUnknown e) {
+                } catch (OutcomeUnknown e) {
                     ok = true; // it may have committed: a database holding the restored data is not ours to drop
                     throw e;
                 }
