@@ -65,6 +65,8 @@ public final class S3Repository extends AbstractRepository {
     public static final String RETRY_MAX_DELAY_PROPERTY = "synapse-backup.s3.retry-max-delay-ms";
     /** System property: default ranged GETs of one object at once. */
     public static final String DOWNLOAD_PARALLELISM_PROPERTY = "synapse-backup.s3.download-parallelism";
+    /** System property: default size of one ranged GET, in KiB. */
+    public static final String DOWNLOAD_RANGE_KIB_PROPERTY = "synapse-backup.s3.download-range-kib";
     /** Part size when the object's size is not known in advance. */
     static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
 
@@ -380,7 +382,7 @@ public final class S3Repository extends AbstractRepository {
         private int parallelism = 4;
         private int downloadParallelism = Integer.getInteger(DOWNLOAD_PARALLELISM_PROPERTY,
                 ParallelRangeDownload.DEFAULT_PARALLELISM);
-        private long downloadPartSize = ParallelRangeDownload.DEFAULT_PART_SIZE;
+        private long downloadPartSize;
         private int listPageSize = 1000;
         private int maxAttempts = Integer.getInteger(MAX_ATTEMPTS_PROPERTY, 5);
         private Duration retryBaseDelay = Duration.ofMillis(
@@ -391,6 +393,7 @@ public final class S3Repository extends AbstractRepository {
 
         private Builder(S3Parameters parameters) {
             this.parameters = Objects.requireNonNull(parameters, "parameters");
+            downloadPartSize(Long.getLong(DOWNLOAD_RANGE_KIB_PROPERTY, ParallelRangeDownload.DEFAULT_PART_SIZE / 1024) * 1024);
         }
 
         /** Resolves host names for the HTTP client (tests map {@code *.localhost} to loopback). */
@@ -423,7 +426,10 @@ public final class S3Repository extends AbstractRepository {
             return this;
         }
 
-        /** The size of the ranges that a parallel read GETs (default 4 MiB); small for tests. */
+        /**
+         * The size of the ranges that a parallel read GETs (default 4 MiB, or the system property
+         * {@value #DOWNLOAD_RANGE_KIB_PROPERTY} in KiB); small for tests.
+         */
         Builder downloadPartSize(long bytes) {
             this.downloadPartSize = inRange(bytes, 1, S3ObjectWriter.MAX_BUFFER_SIZE, "download part size out of range");
             return this;
