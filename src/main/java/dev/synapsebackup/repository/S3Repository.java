@@ -80,6 +80,7 @@ public final class S3Repository extends AbstractRepository {
     private final ParallelRangeDownload.Downloads downloads;
     private final ConditionalPut conditionalPut;
     private final MultipartCleanup cleanup;
+    private final S3ObjectLock objectLock;
 
     private S3Repository(Builder b) {
         this.parameters = b.parameters;
@@ -102,6 +103,7 @@ public final class S3Repository extends AbstractRepository {
         this.downloads = new ParallelRangeDownload.Downloads(b.downloadParallelism, b.downloadPartSize);
         this.conditionalPut = new ConditionalPut(bucket, this);
         this.cleanup = new MultipartCleanup(bucket);
+        this.objectLock = new S3ObjectLock(bucket, parameters.objectLock().orElse(null), b.clock);
     }
 
     /**
@@ -163,6 +165,37 @@ public final class S3Repository extends AbstractRepository {
         } catch (SdkException e) {
             throw errors.accessFailure(e);
         }
+        if (parameters.objectLock().isPresent()) {
+            // Retention is configured: a bucket that cannot hold it would keep backups unprotected.
+            S3ObjectLock.BucketLock lock = bucketObjectLock();
+            if (!lock.enabled()) {
+                throw new ConfigException("\"s3.object-lock\" is set but " + lock.detail()
+                        + ": use a bucket created with Object Lock enabled, or remove \"s3.object-lock\"");
+            }
+        }
+    }
+
+    private S3ObjectLock.BucketLock bucketObjectLock() {
+        try {
+            return objectLock.bucketLock();
+        } catch (IOException e) {
+            if (e instanceof java.io.InterruptedIOException) {
+                throw new dev.synapsebackup.SynapseBackupException(dev.synapsebackup.SynapseBackupException.INTERRUPTED,
+                        "interrupted while checking bucket " + bucket.name());
+            }
+            throw new dev.synapsebackup.RepositoryAccessException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Whether the bucket has S3 Object Lock enabled, in words ({@code check} reports it), and
+     * whether it is: {@code true}, {@code false}.
+     *
+     * @throws dev.synapsebackup.RepositoryAccessException if the store does not answer
+     */
+    public Map.Entry<Boolean, String> objectLockStatus() {
+        S3ObjectLock.BucketLock lock = bucketObjectLock();
+        return Map.entry(lock.enabled(), lock.detail());
     }
 
     // ---- object level ----
@@ -225,6 +258,16 @@ public final class S3Repository extends AbstractRepository {
         } catch (SdkException e) {
             throw errors.readFailure(key, location(), e);
         }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Asks the store (GetObjectRetention) only in a bucket with Object Lock enabled.
+     */
+    @Override
+    public Optional<java.time.Instant> objectRetainedUntil(String key) throws IOException {
+        return objectLock.retainedUntil(key);
     }
 
     @Override
@@ -336,7 +379,7 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
-        return new S3ObjectWriter(bucket, uploads, key, partSizeFor(expectedSize), expectedSize, metadata);
+        return new S3ObjectWriter(bucket, uploads, key, partSizeFor(expectedSize), expectedSize, metadata, objectLock);
     }
 
     /**
@@ -388,9 +431,16 @@ public final class S3Repository extends AbstractRepository {
         private Duration retryMaxDelay = Duration.ofMillis(
                 Long.getLong(RETRY_MAX_DELAY_PROPERTY, 20_000));
         private Duration abortPatience = Duration.ofSeconds(60);
+        private java.time.Clock clock = java.time.Clock.systemUTC();
 
         private Builder(S3Parameters parameters) {
             this.parameters = Objects.requireNonNull(parameters, "parameters");
+        }
+
+        /** "Now" for the retain-until dates of Object Lock (default the system clock). */
+        public Builder clock(java.time.Clock c) {
+            this.clock = Objects.requireNonNull(c, "clock");
+            return this;
         }
 
         /** Resolves host names for the HTTP client (tests map {@code *.localhost} to loopback). */
