@@ -101,9 +101,9 @@ public final class S3Repository extends AbstractRepository {
         });
         this.uploads = new S3ObjectWriter.Uploads(executor, b.parallelism, b.abortPatience);
         this.downloads = new ParallelRangeDownload.Downloads(b.downloadParallelism, b.downloadPartSize);
-        this.conditionalPut = new ConditionalPut(bucket, this);
-        this.cleanup = new MultipartCleanup(bucket);
         this.objectLock = new S3ObjectLock(bucket, parameters.objectLock().orElse(null), b.clock);
+        this.conditionalPut = new ConditionalPut(bucket, this, objectLock.contentMd5());
+        this.cleanup = new MultipartCleanup(bucket);
     }
 
     /**
