@@ -290,6 +290,43 @@ class ObjectLockTest {
         }
     }
 
+    /**
+     * A store that refuses a delete (as one may for a retained object, or a policy without
+     * s3:DeleteObject) gets one line that says what is left, never a stack trace: nothing, when
+     * the manifest's delete is refused; an unfinished backup, when only the data object's is.
+     */
+    @Test
+    void aRefusedDeleteSaysWhatIsLeft() throws Exception {
+        String bucket = plainBucket();
+        try (S3Repository plain = repo(bucket, null, Clock.systemUTC())) {
+            new FakeBackups(plain).complete(A).complete(B);
+        }
+        try (FaultProxy proxy = new FaultProxy(store.httpPort())) {
+            Path cfg = tmp.resolve("proxied.yaml");
+            Files.writeString(cfg, Files.readString(config(bucket, "")).replace(store.pathStyleEndpoint().toString(),
+                    proxy.endpoint().toString()));
+            proxy.inject(r -> r.method().equals("DELETE") && r.target().endsWith("/synapse/" + A + ".manifest"), 1,
+                    new FaultProxy.Status(403, "AccessDenied"));
+            Cli.Result r = cli().run("delete", A, "--config", cfg.toString());
+            assertThat(r.exitCode()).as(r.toString()).isEqualTo(1);
+            assertThat(r.stderr().strip()).isEqualTo("error: cannot delete " + A + " from s3://" + bucket
+                    + "/synapse (nothing was deleted): cannot delete s3://" + bucket + "/synapse/" + A
+                    + ".manifest: HTTP 403 AccessDenied");
+
+            proxy.inject(r2 -> r2.method().equals("DELETE") && r2.target().endsWith("/synapse/" + B), 1,
+                    new FaultProxy.Status(403, "AccessDenied"));
+            Cli.Result r2 = cli().run("delete", B, "--config", cfg.toString());
+            assertThat(r2.exitCode()).as(r2.toString()).isEqualTo(1);
+            assertThat(r2.stderr()).contains("(its manifest was deleted, its data object was not: it is now an"
+                    + " unfinished backup, which prune removes)").doesNotContain("Exception").doesNotContain("\tat ");
+        }
+        try (S3Repository repo = repo(bucket, null, Clock.systemUTC())) {
+            assertThat(repo.list()).extracting(BackupEntry::id, BackupEntry::status).containsExactly(
+                    org.assertj.core.groups.Tuple.tuple(A, BackupEntry.Status.COMPLETE),
+                    org.assertj.core.groups.Tuple.tuple(B, BackupEntry.Status.UNFINISHED));
+        }
+    }
+
     /** check tells whether the bucket has Object Lock, and fails with one line when it is configured but absent. */
     @Test
     void checkReportsObjectLockAndRefusesABucketWithoutIt() throws Exception {
