@@ -13,6 +13,7 @@ import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
 import dev.synapsebackup.repository.S3Repository;
+import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.FaultProxy;
 import dev.synapsebackup.testing.S3MockStore;
@@ -189,6 +190,38 @@ class ObjectLockTest {
             assertThat(reader.retainedUntil(A)).contains(retention(bucket, A + ".manifest").retention().retainUntilDate());
             assertThat(reader.objectRetainedUntil("locks/exclusive")).isEmpty();
         }
+    }
+
+    /**
+     * The real create, full then incremental, into an Object Lock bucket: both objects of both
+     * backups are retained for the configured time, and the backups verify.
+     */
+    @Test
+    void createWritesRetainedFullAndIncrementalBackups() throws Exception {
+        String bucket = lockedBucket();
+        Path yaml = SampleHomeserver.generate(tmp.resolve("hs"), SampleHomeserver.Options.defaults().withMedia(3, 4_000_000));
+        String cfg = config(bucket, "  object-lock:\n    mode: governance\n    retain: 3d\n").toString();
+        Instant before = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+        Cli.Result full = cli().run("create", "--quiet", "--config", cfg, "--synapse-config", yaml.toString());
+        assertThat(full.exitCode()).as(full.toString()).isZero();
+        Cli.Result incremental = cli().run("create", "--quiet", "--config", cfg, "--synapse-config", yaml.toString());
+        assertThat(incremental.exitCode()).as(incremental.toString()).isZero();
+        Instant after = Instant.now();
+        String fullId = full.lastLine();
+        String incrementalId = incremental.lastLine();
+        try (S3Repository repo = repo(bucket, null, Clock.systemUTC())) {
+            assertThat(repo.list()).extracting(BackupEntry::id, BackupEntry::kind)
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple(fullId, "full"),
+                            org.assertj.core.groups.Tuple.tuple(incrementalId, "incremental"));
+        }
+        for (String key : List.of(fullId, fullId + ".manifest", incrementalId, incrementalId + ".manifest")) {
+            GetObjectRetentionResponse r = retention(bucket, key);
+            assertThat(r.retention().mode()).as(key).isEqualTo(ObjectLockRetentionMode.GOVERNANCE);
+            assertThat(r.retention().retainUntilDate()).as(key)
+                    .isBetween(before.plus(Duration.ofDays(3)), after.plus(Duration.ofDays(3)));
+        }
+        Cli.Result verify = cli().run("verify", incrementalId, "--config", cfg);
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
     }
 
     private static FaultProxy.Request only(List<FaultProxy.Request> requests, String method, String target) {
