@@ -1,10 +1,15 @@
 package dev.synapsebackup.repository;
 
 import dev.synapsebackup.ConfigException;
+import dev.synapsebackup.RepositoryAccessException;
+import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.config.S3Parameters;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -179,11 +184,11 @@ public final class S3Repository extends AbstractRepository {
         try {
             return objectLock.bucketLock();
         } catch (IOException e) {
-            if (e instanceof java.io.InterruptedIOException) {
-                throw new dev.synapsebackup.SynapseBackupException(dev.synapsebackup.SynapseBackupException.INTERRUPTED,
+            if (e instanceof InterruptedIOException) {
+                throw new SynapseBackupException(SynapseBackupException.INTERRUPTED,
                         "interrupted while checking bucket " + bucket.name());
             }
-            throw new dev.synapsebackup.RepositoryAccessException(e.getMessage(), e);
+            throw new RepositoryAccessException(e.getMessage(), e);
         }
     }
 
@@ -266,7 +271,7 @@ public final class S3Repository extends AbstractRepository {
      * <p>Asks the store (GetObjectRetention) only in a bucket with Object Lock enabled.
      */
     @Override
-    public Optional<java.time.Instant> objectRetainedUntil(String key) throws IOException {
+    public Optional<Instant> objectRetainedUntil(String key) throws IOException {
         return objectLock.retainedUntil(key);
     }
 
@@ -431,14 +436,14 @@ public final class S3Repository extends AbstractRepository {
         private Duration retryMaxDelay = Duration.ofMillis(
                 Long.getLong(RETRY_MAX_DELAY_PROPERTY, 20_000));
         private Duration abortPatience = Duration.ofSeconds(60);
-        private java.time.Clock clock = java.time.Clock.systemUTC();
+        private Clock clock = Clock.systemUTC();
 
         private Builder(S3Parameters parameters) {
             this.parameters = Objects.requireNonNull(parameters, "parameters");
         }
 
         /** "Now" for the retain-until dates of Object Lock (default the system clock). */
-        public Builder clock(java.time.Clock c) {
+        public Builder clock(Clock c) {
             this.clock = Objects.requireNonNull(c, "clock");
             return this;
         }
