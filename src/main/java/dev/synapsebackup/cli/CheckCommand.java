@@ -134,7 +134,7 @@ final class CheckCommand extends BaseCommand {
                 : "; s3.object-lock is not set, so new backups are not retained");
         ok("object-lock", detail);
         if (configured.isPresent() || status.getKey()) {
-            out.info("Object Lock: " + detail);
+            out.info(detail);
         }
     }
 

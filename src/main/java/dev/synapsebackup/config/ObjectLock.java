@@ -3,6 +3,7 @@ package dev.synapsebackup.config;
 import dev.synapsebackup.ConfigException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -47,9 +48,15 @@ public record ObjectLock(Mode mode, Duration retain) {
         }
     }
 
-    /** The retain-until date of an object whose upload starts at {@code start}. */
+    /**
+     * The retain-until date of an object whose upload starts at {@code start}: {@code start +
+     * retain}, rounded up to a whole second. Some stores refuse dates finer than milliseconds
+     * (the JDK's clock has nanoseconds), and rounding up never shortens the retention.
+     */
     public Instant retainUntil(Instant start) {
-        return start.plus(retain);
+        Instant t = start.plus(retain);
+        Instant seconds = t.truncatedTo(ChronoUnit.SECONDS);
+        return seconds.equals(t) ? t : seconds.plusSeconds(1);
     }
 
     @Override

@@ -29,7 +29,9 @@ import software.amazon.awssdk.services.s3.model.ObjectLockRetentionMode;
  * Lock parameters (and of every upload to a bucket with a default retention); the client computes
  * no checksum of its own ({@code WHEN_REQUIRED}). After the write the object's retention is read
  * back: a store that ignored the headers (S3Mock does) gets it with PutObjectRetention, and one that
- * keeps neither fails the write, so that no backup is believed retained that is not.
+ * keeps neither fails the write, so that no backup is believed retained that is not. (With
+ * {@code WHEN_REQUIRED} the SDK adds no checksum to PutObject or UploadPart, lock headers or not;
+ * PutObjectRetention, whose checksum S3 requires, gets the SDK's own {@code x-amz-checksum-crc32}.)
  *
  * <p>Reads: retention is looked up only in a bucket that has Object Lock enabled (asked once per
  * repository), so that stores without it see no new requests.
