@@ -196,6 +196,21 @@ class ObjectLockTest {
         }
     }
 
+    /** A store that keeps the retention neither from the headers nor from PutObjectRetention fails the write. */
+    @Test
+    void aStoreThatKeepsNoRetentionFailsTheWrite() throws Exception {
+        String bucket = lockedBucket();
+        try (FaultProxy proxy = new FaultProxy(store.httpPort());
+             S3Repository repo = S3Repository.builder(parameters(bucket, proxy.endpoint())
+                     .objectLock(new ObjectLock(ObjectLock.Mode.GOVERNANCE, Duration.ofDays(1))).build()).build()) {
+            proxy.inject(r -> r.method().equals("PUT") && r.target().endsWith("?retention"), 1,
+                    new FaultProxy.Status(501, "NotImplemented"));
+            assertThatThrownBy(() -> repo.put(A, new byte[] {1, 2, 3}, MARKER)).isInstanceOf(IOException.class)
+                    .hasMessage("the store did not keep the Object Lock retention (s3.object-lock) of " + A
+                            + ": cannot set the retention of s3://" + bucket + "/synapse/" + A + ": HTTP 501 NotImplemented");
+        }
+    }
+
     /**
      * The real create, full then incremental, into an Object Lock bucket: both objects of both
      * backups are retained for the configured time, and the backups verify.
