@@ -254,8 +254,12 @@ public final class ConfigLoader {
             throw new ConfigException("\"s3.object-lock.retain\"" + where + " is required: a duration such as 30d");
         }
         Duration d = parseDuration(retain, "s3.object-lock.retain" + where);
-        if (d.isZero()) {
-            throw new ConfigException("\"s3.object-lock.retain\"" + where + " must be longer than 0");
+        // At least a day: the retain-until date is fixed when an upload starts, and a shorter one
+        // could pass before a long upload's last request. At most 100 years: in compliance mode a
+        // typo cannot be undone.
+        if (d.compareTo(Duration.ofDays(1)) < 0 || d.compareTo(Duration.ofDays(36_525)) > 0) {
+            throw new ConfigException("\"s3.object-lock.retain\"" + where + " must be between 1d and 36525d (100 years),"
+                    + " not " + retain);
         }
         return new ObjectLock(ObjectLock.Mode.parse(mode, "s3.object-lock.mode" + where), d);
     }
@@ -466,14 +470,18 @@ public final class ConfigLoader {
             if (m.start() != pos) {
                 break;
             }
-            long n = Long.parseLong(m.group(1));
-            d = d.plus(switch (m.group(2)) {
-                case "s" -> Duration.ofSeconds(n);
-                case "m" -> Duration.ofMinutes(n);
-                case "h" -> Duration.ofHours(n);
-                case "d" -> Duration.ofDays(n);
-                default -> Duration.ofDays(7 * n);
-            });
+            try {
+                long n = Long.parseLong(m.group(1));
+                d = d.plus(switch (m.group(2)) {
+                    case "s" -> Duration.ofSeconds(n);
+                    case "m" -> Duration.ofMinutes(n);
+                    case "h" -> Duration.ofHours(n);
+                    case "d" -> Duration.ofDays(n);
+                    default -> Duration.ofDays(Math.multiplyExact(7, n));
+                });
+            } catch (NumberFormatException | ArithmeticException e) {
+                throw new ConfigException("\"" + key + "\" is too long a duration: \"" + text + "\"");
+            }
             pos = m.end();
         }
         if (t.isEmpty() || pos != t.length()) {

@@ -144,8 +144,18 @@ final class S3ObjectLock {
             AwsServiceException se = (AwsServiceException) e;
             // AWS: 404 ObjectLockConfigurationNotFoundError; other stores: 400, 501 NotImplemented.
             String code = se.awsErrorDetails() == null ? null : se.awsErrorDetails().errorCode();
-            b = new BucketLock(BucketStatus.NOT_ENABLED, "bucket \"" + bucket.name() + "\" does not have Object Lock"
-                    + " enabled (GetObjectLockConfiguration: HTTP " + se.statusCode() + (code == null ? "" : " " + code) + ")");
+            String answer = "GetObjectLockConfiguration: HTTP " + se.statusCode() + (code == null ? "" : " " + code);
+            if (se.statusCode() == 403 || se.statusCode() >= 500 && !S3Errors.isNotImplemented(e)) {
+                // Not an answer about the bucket: go on as without Object Lock, but say so, since a
+                // retained object then gets a delete marker instead of being kept.
+                LOG.warn("cannot tell whether bucket \"{}\" has Object Lock ({}): backups are treated as not retained;"
+                        + " in a bucket with Object Lock a retained object would only get a delete marker", bucket.name(), answer);
+                b = new BucketLock(BucketStatus.NOT_ENABLED, "cannot tell whether bucket \"" + bucket.name()
+                        + "\" has Object Lock (" + answer + ")");
+            } else {
+                b = new BucketLock(BucketStatus.NOT_ENABLED, "bucket \"" + bucket.name() + "\" does not have Object Lock"
+                        + " enabled (" + answer + ")");
+            }
         }
         bucketLock = b;
         return b;

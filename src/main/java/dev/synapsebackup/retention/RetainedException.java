@@ -17,7 +17,7 @@ public final class RetainedException extends SynapseBackupException {
 
     RetainedException(Map<String, Instant> retained) {
         super(FAILED, message(retained));
-        this.retained = Map.copyOf(retained);
+        this.retained = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(retained));
     }
 
     private static String message(Map<String, Instant> retained) {

@@ -74,7 +74,15 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: governance, retain: 30 days}}\n"))))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("\"s3.object-lock.retain" + where + "\" must be a duration");
         assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: governance, retain: 0d}}\n"))))
-                .isInstanceOf(ConfigException.class).hasMessage("\"s3.object-lock.retain\"" + where + " must be longer than 0");
+                .isInstanceOf(ConfigException.class).hasMessage("\"s3.object-lock.retain\"" + where
+                        + " must be between 1d and 36525d (100 years), not 0d");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: compliance, retain: 12h}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("must be between 1d and 36525d");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: compliance, retain: 3000000d}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("must be between 1d and 36525d");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: compliance, retain: 99999999999999999999d}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessage("\"s3.object-lock.retain" + where
+                        + "\" is too long a duration: \"99999999999999999999d\"");
         assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: governance}}\n"))))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("\"s3.object-lock.retain\"" + where + " is required");
         assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {retain: 30d}}\n"))))

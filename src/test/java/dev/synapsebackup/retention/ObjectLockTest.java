@@ -43,7 +43,7 @@ import software.amazon.awssdk.services.s3.model.ObjectLockRetentionMode;
 
 /**
  * S3 Object Lock against Adobe S3Mock 4.11.0, which implements buckets with Object Lock enabled
- * (GetObjectLockConfiguration), PutObjectRetention and GetObjectRetention and versioned deletes,
+ * (GetObjectLockConfiguration), PutObjectRetention and GetObjectRetention,
  * but ignores the lock headers of PutObject and CreateMultipartUpload and does not refuse to
  * delete a retained object. So the tests assert on the headers the tool sends (through a
  * recording proxy), on the dates the store reports, and on what prune and delete do and say.
@@ -317,7 +317,7 @@ class ObjectLockTest {
         }
         assertThat(retention(bucket, B).retention().mode()).isEqualTo(ObjectLockRetentionMode.COMPLIANCE);
         Instant until = retention(bucket, B + ".manifest").retention().retainUntilDate();
-        String cfg = config(bucket, "  object-lock:\n    mode: compliance\n    retain: 12h\n").toString();
+        String cfg = config(bucket, "  object-lock:\n    mode: compliance\n    retain: 1d\n").toString();
 
         Cli.Result r = cli().run("delete", B, "--config", cfg);
         assertThat(r.exitCode()).as(r.toString()).isEqualTo(1);
