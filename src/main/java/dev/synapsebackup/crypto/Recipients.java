@@ -45,7 +45,7 @@ import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenera
  * <p>Each key file may hold several keys; each key is a recipient, through its newest valid
  * encryption-capable key (usually the subkey gpg marks {@code [E]}), as gpg picks it.
  */
-public final class Recipients {
+public final class Recipients implements Encryptor {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     /** One recipient: the key as the admin knows it (primary fingerprint) and the key encrypted to. */
@@ -212,6 +212,7 @@ public final class Recipients {
      * {@code cipherStage} decorates the stream into AES-CFB as in
      * {@link OpenPgp#encrypt(OutputStream, EncryptionKey, UnaryOperator)}.
      */
+    @Override
     public OutputStream encrypt(OutputStream out, UnaryOperator<OutputStream> cipherStage) throws IOException {
         PGPEncryptedDataGenerator encGen = new PGPEncryptedDataGenerator(new AesCfbEncryptorBuilder(RANDOM, cipherStage));
         OutputStream encOut;
