@@ -135,6 +135,10 @@ class PublicKeyCliTest {
         Cli.Result prune = run("prune", "--keep-last", "1", "--dry-run");
         assertThat(prune.exitCode()).as(prune.toString()).isZero();
         assertThat(prune.stdout()).contains("needed by " + incId).contains("would remove 0 of 2");
+        Cli.Result delete = run("delete", fullId);
+        assertThat(delete.exitCode()).as(delete.toString()).isEqualTo(1);
+        assertThat(delete.stderr()).contains(incId);
+        assertThat(repo.resolve(fullId)).exists();
 
         // commands that decrypt say what they need
         Cli.Result noIdentity = run("verify", incId);
