@@ -165,4 +165,24 @@ class PublicKeyEncryptionTest {
         assertThatThrownBy(() -> Identity.load(rsa.publicKey, noPassphrase()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("is a public key");
     }
+
+    @Test
+    void revokedAndExpiredKeysAreRefused() throws Exception {
+        try (GpgKeys k = new GpgKeys(dir, "revoked", GpgKeys.Kind.CV25519, "")) {
+            // gpg's own revocation certificate, made with the key, guarded by a leading colon
+            Path cert = k.home.resolve("openpgp-revocs.d/" + k.fingerprint + ".rev");
+            Path rev = Files.writeString(dir.resolve("revoke.asc"), Files.readString(cert).replace(":-----BEGIN", "-----BEGIN"));
+            assertThat(k.gpg("--import", rev.toString()).exitCode()).isZero();
+            Path revoked = Files.write(dir.resolve("revoked.asc"), k.gpg("--export", "--armor", k.fingerprint).stdoutBytes());
+            assertThatThrownBy(() -> Recipients.load(List.of(revoked), "encryption.recipients"))
+                    .isInstanceOf(ConfigException.class).hasMessageContaining(revoked.toString()).hasMessageContaining("is revoked");
+
+            Procs.Result old = k.gpg("--faked-system-time", "20200101T000000", "--quick-gen-key", "Old <old@example.org>",
+                    "ed25519", "sign,cert", "1d");
+            assertThat(old.exitCode()).as(old.stderr()).isZero();
+            Path expired = Files.write(dir.resolve("expired.asc"), k.gpg("--export", "--armor", "old@example.org").stdoutBytes());
+            assertThatThrownBy(() -> Recipients.load(List.of(expired), "encryption.recipients"))
+                    .isInstanceOf(ConfigException.class).hasMessageContaining(expired.toString()).hasMessageContaining("expired on 2020-01-02");
+        }
+    }
 }
