@@ -9,6 +9,7 @@ import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.Cli;
 import dev.synapsebackup.testing.GpgKeys;
 import dev.synapsebackup.testing.Procs;
+import dev.synapsebackup.testing.S3ProxyServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,6 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
  * does stock gpg.
  */
 class PublicKeyCliTest {
+    @RegisterExtension
+    static final S3ProxyServer S3 = S3ProxyServer.inMemory();
+
     private static final String KEY_PASS = "the key's own passphrase";
 
     @TempDir
@@ -247,5 +252,28 @@ class PublicKeyCliTest {
                 "--passphrase-file", pass.toString());
         assertThat(back.exitCode()).as(back.toString()).isEqualTo(5);
         assertThat(back.stderr()).contains("encrypted to public keys").contains("--new-passphrase");
+    }
+
+    @Test
+    void s3RepositoryWithPublicKeysOnly() throws Exception {
+        S3.createBucket("pubkey");
+        Files.writeString(config, "synapse-config: " + yaml + "\nstate-directory: " + state
+                + "\ns3:\n  bucket: pubkey\n  path: /host/one/\n  endpoint: " + S3.endpoint() + "\n  s3-uri-style: path"
+                + "\n  access-key: " + S3ProxyServer.ACCESS_KEY + "\n  secret-key: " + S3ProxyServer.SECRET_KEY
+                + "\nencryption:\n  recipients: " + cv.publicKey + "\n");
+        String fullId = create().get("backup-id").asText();
+        Path newMedia = hs.resolve("data/media_store/local_content/zz/yy/s3media");
+        Files.createDirectories(newMedia.getParent());
+        Files.writeString(newMedia, "new media in S3");
+        JsonNode inc = create();
+        assertThat(inc.get("kind").asText()).isEqualTo("incremental");
+        assertThat(inc.get("parent").asText()).isEqualTo(fullId);
+        String incId = inc.get("backup-id").asText();
+        Cli.Result verify = run("verify", incId, "--identity", cv.secretKeyBinary.toString());
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        Path target = dir.resolve("from-s3");
+        Cli.Result restore = run("restore", incId, "--target", target.toString(), "--identity", cv.secretKeyArmored.toString());
+        assertThat(restore.exitCode()).as(restore.toString()).isZero();
+        assertThat(target.resolve(Path.of("/").relativize(newMedia))).hasContent("new media in S3");
     }
 }
