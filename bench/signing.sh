@@ -10,7 +10,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 BEFORE="$1" AFTER="$2" TREE="$3" ROUNDS="${4:-3}"
-JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xms64m -Xmx200m -XX:+UseSerialGC}"
+JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xms64m -Xmx200m -Xmn16m -XX:+UseSerialGC}"
 WORK="$(mktemp -d /tmp/signing-bench.XXXXXX)"
 CP_FILE="$WORK/cp.txt"
 (cd "$here" && mvn -q -B -o dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$CP_FILE" >&2)

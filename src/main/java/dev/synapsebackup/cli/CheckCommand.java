@@ -3,6 +3,7 @@ package dev.synapsebackup.cli;
 import dev.synapsebackup.ConfigException;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.backup.RepositoryFactory;
+import dev.synapsebackup.config.ObjectLock;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.crypto.MessageKeys;
@@ -11,6 +12,7 @@ import dev.synapsebackup.manifest.PassphraseCheck;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.S3Repository;
 import dev.synapsebackup.synapse.DatabaseConfig;
 import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.PostgresDump;
@@ -34,7 +36,9 @@ import picocli.CommandLine.Command;
                 + " listed and written); Synapse's homeserver.yaml and the signing key, database and media"
                 + " store it names; that a passphrase is configured and opens the newest backup in the"
                 + " repository; the PostgreSQL connection, when Synapse uses PostgreSQL; and that the"
-                + " configured service stop and start commands are executable files.",
+                + " configured service stop and start commands are executable files. For S3, it also tells whether"
+                + " the bucket has Object Lock enabled; with s3.object-lock set, a bucket without it is an invalid"
+                + " configuration (exit 2).",
             "",
             "Prints \"active\" when every check passes. Otherwise prints one line per problem on stderr."
                 + " A repository problem is reported with one of the Synapse charm's status lines:",
@@ -85,6 +89,9 @@ final class CheckCommand extends BaseCommand {
                 repo.checkAccess();
                 accessible = true;
                 ok("repository", repo.location());
+                if (repo instanceof S3Repository s3) {
+                    checkObjectLock(out, config, s3);
+                }
             } catch (ConfigException e) {
                 problem("repository", INVALID + " (" + e.getMessage() + ")", SynapseBackupException.USAGE);
             } catch (SynapseBackupException e) {
@@ -109,6 +116,34 @@ final class CheckCommand extends BaseCommand {
             if (repo != null) {
                 repo.close();
             }
+        }
+    }
+
+    /**
+     * Whether the bucket has Object Lock enabled. When {@code s3.object-lock} is set, the access
+     * check has already refused a bucket without it (an invalid configuration); without it, the
+     * answer is only information and a store that does not give it is no problem.
+     */
+    private void checkObjectLock(Output out, ToolConfig config, S3Repository s3) {
+        Optional<ObjectLock> configured = config.s3().flatMap(p -> p.objectLock());
+        Map.Entry<Boolean, String> status;
+        try {
+            status = s3.objectLockStatus();
+        } catch (SynapseBackupException e) {
+            if (e.exitCode() == SynapseBackupException.INTERRUPTED || configured.isPresent()) {
+                throw e;
+            }
+            ok("object-lock", "cannot tell whether bucket \"" + config.s3().get().bucket() + "\" has Object Lock enabled ("
+                    + e.getMessage() + "); s3.object-lock is not set");
+            return;
+        }
+        String detail = status.getValue() + (configured.isPresent()
+                ? "; new backups are retained in " + configured.get().mode().word() + " mode for "
+                        + ObjectLock.format(configured.get().retain()) + " (s3.object-lock)"
+                : "; s3.object-lock is not set, so new backups are not retained");
+        ok("object-lock", detail);
+        if (configured.isPresent() || status.getKey()) {
+            out.info(detail);
         }
     }
 

@@ -28,6 +28,10 @@ import picocli.CommandLine.Option;
             "A kept backup that the passphrase does not open is named on stderr and kept together with the chain"
                 + " its metadata names; prune goes on with the rest.",
             "",
+            "A backup that the bucket still retains (S3 Object Lock) is kept whatever the rules say, with the reason"
+                + " \"kept: under retention until TIME\", and so is every backup it needs; a later prune removes it"
+                + " once its retention has ended. prune still exits with code 0.",
+            "",
             "Prints one line per backup, oldest first: keep|remove  ID  TIME  REASONS."},
         footer = {
             "  synapse-backup prune --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run",
@@ -102,6 +106,14 @@ final class PruneCommand extends BaseCommand {
             doc.put("dry-run", r.dryRun());
             doc.put("backups", backups);
             doc.put("kept", plan.kept());
+            List<Map<String, Object>> retained = new ArrayList<>();
+            plan.retained().forEach((id, until) -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("backup-id", id);
+                m.put("retained-until", Output.time(until));
+                retained.add(m);
+            });
+            doc.put("retained", retained);
             doc.put("removed", r.dryRun() ? plan.removed() : r.deleted());
             doc.put("removed-uploads", r.removedUploads());
             doc.put("not-backups", r.notBackups());
@@ -127,7 +139,8 @@ final class PruneCommand extends BaseCommand {
                     + String.join(", ", r.notBackupKeys()) + ")");
         }
         int removed = r.dryRun() ? plan.removed().size() : r.deleted().size();
-        out.result((r.dryRun() ? "dry run: would keep " : "kept ") + plan.kept().size() + ", "
+        out.result((r.dryRun() ? "dry run: would keep " : "kept ") + plan.kept().size()
+                + (plan.retained().isEmpty() ? "" : " (" + plan.retained().size() + " under retention)") + ", "
                 + (r.dryRun() ? "would remove " : "removed ") + removed + " of " + plan.decisions().size() + " backups"
                 + (failed ? " before failing" : "")
                 + (r.removedUploads() > 0 ? "; removed " + r.removedUploads() + " interrupted uploads" : ""));

@@ -32,7 +32,8 @@ public final class ConfigLoader {
             "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every", "postgres",
             "metrics-file", "hooks", "ping-url", "encryption", "state-directory");
     private static final Set<String> S3_KEYS = Set.of(
-            "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style");
+            "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style", "object-lock");
+    private static final Set<String> OBJECT_LOCK_KEYS = Set.of("mode", "retain");
     private static final Set<String> SERVICE_KEYS = Set.of("stop-command", "start-command");
     private static final Set<String> HOOK_KEYS = Set.of("before", "after", "on-error");
     private static final Set<String> ENCRYPTION_KEYS = Set.of("recipients");
@@ -120,6 +121,10 @@ public final class ConfigLoader {
                 || flags.region() != null || flags.path() != null || flags.s3UriStyle() != null
                 || nonEmpty(env.get("SYNAPSE_BACKUP_BUCKET"));
         Optional<S3Parameters> s3 = Optional.empty();
+        if (repo != null && s3Block.containsKey("object-lock")) {
+            throw new ConfigException("\"s3.object-lock\"" + where + " needs an S3 repository: a local directory"
+                    + " (\"repository\", --repo) cannot retain objects");
+        }
         if (repo != null && s3Wanted) {
             throw new ConfigException("\"repository\" (--repo) and an \"s3\" block (or S3 flags) cannot be used together: choose one");
         }
@@ -243,7 +248,40 @@ public final class ConfigLoader {
         b.path(first(flags.path(), env.get("SYNAPSE_BACKUP_PATH"), optString(block, "path", "s3.", where)));
         b.uriStyle(first(flags.s3UriStyle(), env.get("SYNAPSE_BACKUP_S3_URI_STYLE"), optString(block, "s3-uri-style", "s3.", where)));
         b.profile(env.get("AWS_PROFILE"));
+        b.objectLock(objectLock(block, where));
         return b.build();
+    }
+
+    /** The optional {@code s3.object-lock:} block: {@code mode} and {@code retain}, both required. */
+    private static ObjectLock objectLock(Map<String, Object> s3Block, String where) {
+        if (!s3Block.containsKey("object-lock")) {
+            return null;
+        }
+        Object v = s3Block.get("object-lock");
+        if (!(v instanceof Map)) {
+            throw new ConfigException("\"s3.object-lock\"" + where + " must be a mapping such as"
+                    + " {mode: governance, retain: 30d}");
+        }
+        Map<String, Object> block = map(s3Block, "object-lock", where);
+        for (String key : block.keySet()) {
+            if (!OBJECT_LOCK_KEYS.contains(key)) {
+                throw new ConfigException("unknown key \"s3.object-lock." + key + "\"" + where + " (known: "
+                        + String.join(", ", sorted(OBJECT_LOCK_KEYS)) + ")");
+            }
+        }
+        String mode = optString(block, "mode", "s3.object-lock.", where);
+        String retain = optString(block, "retain", "s3.object-lock.", where);
+        if (mode == null || mode.isBlank()) {
+            throw new ConfigException("\"s3.object-lock.mode\"" + where + " is required: governance or compliance");
+        }
+        if (retain == null || retain.isBlank()) {
+            throw new ConfigException("\"s3.object-lock.retain\"" + where + " is required: a duration such as 30d");
+        }
+        Duration d = parseDuration(retain, "s3.object-lock.retain" + where);
+        if (d.isZero()) {
+            throw new ConfigException("\"s3.object-lock.retain\"" + where + " must be longer than 0");
+        }
+        return new ObjectLock(ObjectLock.Mode.parse(mode, "s3.object-lock.mode" + where), d);
     }
 
     private static Map<String, Object> readYaml(Path file) {

@@ -31,6 +31,7 @@ public final class S3Parameters {
     private final String path;
     private final String uriStyle;
     private final String profile;
+    private final ObjectLock objectLock;
 
     private S3Parameters(Builder b) {
         String bucketValue = trimToNull(b.bucket);
@@ -65,6 +66,7 @@ public final class S3Parameters {
         this.path = b.path == null ? "" : b.path;
         this.uriStyle = style;
         this.profile = trimToNull(b.profile);
+        this.objectLock = b.objectLock;
     }
 
     private static void validateEndpoint(String endpoint) {
@@ -105,6 +107,7 @@ public final class S3Parameters {
         b.path = path;
         b.uriStyle = uriStyle;
         b.profile = profile;
+        b.objectLock = objectLock;
         return b;
     }
 
@@ -163,6 +166,11 @@ public final class S3Parameters {
         return Optional.ofNullable(profile);
     }
 
+    /** The retention every data object and manifest is written with ({@code s3.object-lock}), if configured. */
+    public Optional<ObjectLock> objectLock() {
+        return Optional.ofNullable(objectLock);
+    }
+
     /** {@link AddressingStyle#PATH} for {@code s3-uri-style: path}, else {@link AddressingStyle#VIRTUAL}. */
     public AddressingStyle addressingStyle() {
         return uriStyle.equals("path") ? AddressingStyle.PATH : AddressingStyle.VIRTUAL;
@@ -198,7 +206,8 @@ public final class S3Parameters {
     public String toString() {
         return "S3Parameters{bucket=" + bucket + ", path=" + path + ", region=" + region + ", endpoint=" + endpoint
                 + ", s3-uri-style=" + uriStyle + ", access-key=" + (accessKey == null ? "<default chain>" : accessKey)
-                + ", secret-key=" + (secretKey == null ? "<none>" : "****") + "}";
+                + ", secret-key=" + (secretKey == null ? "<none>" : "****")
+                + (objectLock == null ? "" : ", object-lock=" + objectLock) + "}";
     }
 
     /** Collects values; {@link #build()} validates them. */
@@ -212,6 +221,7 @@ public final class S3Parameters {
         private String path;
         private String uriStyle;
         private String profile;
+        private ObjectLock objectLock;
 
         private Builder() {
         }
@@ -258,6 +268,12 @@ public final class S3Parameters {
 
         public Builder profile(String v) {
             this.profile = v;
+            return this;
+        }
+
+        /** Object Lock retention for new backups; null for none. */
+        public Builder objectLock(ObjectLock v) {
+            this.objectLock = v;
             return this;
         }
 

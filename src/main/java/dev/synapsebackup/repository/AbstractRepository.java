@@ -150,6 +150,20 @@ public abstract class AbstractRepository implements Repository {
         return result;
     }
 
+    @Override
+    public java.util.Optional<java.time.Instant> retainedUntil(String backupId) {
+        try {
+            java.util.Optional<java.time.Instant> data = objectRetainedUntil(backupId);
+            java.util.Optional<java.time.Instant> manifest = objectRetainedUntil(BackupId.manifestKey(backupId));
+            if (data.isEmpty()) {
+                return manifest;
+            }
+            return manifest.isPresent() && manifest.get().isAfter(data.get()) ? manifest : data;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the retention of " + backupId + " in " + location(), e);
+        }
+    }
+
     /**
      * {@inheritDoc}
      *
@@ -161,13 +175,20 @@ public abstract class AbstractRepository implements Repository {
         if (!exists(backupId)) {
             throw new BackupNotFoundException(backupId);
         }
+        boolean manifestDeleted = false;
         try {
             // Manifest first: a backup without its commit marker is "unfinished", never a
             // manifest pointing at missing data.
             deleteObject(BackupId.manifestKey(backupId));
+            manifestDeleted = true;
             deleteObject(backupId);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + backupId + " from " + location(), e);
+            // A store may refuse one of the two (an object under retention, a policy without
+            // s3:DeleteObject): say what is left, which is always a consistent state.
+            throw new UncheckedIOException("cannot delete " + backupId + " from " + location() + (manifestDeleted
+                    ? " (its manifest was deleted, its data object was not: it is now an unfinished backup, which"
+                            + " prune removes)"
+                    : " (nothing was deleted)"), e);
         }
     }
 }

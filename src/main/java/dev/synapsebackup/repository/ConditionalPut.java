@@ -32,9 +32,17 @@ final class ConditionalPut {
     /** Set once the store was asked whether it honours conditional writes (see {@link #supported}). */
     private volatile boolean probed;
 
-    ConditionalPut(S3Bucket bucket, ObjectStore store) {
+    /** Whether each PUT carries a Content-MD5 (a bucket with a default Object Lock retention requires it). */
+    private final boolean contentMd5;
+
+    ConditionalPut(S3Bucket bucket, ObjectStore store, boolean contentMd5) {
         this.bucket = bucket;
         this.store = store;
+        this.contentMd5 = contentMd5;
+    }
+
+    private String md5(byte[] body) {
+        return contentMd5 ? S3ObjectLock.md5(body, 0, body.length) : null;
     }
 
     /** See {@link S3Repository#putIfAbsent}. */
@@ -73,7 +81,7 @@ final class ConditionalPut {
 
     private void put(String key, byte[] content, Map<String, String> metadata, boolean ifNoneMatch) {
         bucket.client().putObject(b -> {
-            b.bucket(bucket.name()).key(bucket.fullKey(key)).metadata(metadata);
+            b.bucket(bucket.name()).key(bucket.fullKey(key)).metadata(metadata).contentMD5(md5(content));
             if (ifNoneMatch) {
                 b.ifNoneMatch("*");
             }
@@ -99,9 +107,10 @@ final class ConditionalPut {
         String full = bucket.fullKey(key);
         byte[] body = "synapse-backup probe: does this store honour If-None-Match?\n".getBytes(StandardCharsets.UTF_8);
         try {
-            bucket.client().putObject(b -> b.bucket(bucket.name()).key(full), RequestBody.fromBytes(body));
+            bucket.client().putObject(b -> b.bucket(bucket.name()).key(full).contentMD5(md5(body)), RequestBody.fromBytes(body));
             try {
-                bucket.client().putObject(b -> b.bucket(bucket.name()).key(full).ifNoneMatch("*"), RequestBody.fromBytes(body));
+                bucket.client().putObject(b -> b.bucket(bucket.name()).key(full).ifNoneMatch("*").contentMD5(md5(body)),
+                        RequestBody.fromBytes(body));
                 LOG.info("{} does not honour conditional writes (If-None-Match: *): locking by write-then-list", store.location());
                 unsupported = true;
             } catch (SdkException e) {

@@ -7,6 +7,7 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -24,7 +25,8 @@ import java.util.concurrent.Future;
 /**
  * A write to a {@link LocalRepository}: to a hidden temporary file beside the target; commit =
  * fsync + rename (or, for an exclusive create, a hard link, which fails if the target exists).
- * The metadata sidecar is written before the data file appears.
+ * The metadata sidecar is written before the data file appears (for an exclusive create, only once
+ * the target is known to be absent).
  */
 final class LocalObjectWriter extends ObjectWriter {
     /**
@@ -115,6 +117,11 @@ final class LocalObjectWriter extends ObjectWriter {
             awaitSync();
             channel.force(true);
             channel.close();
+            if (exclusive && Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                // Checked before the sidecar is written, so that a refused create leaves the
+                // existing object's metadata as it was (the link below still decides a race).
+                throw new FileAlreadyExistsException(target.toString());
+            }
             if (!metadata.isEmpty()) {
                 writeSidecar();
             }

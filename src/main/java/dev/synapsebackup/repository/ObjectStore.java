@@ -66,6 +66,15 @@ public interface ObjectStore extends AutoCloseable {
         return true;
     }
 
+    /**
+     * Until when the store retains {@code key} (S3 Object Lock: it refuses to delete or overwrite
+     * that version before then), as the store reports it; empty when it has no retention or does
+     * not exist. The date may lie in the past. Stores without retention return empty.
+     */
+    default Optional<java.time.Instant> objectRetainedUntil(String key) throws IOException {
+        return Optional.empty();
+    }
+
     /** Deletes an object; a missing object is not an error. */
     void deleteObject(String key) throws IOException;
 

@@ -52,6 +52,14 @@ public interface Repository extends ObjectStore {
     }
 
     /**
+     * Until when a backup is retained (S3 Object Lock): the later retain-until date of its data
+     * object and its manifest, which may lie in the past; empty when neither has a retention.
+     */
+    default java.util.Optional<java.time.Instant> retainedUntil(String backupId) {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Deletes a backup: its data object and its manifest.
      *
      * @throws BackupNotFoundException if there is no such backup

@@ -71,6 +71,9 @@ final class S3ObjectWriter extends ObjectWriter {
     private final long expectedSize;
     private final Map<String, String> metadata;
     private final int maxBuffers;
+    private final S3ObjectLock objectLock;
+    /** The retain-until date of this object (Object Lock), or null when it is not retained. */
+    private final Instant retainUntil;
 
     private State state = State.OPEN;
     private byte[] current;
@@ -97,8 +100,11 @@ final class S3ObjectWriter extends ObjectWriter {
      * {@code expectedSize} bytes (-1: unknown).
      */
     S3ObjectWriter(S3Bucket bucket, Uploads uploads, String key, long partSize, long expectedSize,
-            Map<String, String> metadata) {
+            Map<String, String> metadata, S3ObjectLock objectLock) {
         this.bucket = bucket;
+        this.objectLock = objectLock;
+        // Computed when the upload starts, as the config promises: retained for `retain` from now.
+        this.retainUntil = objectLock.retainUntilForUpload(key).orElse(null);
         this.uploads = uploads;
         this.key = key;
         this.fullKey = bucket.fullKey(key);
@@ -170,8 +176,12 @@ final class S3ObjectWriter extends ObjectWriter {
         checkHealthy();
         if (uploadId == null) {
             try {
-                uploadId = bucket.client().createMultipartUpload(r -> r.bucket(bucket.name()).key(fullKey)
-                        .metadata(metadata).contentType(OCTET_STREAM)).uploadId();
+                uploadId = bucket.client().createMultipartUpload(r -> {
+                    r.bucket(bucket.name()).key(fullKey).metadata(metadata).contentType(OCTET_STREAM);
+                    if (retainUntil != null) {
+                        r.objectLockMode(objectLock.headerMode()).objectLockRetainUntilDate(retainUntil);
+                    }
+                }).uploadId();
             } catch (SdkException e) {
                 throw bucket.errors().failure("start upload of", key, e);
             }
@@ -231,8 +241,10 @@ final class S3ObjectWriter extends ObjectWriter {
                     return;
                 }
             }
+            // S3 refuses a part of an upload with Object Lock parameters without Content-MD5 (or a checksum).
+            String md5 = objectLock.contentMd5() ? S3ObjectLock.md5(buffer, 0, size) : null;
             UploadPartResponse r = bucket.client().uploadPart(p -> p.bucket(bucket.name()).key(fullKey)
-                    .uploadId(uploadId).partNumber(partNumber).contentLength((long) size),
+                    .uploadId(uploadId).partNumber(partNumber).contentLength((long) size).contentMD5(md5),
                     RequestBody.fromContentProvider(() -> new ByteArrayInputStream(buffer, 0, size), size, OCTET_STREAM));
             synchronized (lock) {
                 completedParts.add(CompletedPart.builder().partNumber(partNumber).eTag(r.eTag()).build());
@@ -303,9 +315,15 @@ final class S3ObjectWriter extends ObjectWriter {
                 checkHealthy();
                 byte[] body = current;
                 int size = length;
+                String md5 = objectLock.contentMd5() ? S3ObjectLock.md5(body, 0, size) : null;
                 try {
-                    bucket.client().putObject(r -> r.bucket(bucket.name()).key(fullKey).metadata(metadata)
-                            .contentType(OCTET_STREAM).contentLength((long) size),
+                    bucket.client().putObject(r -> {
+                        r.bucket(bucket.name()).key(fullKey).metadata(metadata)
+                                .contentType(OCTET_STREAM).contentLength((long) size).contentMD5(md5);
+                        if (retainUntil != null) {
+                            r.objectLockMode(objectLock.headerMode()).objectLockRetainUntilDate(retainUntil);
+                        }
+                    },
                             RequestBody.fromContentProvider(() -> new ByteArrayInputStream(body, 0, size), size,
                                     OCTET_STREAM));
                 } catch (SdkException e) {
@@ -337,6 +355,11 @@ final class S3ObjectWriter extends ObjectWriter {
         }
         state = State.COMMITTED;
         releaseBuffers();
+        if (retainUntil != null) {
+            // The object exists now whatever this finds: a failure here leaves it without the
+            // retention, and the run fails (a data object without manifest is an unfinished backup).
+            objectLock.ensureRetained(key, retainUntil);
+        }
         return new ObjectInfo(key, written, Instant.now(), metadata);
     }
 

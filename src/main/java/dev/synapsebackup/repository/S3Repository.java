@@ -1,10 +1,15 @@
 package dev.synapsebackup.repository;
 
 import dev.synapsebackup.ConfigException;
+import dev.synapsebackup.RepositoryAccessException;
+import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.config.S3Parameters;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -65,6 +70,8 @@ public final class S3Repository extends AbstractRepository {
     public static final String RETRY_MAX_DELAY_PROPERTY = "synapse-backup.s3.retry-max-delay-ms";
     /** System property: default ranged GETs of one object at once. */
     public static final String DOWNLOAD_PARALLELISM_PROPERTY = "synapse-backup.s3.download-parallelism";
+    /** System property: default size of one ranged GET, in KiB. */
+    public static final String DOWNLOAD_RANGE_KIB_PROPERTY = "synapse-backup.s3.download-range-kib";
     /** Part size when the object's size is not known in advance. */
     static final long UNKNOWN_SIZE_PART_SIZE = 16L * 1024 * 1024;
 
@@ -80,6 +87,7 @@ public final class S3Repository extends AbstractRepository {
     private final ParallelRangeDownload.Downloads downloads;
     private final ConditionalPut conditionalPut;
     private final MultipartCleanup cleanup;
+    private final S3ObjectLock objectLock;
 
     private S3Repository(Builder b) {
         this.parameters = b.parameters;
@@ -100,7 +108,8 @@ public final class S3Repository extends AbstractRepository {
         });
         this.uploads = new S3ObjectWriter.Uploads(executor, b.parallelism, b.abortPatience);
         this.downloads = new ParallelRangeDownload.Downloads(b.downloadParallelism, b.downloadPartSize);
-        this.conditionalPut = new ConditionalPut(bucket, this);
+        this.objectLock = new S3ObjectLock(bucket, parameters.objectLock().orElse(null), b.clock);
+        this.conditionalPut = new ConditionalPut(bucket, this, objectLock.contentMd5());
         this.cleanup = new MultipartCleanup(bucket);
     }
 
@@ -163,6 +172,37 @@ public final class S3Repository extends AbstractRepository {
         } catch (SdkException e) {
             throw errors.accessFailure(e);
         }
+        if (parameters.objectLock().isPresent()) {
+            // Retention is configured: a bucket that cannot hold it would keep backups unprotected.
+            S3ObjectLock.BucketLock lock = bucketObjectLock();
+            if (!lock.enabled()) {
+                throw new ConfigException("\"s3.object-lock\" is set but " + lock.detail()
+                        + ": use a bucket created with Object Lock enabled, or remove \"s3.object-lock\"");
+            }
+        }
+    }
+
+    private S3ObjectLock.BucketLock bucketObjectLock() {
+        try {
+            return objectLock.bucketLock();
+        } catch (IOException e) {
+            if (e instanceof InterruptedIOException) {
+                throw new SynapseBackupException(SynapseBackupException.INTERRUPTED,
+                        "interrupted while checking bucket " + bucket.name());
+            }
+            throw new RepositoryAccessException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Whether the bucket has S3 Object Lock enabled, in words ({@code check} reports it), and
+     * whether it is: {@code true}, {@code false}.
+     *
+     * @throws dev.synapsebackup.RepositoryAccessException if the store does not answer
+     */
+    public Map.Entry<Boolean, String> objectLockStatus() {
+        S3ObjectLock.BucketLock lock = bucketObjectLock();
+        return Map.entry(lock.enabled(), lock.detail());
     }
 
     // ---- object level ----
@@ -225,6 +265,16 @@ public final class S3Repository extends AbstractRepository {
         } catch (SdkException e) {
             throw errors.readFailure(key, location(), e);
         }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Asks the store (GetObjectRetention) only in a bucket with Object Lock enabled.
+     */
+    @Override
+    public Optional<Instant> objectRetainedUntil(String key) throws IOException {
+        return objectLock.retainedUntil(key);
     }
 
     @Override
@@ -336,7 +386,7 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
-        return new S3ObjectWriter(bucket, uploads, key, partSizeFor(expectedSize), expectedSize, metadata);
+        return new S3ObjectWriter(bucket, uploads, key, partSizeFor(expectedSize), expectedSize, metadata, objectLock);
     }
 
     /**
@@ -380,7 +430,7 @@ public final class S3Repository extends AbstractRepository {
         private int parallelism = 4;
         private int downloadParallelism = Integer.getInteger(DOWNLOAD_PARALLELISM_PROPERTY,
                 ParallelRangeDownload.DEFAULT_PARALLELISM);
-        private long downloadPartSize = ParallelRangeDownload.DEFAULT_PART_SIZE;
+        private long downloadPartSize;
         private int listPageSize = 1000;
         private int maxAttempts = Integer.getInteger(MAX_ATTEMPTS_PROPERTY, 5);
         private Duration retryBaseDelay = Duration.ofMillis(
@@ -388,9 +438,17 @@ public final class S3Repository extends AbstractRepository {
         private Duration retryMaxDelay = Duration.ofMillis(
                 Long.getLong(RETRY_MAX_DELAY_PROPERTY, 20_000));
         private Duration abortPatience = Duration.ofSeconds(60);
+        private Clock clock = Clock.systemUTC();
 
         private Builder(S3Parameters parameters) {
             this.parameters = Objects.requireNonNull(parameters, "parameters");
+            downloadPartSize(Long.getLong(DOWNLOAD_RANGE_KIB_PROPERTY, ParallelRangeDownload.DEFAULT_PART_SIZE / 1024) * 1024);
+        }
+
+        /** "Now" for the retain-until dates of Object Lock (default the system clock). */
+        public Builder clock(Clock c) {
+            this.clock = Objects.requireNonNull(c, "clock");
+            return this;
         }
 
         /** Resolves host names for the HTTP client (tests map {@code *.localhost} to loopback). */
@@ -423,7 +481,10 @@ public final class S3Repository extends AbstractRepository {
             return this;
         }
 
-        /** The size of the ranges that a parallel read GETs (default 4 MiB); small for tests. */
+        /**
+         * The size of the ranges that a parallel read GETs (default 4 MiB, or the system property
+         * {@value #DOWNLOAD_RANGE_KIB_PROPERTY} in KiB); small for tests.
+         */
         Builder downloadPartSize(long bytes) {
             this.downloadPartSize = inRange(bytes, 1, S3ObjectWriter.MAX_BUFFER_SIZE, "download part size out of range");
             return this;

@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -52,6 +53,8 @@ public final class Deleter {
      * @param info         receives informational messages
      * @throws BackupNotFoundException if there is no such backup
      * @throws SynapseBackupException  (exit 1) naming the dependants, when there are some and not forced
+     * @throws RetainedException       (exit 1) when it or a dependant to delete is under retention
+     *                                 (S3 Object Lock): nothing is deleted
      */
     public static DeleteResult delete(Repository repo, String id, boolean force, DependencyReader dependencies,
                                       Clock clock, Consumer<String> info) {
@@ -69,12 +72,22 @@ public final class Deleter {
                         + ": their files are partly stored in it; delete them first, or use --force to delete them too");
             }
             List<String> deleted = new ArrayList<>();
-            if (!dependants.isEmpty()) {
-                info.accept("deleting the backups that depend on " + id + ": " + String.join(", ", dependants));
-            }
             List<String> order = new ArrayList<>(dependants);
             Collections.reverse(order); // newest first
             order.add(id);
+            // All or nothing: a retained dependant still needs the named backup, and a retained
+            // backup is never half deleted (S3 would only hide it behind a delete marker).
+            Map<String, Instant> retained = new LinkedHashMap<>();
+            Instant now = clock.instant();
+            for (String d : order) {
+                repo.retainedUntil(d).filter(t -> t.isAfter(now)).ifPresent(t -> retained.put(d, t));
+            }
+            if (!retained.isEmpty()) {
+                throw new RetainedException(retained);
+            }
+            if (!dependants.isEmpty()) {
+                info.accept("deleting the backups that depend on " + id + ": " + String.join(", ", dependants));
+            }
             for (String d : order) {
                 lock.checkStillHeld();
                 repo.delete(d);

@@ -16,8 +16,10 @@ import java.util.Set;
  * @param kind      what it is
  * @param dependsOn ids of other backups whose data objects its manifest refers to (empty for a
  *                  full or foreign backup)
+ * @param retainedUntil until when the store retains it (S3 Object Lock), or null when not known to
+ *                  be retained; the planner keeps it while that date is after "now"
  */
-public record PruneCandidate(String id, Instant time, Kind kind, Set<String> dependsOn) {
+public record PruneCandidate(String id, Instant time, Kind kind, Set<String> dependsOn, Instant retainedUntil) {
     /** What a backup is, as far as retention is concerned. */
     public enum Kind {
         /** Our complete backup holding all its bytes. */
@@ -35,6 +37,11 @@ public record PruneCandidate(String id, Instant time, Kind kind, Set<String> dep
         Objects.requireNonNull(time, "time");
         Objects.requireNonNull(kind, "kind");
         dependsOn = dependsOn == null ? Set.of() : Set.copyOf(dependsOn);
+    }
+
+    /** A candidate not known to be retained. */
+    public PruneCandidate(String id, Instant time, Kind kind, Set<String> dependsOn) {
+        this(id, time, kind, dependsOn, null);
     }
 
     /**
@@ -57,6 +64,11 @@ public record PruneCandidate(String id, Instant time, Kind kind, Set<String> dep
 
     /** This backup, found to need bytes from {@code dependsOn}. */
     PruneCandidate incremental(Set<String> dependsOn) {
-        return new PruneCandidate(id, time, Kind.INCREMENTAL, dependsOn);
+        return new PruneCandidate(id, time, Kind.INCREMENTAL, dependsOn, retainedUntil);
+    }
+
+    /** This backup, found to be retained by the store until {@code until}. */
+    PruneCandidate retained(Instant until) {
+        return new PruneCandidate(id, time, kind, dependsOn, until);
     }
 }

@@ -1,7 +1,9 @@
 package dev.synapsebackup.retention;
 
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
@@ -11,11 +13,19 @@ import java.util.Optional;
  *
  * @param decisions one per candidate, oldest first
  * @param warnings  problems found while planning (a kept backup needing one that does not exist)
+ * @param retained  the backups kept because the store still retains them (S3 Object Lock), with
+ *                  their retain-until dates, oldest backup first
  */
-public record PrunePlan(List<Decision> decisions, List<String> warnings) {
+public record PrunePlan(List<Decision> decisions, List<String> warnings, Map<String, Instant> retained) {
     public PrunePlan {
         decisions = List.copyOf(decisions);
         warnings = List.copyOf(warnings);
+        retained = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(retained));
+    }
+
+    /** A plan in which no backup is retained. */
+    public PrunePlan(List<Decision> decisions, List<String> warnings) {
+        this(decisions, warnings, Map.of());
     }
 
     /** Keep or remove. */

@@ -44,11 +44,14 @@ import java.util.function.Function;
  * are removed once older than one day (by {@code now}) and kept until then, since a run might
  * still be writing. Foreign backups (the charm's) count like full ones, by their time. Finally
  * every backup that a kept backup needs bytes from is kept, transitively, with the reason
- * {@code needed by <id> (kept)}.
+ * {@code needed by <id> (kept)}. A backup that the store still retains (S3 Object Lock, a
+ * retain-until date after {@code now}) is kept whatever the rules say, and so is what it needs.
  */
 public final class PrunePlanner {
     /** Age after which an unfinished backup is removed. */
     public static final Duration UNFINISHED_GRACE = Duration.ofDays(1);
+    /** How the reason of a backup kept for its retention starts. */
+    public static final String RETAINED = "kept: under retention until ";
 
     private PrunePlanner() {
     }
@@ -95,8 +98,18 @@ public final class PrunePlanner {
         }
 
         List<PruneCandidate> eligible = new ArrayList<>();
+        Map<String, Instant> retained = new java.util.TreeMap<>();
         for (PruneCandidate c : candidates) {
+            boolean isRetained = c.retainedUntil() != null && c.retainedUntil().isAfter(now);
+            if (isRetained) {
+                // The store would refuse (or only hide) its deletion: kept, with what it needs.
+                retained.put(c.id(), c.retainedUntil());
+                reasons(keepReasons, c.id()).add(RETAINED + c.retainedUntil() + " (S3 Object Lock)");
+            }
             if (c.kind() == PruneCandidate.Kind.UNFINISHED) {
+                if (isRetained) {
+                    continue;
+                }
                 if (c.time().isBefore(now.minus(UNFINISHED_GRACE))) {
                     removeReason.put(c.id(), "unfinished backup older than 1 day");
                 } else {
@@ -192,7 +205,13 @@ public final class PrunePlanner {
                     ? new PrunePlan.Decision(c.id(), c.time(), c.kind(), PrunePlan.Action.KEEP, keep)
                     : new PrunePlan.Decision(c.id(), c.time(), c.kind(), PrunePlan.Action.REMOVE, List.of(removeReason.get(c.id()))));
         }
-        return new PrunePlan(decisions, warnings);
+        Map<String, Instant> retainedInOrder = new LinkedHashMap<>();
+        for (PruneCandidate c : ordered) {
+            if (retained.containsKey(c.id())) {
+                retainedInOrder.put(c.id(), retained.get(c.id()));
+            }
+        }
+        return new PrunePlan(decisions, warnings, retainedInOrder);
     }
 
     private static List<String> reasons(Map<String, List<String>> m, String id) {

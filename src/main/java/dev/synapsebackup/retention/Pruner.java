@@ -14,15 +14,18 @@ import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * Applies a {@link KeepPolicy} to a repository: lists the backups, reads the dependencies of
@@ -126,6 +129,18 @@ public final class Pruner {
 
     /** Plans a prune of {@code entries} (the repository listing), reading dependencies as needed. */
     public static PrunePlan plan(List<BackupEntry> entries, KeepPolicy policy, DependencyReader dependencies, Clock clock) {
+        return plan(entries, policy, dependencies, id -> Optional.empty(), clock);
+    }
+
+    /**
+     * Plans a prune of {@code entries}, reading dependencies as needed and, for each backup the
+     * rules would remove, until when the store retains it ({@code retention}, e.g.
+     * {@link Repository#retainedUntil}): a retained backup is kept, and so is what it needs.
+     */
+    public static PrunePlan plan(List<BackupEntry> entries, KeepPolicy policy, DependencyReader dependencies,
+                                 Function<String, Optional<Instant>> retention, Clock clock) {
+        Instant now = clock.instant();
+        Set<String> retentionRead = new HashSet<>();
         Map<String, PruneCandidate> candidates = new HashMap<>();
         for (BackupEntry e : entries) {
             candidates.put(e.id(), PruneCandidate.of(e));
@@ -134,7 +149,7 @@ public final class Pruner {
         Set<String> read = new HashSet<>();
         Map<String, String> unopened = new TreeMap<>();
         while (true) {
-            PrunePlan plan = PrunePlanner.plan(List.copyOf(candidates.values()), policy, clock.instant());
+            PrunePlan plan = PrunePlanner.plan(List.copyOf(candidates.values()), policy, now);
             boolean changed = false;
             for (String id : plan.kept()) {
                 PruneCandidate c = candidates.get(id);
@@ -150,6 +165,16 @@ public final class Pruner {
                     }
                     if (!deps.isEmpty()) {
                         candidates.put(id, c.incremental(deps));
+                        changed = true;
+                    }
+                }
+            }
+            // Retention matters only for what would be removed: ask the store about those.
+            for (String id : plan.removed()) {
+                if (retentionRead.add(id)) {
+                    Optional<Instant> until = retention.apply(id);
+                    if (until.isPresent() && until.get().isAfter(now)) {
+                        candidates.put(id, candidates.get(id).retained(until.get()));
                         changed = true;
                     }
                 }
@@ -229,14 +254,14 @@ public final class Pruner {
                         : "the manifest of backup " + id + " cannot be read (" + why + ")")
                 + ": it and what it may need are kept"));
         warnings.addAll(plan.warnings());
-        return new PrunePlan(decisions, warnings);
+        return new PrunePlan(decisions, warnings, plan.retained());
     }
 
     private static PruneResult run(Repository repo, KeepPolicy policy, boolean dryRun, DependencyReader dependencies,
                                    Clock clock, RepositoryLock lock) {
         // Only backups take part (SPEC §3): every other object under the prefix is left alone.
         RepositoryListing listing = repo.listing();
-        PrunePlan plan = plan(listing.backups(), policy, dependencies, clock);
+        PrunePlan plan = plan(listing.backups(), policy, dependencies, repo::retainedUntil, clock);
         if (dryRun) {
             return new PruneResult(plan, true, List.of(), 0, listing.notBackups(), listing.notBackupKeys(), List.of());
         }

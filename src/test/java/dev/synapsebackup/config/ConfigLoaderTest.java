@@ -59,6 +59,37 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void objectLockIsReadAndValidated() throws Exception {
+        ConfigLoader l = new ConfigLoader(Map.of(), null);
+        Path f = write("s3: {bucket: b, region: r, object-lock: {mode: Compliance, retain: 2w}}\n");
+        S3Parameters s3 = l.load(file(f)).s3().orElseThrow();
+        assertThat(s3.objectLock()).contains(new ObjectLock(ObjectLock.Mode.COMPLIANCE, Duration.ofDays(14)));
+        assertThat(s3.toString()).contains("object-lock=compliance for 14d");
+        assertThat(l.load(file(write("s3: {bucket: b, region: r}\n"))).s3().orElseThrow().objectLock()).isEmpty();
+
+        String where = " in " + dir.resolve("config.yaml");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: strict, retain: 30d}}\n"))))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("\"s3.object-lock.mode" + where + "\" must be \"governance\" or \"compliance\", not \"strict\"");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: governance, retain: 30 days}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("\"s3.object-lock.retain" + where + "\" must be a duration");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: governance, retain: 0d}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessage("\"s3.object-lock.retain\"" + where + " must be longer than 0");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: governance}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("\"s3.object-lock.retain\"" + where + " is required");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {retain: 30d}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("\"s3.object-lock.mode\"" + where + " is required");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: {mode: governance, retain: 1d, legal-hold: on}}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("unknown key \"s3.object-lock.legal-hold\"");
+        assertThatThrownBy(() -> l.load(file(write("s3: {bucket: b, region: r, object-lock: governance}\n"))))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("\"s3.object-lock\"" + where + " must be a mapping");
+        // A local directory cannot retain anything.
+        Path local = write("s3: {object-lock: {mode: governance, retain: 30d}}\nrepository: /var/backups/synapse\n");
+        assertThatThrownBy(() -> l.load(file(local))).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("\"s3.object-lock\"" + where + " needs an S3 repository");
+    }
+
+    @Test
     void precedenceFlagsOverEnvironmentOverFile() throws Exception {
         Path f = write("""
                 s3:

@@ -141,6 +141,15 @@ class LocalRepositoryTest {
     }
 
     @Test
+    void aRefusedExclusiveCreateLeavesTheExistingMetadata() throws IOException {
+        LocalRepository repo = new LocalRepository(dir);
+        assertThat(repo.putIfAbsent("x", "a".getBytes(StandardCharsets.UTF_8), Map.of("k", "first"))).isTrue();
+        assertThat(repo.putIfAbsent("x", "b".getBytes(StandardCharsets.UTF_8), Map.of("k", "second"))).isFalse();
+        assertThat(repo.stat("x").orElseThrow().metadata()).containsEntry("k", "first");
+        assertThat(hiddenTempFiles()).isEmpty();
+    }
+
+    @Test
     void keysCannotEscapeTheRepository() {
         LocalRepository repo = new LocalRepository(dir);
         assertThatThrownBy(() -> repo.stat("../x")).isInstanceOf(IOException.class);

@@ -94,6 +94,30 @@ class S3RepositoryTest {
         assertThat(resolved).containsExactly("no-such-vbucket.localhost");
     }
 
+    /**
+     * S3Proxy has no Object Lock: configured retention is refused as an invalid configuration
+     * (exit 2, naming the key) before anything is written, and without it the store is asked
+     * nothing new and no backup counts as retained.
+     */
+    @Test
+    void objectLockIsRefusedOnAStoreWithoutIt() throws IOException {
+        String bucket = newBucket(MEMORY);
+        S3Parameters locked = MEMORY.parameters(bucket).objectLock(
+                new dev.synapsebackup.config.ObjectLock(dev.synapsebackup.config.ObjectLock.Mode.GOVERNANCE,
+                        java.time.Duration.ofDays(30))).build();
+        try (S3Repository repo = repo(locked)) {
+            assertThatThrownBy(repo::checkAccess).isInstanceOf(dev.synapsebackup.ConfigException.class)
+                    .hasMessageStartingWith("\"s3.object-lock\" is set but bucket \"" + bucket
+                            + "\" does not have Object Lock enabled");
+        }
+        try (S3Repository repo = repo(MEMORY.parameters(bucket).build())) {
+            repo.checkAccess();
+            repo.put("backup-20240501000000000000", new byte[] {1}, MARKER);
+            assertThat(repo.retainedUntil("backup-20240501000000000000")).isEmpty();
+            assertThat(repo.objectLockStatus().getKey()).isFalse();
+        }
+    }
+
     @Test
     void wrongSecretKeyIsAccessDenied() {
         String bucket = newBucket(MEMORY);

@@ -46,6 +46,28 @@ class PrunePlannerTest {
         return String.join("; ", plan.decision(id(time)).orElseThrow().reasons());
     }
 
+    /**
+     * A retained backup is kept whatever the rules say, and so is the chain it needs; an ended
+     * retention keeps nothing; a retained unfinished backup stays past its day.
+     */
+    @Test
+    void retainedBackupsAreKeptWithWhatTheyNeed() {
+        Instant until = NOW.plusSeconds(3600);
+        PruneCandidate parent = full("2024-05-01T00:00:00Z");
+        PruneCandidate child = of("2024-05-02T00:00:00Z", Kind.INCREMENTAL, "2024-05-01T00:00:00Z").retained(until);
+        PruneCandidate expired = full("2024-05-03T00:00:00Z").retained(NOW);
+        PruneCandidate unfinished = of("2024-05-04T00:00:00Z", Kind.UNFINISHED).retained(until);
+        PruneCandidate newest = full("2024-05-05T00:00:00Z");
+        PrunePlan plan = PrunePlanner.plan(List.of(parent, child, expired, unfinished, newest),
+                policy(1, 0, 0, 0, 0, 0, null), NOW);
+        assertThat(plan.kept()).containsExactlyElementsOf(ids("2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z",
+                "2024-05-04T00:00:00Z", "2024-05-05T00:00:00Z"));
+        assertThat(plan.removed()).containsExactlyElementsOf(ids("2024-05-03T00:00:00Z"));
+        assertThat(reasons(plan, "2024-05-02T00:00:00Z")).isEqualTo(PrunePlanner.RETAINED + until + " (S3 Object Lock)");
+        assertThat(reasons(plan, "2024-05-01T00:00:00Z")).isEqualTo("needed by " + id("2024-05-02T00:00:00Z") + " (kept)");
+        assertThat(plan.retained().keySet()).containsExactlyElementsOf(ids("2024-05-02T00:00:00Z", "2024-05-04T00:00:00Z"));
+    }
+
     @Test
     void dailyKeepsTheNewestOfEachOfTheNewestDays() {
         PrunePlan plan = PrunePlanner.plan(List.of(

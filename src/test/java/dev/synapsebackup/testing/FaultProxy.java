@@ -32,8 +32,18 @@ public final class FaultProxy implements AutoCloseable {
      *
      * @param range    its Range header, or null
      * @param inFlight how many connections the proxy was handling when it arrived, its own included
+     * @param headers  its header lines, names in lower case (a repeated header: the first)
      */
-    public record Request(String method, String target, String range, int inFlight) {
+    public record Request(String method, String target, String range, int inFlight, java.util.Map<String, String> headers) {
+        public Request {
+            headers = java.util.Map.copyOf(headers);
+        }
+
+        /** The value of header {@code name} (any case), or null. */
+        public String header(String name) {
+            return headers.get(name.toLowerCase(Locale.ROOT));
+        }
+
         /** An UploadPart of a multipart upload. */
         public boolean isUploadPart() {
             return method.equals("PUT") && target.contains("partNumber=");
@@ -204,7 +214,7 @@ public final class FaultProxy implements AutoCloseable {
             String[] lines = head.split("\r\n");
             String[] requestLine = lines[0].split(" ");
             Request request = new Request(requestLine[0], requestLine.length > 1 ? requestLine[1] : "",
-                    header(lines, "range"), inFlight.get());
+                    header(lines, "range"), inFlight.get(), headers(lines));
             if (cut) {
                 // Read first, so that the test can tell which requests kept trying.
                 refused.add(request);
@@ -341,6 +351,18 @@ public final class FaultProxy implements AutoCloseable {
         } catch (IOException ignored) {
             // already gone
         }
+    }
+
+    /** Every header of a request head, names in lower case; the first of repeated ones. */
+    private static java.util.Map<String, String> headers(String[] lines) {
+        java.util.Map<String, String> result = new java.util.HashMap<>();
+        for (int i = 1; i < lines.length; i++) {
+            int colon = lines[i].indexOf(':');
+            if (colon > 0) {
+                result.putIfAbsent(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
+            }
+        }
+        return result;
     }
 
     /** The value of the header {@code lowerCaseName} in a request head, or null. */

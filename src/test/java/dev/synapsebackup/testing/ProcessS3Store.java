@@ -16,6 +16,11 @@ abstract class ProcessS3Store extends S3Store {
         }
     }
 
+    /** The plain-http port the server listens on (loopback). */
+    public int httpPort() {
+        return port;
+    }
+
     @Override
     protected final URI endpoint() {
         return URI.create("http://localhost:" + port);

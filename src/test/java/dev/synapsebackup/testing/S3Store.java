@@ -87,6 +87,27 @@ public abstract class S3Store implements TestStore {
         return dir;
     }
 
+    /** The plain SDK client (path-style) the store is set up and inspected with. */
+    public S3Client admin() {
+        return admin;
+    }
+
+    /** The endpoint for path-style requests, for a repository built in the test. */
+    public URI pathStyleEndpoint() {
+        return endpoint();
+    }
+
+    /** The access key id and the secret key the server accepts. */
+    public String[] credentials() {
+        return new String[] {accessKey(), secretKey()};
+    }
+
+    /** A new bucket created with S3 Object Lock enabled (which makes it versioned). */
+    public Space newObjectLockSpace(String bucket) {
+        admin.createBucket(b -> b.bucket(bucket).objectLockEnabledForBucket(true));
+        return new S3Space(bucket);
+    }
+
     @Override
     public Space newSpace(String bucket) {
         admin.createBucket(b -> b.bucket(bucket));
