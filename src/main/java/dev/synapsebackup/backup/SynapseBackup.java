@@ -6,6 +6,7 @@ import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.create.BackupCreator;
 import dev.synapsebackup.create.CreateOptions;
 import dev.synapsebackup.create.CreateResult;
+import dev.synapsebackup.crypto.Opener;
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.BackupReader;
 import dev.synapsebackup.manifest.DataObject;
@@ -81,6 +82,11 @@ public final class SynapseBackup implements AutoCloseable {
 
     /** Decrypts and summarises a backup's manifest. */
     public ShowResult show(String id, Secret passphrase) {
+        return show(id, Opener.passphrase(passphrase));
+    }
+
+    /** Decrypts and summarises a backup's manifest, opened by {@code opener} (the passphrase or a secret key). */
+    public ShowResult show(String id, Opener opener) {
         try {
             BackupReader.dataObject(repo, id);
             if (!BackupReader.hasManifest(repo, id)) {
@@ -89,7 +95,7 @@ public final class SynapseBackup implements AutoCloseable {
             }
             Path temp = BackupReader.tempDir(null);
             try {
-                Path manifest = BackupReader.fetchManifest(repo, id, passphrase, temp);
+                Path manifest = BackupReader.fetchManifest(repo, id, opener, temp);
                 List<DataObject> objects;
                 ManifestSummary summary;
                 try (Manifest.FileIterator it = Manifest.files(manifest)) {
@@ -107,8 +113,13 @@ public final class SynapseBackup implements AutoCloseable {
 
     /** Reads a whole backup back and checks it against its manifest. */
     public VerifyResult verify(String id, Secret passphrase, Progress progress) {
+        return verify(id, Opener.passphrase(passphrase), progress);
+    }
+
+    /** As {@link #verify(String, Secret, Progress)}, opened by {@code opener} (the passphrase or a secret key). */
+    public VerifyResult verify(String id, Opener opener, Progress progress) {
         try {
-            return new BackupVerifier(repo).verify(id, passphrase, null, progress == null ? Progress.NONE : progress);
+            return new BackupVerifier(repo).verify(id, opener, null, progress == null ? Progress.NONE : progress);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot verify " + id, e);
         }
@@ -132,12 +143,20 @@ public final class SynapseBackup implements AutoCloseable {
      * needs the passphrase; for a full backup {@code passphrase} may be null.
      */
     public List<String> restoreCommand(String id, Path target, java.util.function.Supplier<Secret> passphrase) {
+        return restoreCommandWith(id, target, () -> Opener.passphrase(passphrase.get()));
+    }
+
+    /**
+     * As {@link #restoreCommand(String, Path, java.util.function.Supplier)}; {@code opener} (the
+     * passphrase or a secret key) opens the manifests of an incremental backup.
+     */
+    public List<String> restoreCommandWith(String id, Path target, java.util.function.Supplier<Opener> opener) {
         try {
             var data = BackupReader.dataObject(repo, id);
             if (!"incremental".equals(data.metadata().get(dev.synapsebackup.repository.BackupId.KIND_METADATA))) {
                 return StockPipeline.restoreCommand(config, id, target);
             }
-            Secret secret = passphrase.get();
+            Opener secret = opener.get();
             Path temp = BackupReader.tempDir(null);
             try {
                 Path manifest = BackupReader.fetchManifest(repo, id, secret, temp);
@@ -214,12 +233,22 @@ public final class SynapseBackup implements AutoCloseable {
     /** As {@link #delete(String, boolean, java.util.function.Supplier)}, telling {@code info} what it does beyond {@code id}. */
     public Deleter.DeleteResult delete(String id, boolean force, java.util.function.Supplier<Secret> passphrase,
                                        java.util.function.Consumer<String> info) {
-        return Deleter.delete(repo, id, force, new ManifestDependencyReader(repo, passphrase, null), clock, info);
+        return Deleter.delete(repo, id, force, dependencies(passphrase), clock, info);
+    }
+
+    /**
+     * How dependencies are found: from the manifests, which the passphrase opens; with
+     * {@code encryption.recipients} from the data objects' metadata alone, as this host may hold no
+     * secret key (each incremental names its parent; its chain holds all it may need).
+     */
+    private dev.synapsebackup.manifest.DependencyReader dependencies(java.util.function.Supplier<Secret> passphrase) {
+        return config.publicKeyEncryption() ? Pruner.metadataDependencies(repo)
+                : new ManifestDependencyReader(repo, passphrase, null);
     }
 
     /** Applies a retention policy under the repository lock (or only plans it, with {@code dryRun}). */
     public Pruner.PruneResult prune(KeepPolicy policy, boolean dryRun, java.util.function.Supplier<Secret> passphrase) {
-        return Pruner.prune(repo, policy, dryRun, new ManifestDependencyReader(repo, passphrase, null), clock);
+        return Pruner.prune(repo, policy, dryRun, dependencies(passphrase), clock);
     }
 
     @Override

@@ -7,7 +7,11 @@ import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.config.PassphraseSource;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.crypto.Identity;
+import dev.synapsebackup.crypto.Opener;
+import dev.synapsebackup.crypto.Recipients;
 import dev.synapsebackup.repository.Repository;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -68,6 +72,49 @@ abstract class BaseCommand implements Callable<Integer> {
     /** The configured repository itself, for what the facade does not offer; the caller closes it. */
     Repository openRepository() {
         return RepositoryFactory.open(loadConfig());
+    }
+
+    /** The environment variable naming the file that holds the passphrase of {@code --identity}. */
+    static final String IDENTITY_PASSPHRASE_FILE = "SYNAPSE_BACKUP_IDENTITY_PASSPHRASE_FILE";
+
+    /**
+     * What opens the backups: the secret key {@code identity} if given, else the passphrase. With
+     * {@code encryption.recipients} configured and no identity, there is nothing that could.
+     */
+    Opener opener(Path identity) {
+        if (identity != null) {
+            return Identity.load(identity, () -> identityPassphrase(identity));
+        }
+        if (loadConfig().publicKeyEncryption()) {
+            throw new ConfigException("the backups are encrypted to public keys (\"encryption.recipients\"): give"
+                    + " --identity FILE, the secret key of one of them");
+        }
+        return Opener.passphrase(passphrase());
+    }
+
+    /** The configured recipients, read and checked. */
+    Recipients recipients() {
+        return Recipients.load(loadConfig().recipients(), "encryption.recipients");
+    }
+
+    /** The passphrase of the secret key {@code identity}: from the file the environment names, else a prompt. */
+    private Secret identityPassphrase(Path identity) {
+        String file = ctx().env().get(IDENTITY_PASSPHRASE_FILE);
+        if (file != null && !file.isEmpty()) {
+            return PassphraseSource.file(Path.of(file), IDENTITY_PASSPHRASE_FILE).read();
+        }
+        var console = ctx().console();
+        if (console == null) {
+            throw new ConfigException("the identity " + identity + " is protected by a passphrase: set "
+                    + IDENTITY_PASSPHRASE_FILE + " to a file that holds it, or run on a terminal to be asked");
+        }
+        char[] pass = console.readPassword("Passphrase of the identity %s: ", identity);
+        if (pass == null) {
+            throw new ConfigException("Missing passphrase of the identity " + identity);
+        }
+        Secret s = Secret.of(pass);
+        Arrays.fill(pass, '\0');
+        return s;
     }
 
     /** The passphrase that opens the existing backups (see {@link #passphrase(boolean)}). */

@@ -6,6 +6,8 @@ import dev.synapsebackup.backup.RepositoryFactory;
 import dev.synapsebackup.config.ObjectLock;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.crypto.MessageKeys;
+import dev.synapsebackup.crypto.Recipients;
 import dev.synapsebackup.manifest.PassphraseCheck;
 import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
@@ -15,6 +17,9 @@ import dev.synapsebackup.synapse.DatabaseConfig;
 import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.PostgresDump;
 import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -96,7 +101,11 @@ final class CheckCommand extends BaseCommand {
                 problem("repository", INACCESSIBLE + " (" + e.getMessage() + ")", SynapseBackupException.ACCESS);
             }
             HomeserverConfig hs = checkHomeserver(config);
-            checkPassphrase(config, accessible ? repo : null);
+            if (config.publicKeyEncryption()) {
+                checkRecipients(config, accessible ? repo : null);
+            } else {
+                checkPassphrase(config, accessible ? repo : null);
+            }
             if (hs != null && hs.database() instanceof DatabaseConfig.Postgres pg) {
                 checkPostgres(pg);
             }
@@ -171,6 +180,60 @@ final class CheckCommand extends BaseCommand {
                     SynapseBackupException.USAGE);
         }
         return hs;
+    }
+
+    /**
+     * With public keys there is no secret to check: the key files are read and validated, their
+     * fingerprints reported, and the newest backup must be encrypted to public keys too (one
+     * repository, one scheme); the state directory must be usable.
+     */
+    private void checkRecipients(ToolConfig config, Repository repo) {
+        Recipients recipients;
+        try {
+            recipients = Recipients.load(config.recipients(), "encryption.recipients");
+        } catch (ConfigException e) {
+            problem("encryption", e.getMessage(), SynapseBackupException.USAGE);
+            return;
+        }
+        String to = "encrypted to " + recipients.list().size() + " public key(s): "
+                + String.join(", ", recipients.list().stream().map(Recipients.Recipient::toString).toList());
+        ok("encryption", to);
+        output().info("Backup: " + to);
+        Path state = config.stateDirectory();
+        Path existing = state;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing != null && Files.isDirectory(existing) && Files.isWritable(existing)) {
+            ok("state-directory", state + (existing.equals(state) ? "" : " (created by the first backup)"));
+        } else {
+            problem("state-directory", "state directory " + state + " (state-directory) cannot be written: incremental"
+                    + " backups need it", SynapseBackupException.USAGE);
+        }
+        if (repo == null) {
+            return;
+        }
+        Optional<BackupEntry> newest = repo.listWithoutMetadata().stream()
+                .filter(e -> e.hasManifest() && BackupId.timeOf(e.id()).isPresent())
+                .reduce((a, b) -> b);
+        if (newest.isEmpty()) {
+            return;
+        }
+        String id = newest.get().id();
+        try (InputStream in = repo.open(BackupId.manifestKey(id))) {
+            MessageKeys keys = MessageKeys.of(in);
+            if (keys.keyIds().isEmpty()) {
+                problem("encryption", "backup " + id + ", the newest in the repository, is encrypted with a passphrase,"
+                        + " not to public keys: the next create refuses it unless --new-passphrase",
+                        SynapseBackupException.INTEGRITY);
+            } else if (!keys.keyIds().equals(recipients.keyIds())) {
+                ok("encryption", "backup " + id + ", the newest, is encrypted to other keys " + keys.keyIds()
+                        + ": the next backup will be a full one");
+            }
+        } catch (IOException | UncheckedIOException e) {
+            problem("encryption", "the manifest of " + id + " cannot be read (" + e.getMessage() + ")",
+                    SynapseBackupException.INTEGRITY);
+        }
     }
 
     /** The passphrase is configured (check never prompts) and opens the newest backup. */

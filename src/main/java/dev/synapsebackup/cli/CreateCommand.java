@@ -6,6 +6,7 @@ import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.create.CreateOptions;
 import dev.synapsebackup.create.CreateResult;
+import dev.synapsebackup.crypto.Recipients;
 import dev.synapsebackup.manifest.ManifestSummary;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,6 +29,12 @@ import picocli.CommandLine.Option;
             "The passphrase must open the newest backup in the repository; otherwise create stops with exit code 5,"
                 + " so that a wrong passphrase file cannot quietly start a second chain. To change the passphrase on"
                 + " purpose, pass --new-passphrase once.",
+            "",
+            "With encryption.recipients the backup is encrypted to those public keys and no secret is needed. This host"
+                + " cannot decrypt the newest manifest, so it keeps it in --state-directory for the next incremental"
+                + " backup; without it (lost, or not matching the repository) the next backup is a full one, with a"
+                + " warning. A repository uses one scheme: switching between passphrase and recipients also needs"
+                + " --new-passphrase.",
             "",
             "The last line on stdout is the new backup id."},
         footer = {
@@ -56,16 +63,25 @@ final class CreateCommand extends BaseCommand {
                     + " open the newest backup (without this flag that is refused with exit code 5).")
     boolean newPassphrase;
 
+    @Option(names = "--state-directory", paramLabel = "DIR",
+            description = "With encryption.recipients: where the newest manifest is kept for the next incremental backup"
+                    + " (config key state-directory; default /var/lib/synapse-backup).")
+    Path stateDirectory;
+
     @Override
     public Integer call() {
         Output out = output();
         ToolConfig config = loadConfig();
-        Secret passphrase = confirmedPassphrase();
+        // Public keys: no secret at all on this host, so nothing to ask for.
+        Recipients recipients = config.publicKeyEncryption() ? recipients() : null;
+        Secret passphrase = recipients == null ? confirmedPassphrase() : null;
         try (SynapseBackup sb = openBackup()) {
-            out.info("Backup: creating a backup in " + sb.repository().location());
+            out.info("Backup: creating a backup in " + sb.repository().location()
+                    + (recipients == null ? "" : ", encrypted to " + recipients.fingerprints()));
             Duration every = fullEvery != null ? ConfigLoader.parseDuration(fullEvery, "--full-every") : config.fullEvery();
             CreateResult r = sb.create(new CreateOptions(passphrase, includeRemoteMedia, tempDir,
-                    ConsoleProgress.forCommand(out), full, every, newPassphrase));
+                    ConsoleProgress.forCommand(out), full, every, newPassphrase, recipients,
+                    stateDirectory != null ? stateDirectory : config.stateDirectory()));
             figures.backupId = r.backupId();
             figures.bytes = r.storedBytes();
             figures.files = r.fileCount();

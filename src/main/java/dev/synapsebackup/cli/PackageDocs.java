@@ -89,7 +89,9 @@ public final class PackageDocs {
         sb.append(".SH FILES\n.TP\n.I /etc/synapse-backup/config.yaml\nThe configuration, read when \\fB\\-\\-config\\fR is not given;"
                 + " /etc/synapse-backup/config.yaml.example documents every key.\n"
                 + ".TP\n.I /lib/systemd/system/synapse-backup.timer\nRuns \\fBcreate\\fR every night once enabled"
-                + " (\\fBsystemctl enable \\-\\-now synapse-backup.timer\\fR); synapse-backup-prune.timer runs \\fBprune\\fR.\n");
+                + " (\\fBsystemctl enable \\-\\-now synapse-backup.timer\\fR); synapse-backup-prune.timer runs \\fBprune\\fR.\n"
+                + ".TP\n.I /var/lib/synapse-backup\nWith \\fBencryption.recipients\\fR: the newest manifest, kept for the next"
+                + " incremental backup (config key state\\-directory).\n");
         sb.append(".SH EXIT STATUS\n0 ok, 1 failed, 2 usage error or invalid configuration, 3 bucket or repository cannot be accessed,"
                 + " 4 backup id does not exist, 5 wrong passphrase or integrity failure, 6 repository locked, 130 interrupted.\n");
         sb.append(".SH SEE ALSO\n.BR gpg (1),\n.BR tar (1),\n.BR systemd.timer (5)\n");

@@ -53,14 +53,14 @@ final class RestoreCommand extends OneBackupCommand {
     int run(SynapseBackup sb, String id, Output out) {
         if (printCommand) {
             Path dir = target != null ? target.toAbsolutePath() : Path.of("/tmp/synapse-restore-" + id);
-            for (String line : sb.restoreCommand(id, dir, this::passphrase)) {
+            for (String line : sb.restoreCommandWith(id, dir, this::opener)) {
                 out.result(line);
             }
             return 0;
         }
         out.info("Restore: " + (dryRun ? "checking " : "restoring ") + id + " from " + sb.repository().location()
                 + (target != null ? " into " + target.toAbsolutePath() : ""));
-        RestoreResult r = sb.restore(id, new RestoreOptions(passphrase(), target, dryRun, noService,
+        RestoreResult r = sb.restore(id, new RestoreOptions(opener(), target, dryRun, noService,
                 keepPrevious, ConsoleProgress.forCommand(out), dropExisting));
         figures.bytes = r.storedBytes();
         figures.files = r.fileCount();

@@ -20,7 +20,7 @@ final class ShowCommand extends OneBackupCommand {
 
     @Override
     int run(SynapseBackup sb, String id, Output out) {
-        SynapseBackup.ShowResult shown = sb.show(id, passphrase());
+        SynapseBackup.ShowResult shown = sb.show(id, opener());
         ManifestSummary s = shown.summary();
         Map<String, Object> objects = new LinkedHashMap<>();
         shown.objects().forEach(o -> objects.put(o.backupId(), Map.of("files", o.files(), "bytes", o.bytes())));

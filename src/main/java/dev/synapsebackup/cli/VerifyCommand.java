@@ -21,7 +21,7 @@ final class VerifyCommand extends OneBackupCommand {
 
     @Override
     int run(SynapseBackup sb, String id, Output out) {
-        VerifyResult r = sb.verify(id, passphrase(), ConsoleProgress.forCommand(out));
+        VerifyResult r = sb.verify(id, opener(), ConsoleProgress.forCommand(out));
         figures.bytes = r.storedBytes();
         figures.files = r.fileCount();
         if (out.json) {

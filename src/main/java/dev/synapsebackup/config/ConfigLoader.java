@@ -30,12 +30,13 @@ import org.yaml.snakeyaml.error.YAMLException;
 public final class ConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of(
             "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every", "postgres",
-            "metrics-file", "hooks", "ping-url");
+            "metrics-file", "hooks", "ping-url", "encryption", "state-directory");
     private static final Set<String> S3_KEYS = Set.of(
             "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style", "object-lock");
     private static final Set<String> OBJECT_LOCK_KEYS = Set.of("mode", "retain");
     private static final Set<String> SERVICE_KEYS = Set.of("stop-command", "start-command");
     private static final Set<String> HOOK_KEYS = Set.of("before", "after", "on-error");
+    private static final Set<String> ENCRYPTION_KEYS = Set.of("recipients");
     private static final Set<String> POSTGRES_KEYS = Set.of("admin-os-user", "admin-user", "admin-password-file");
     /** A POSIX-portable user name, as useradd accepts it (no option-like leading dash). */
     private static final Pattern OS_USER = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*\\$?");
@@ -147,6 +148,29 @@ public final class ConfigLoader {
             passphrase = PassphraseSource.file(Path.of(string(yaml, "passphrase-file", where)), "\"passphrase-file\"" + where);
         }
 
+        // Public-key encryption: one repository, one scheme (a passphrase beside it would be ignored or misused).
+        Map<String, Object> encryption = map(yaml, "encryption", where);
+        for (String key : encryption.keySet()) {
+            if (!ENCRYPTION_KEYS.contains(key)) {
+                throw new ConfigException("unknown key \"encryption." + key + "\"" + where + " (known: "
+                        + String.join(", ", sorted(ENCRYPTION_KEYS)) + ")");
+            }
+        }
+        List<Path> recipients = List.of();
+        if (yaml.containsKey("encryption")) {
+            if (encryption.get("recipients") == null) {
+                throw new ConfigException("\"encryption.recipients\"" + where + " must list at least one public key file");
+            }
+            recipients = pathList(encryption.get("recipients"), "encryption.recipients", where);
+            if (passphrase != null) {
+                throw new ConfigException("\"encryption.recipients\"" + where + " and a passphrase (" + passphrase
+                        + ") cannot be used together: a repository uses one scheme; remove the passphrase to encrypt"
+                        + " to the public keys, or the recipients to keep the passphrase");
+            }
+        }
+        Path stateDirectory = yaml.get("state-directory") == null ? ToolConfig.DEFAULT_STATE_DIRECTORY
+                : Path.of(string(yaml, "state-directory", where));
+
         List<String> stop = command(service, "stop-command", where);
         List<String> start = command(service, "start-command", where);
         Duration fullEvery = yaml.get("full-every") == null
@@ -160,7 +184,7 @@ public final class ConfigLoader {
 
         return new ToolConfig(synapseConfigs, Optional.ofNullable(repo), s3, Optional.ofNullable(passphrase),
                 stop, start, fullEvery, fileRead, postgresAdmin(map(yaml, "postgres", where), where),
-                notifications);
+                notifications, recipients, stateDirectory);
     }
 
     /** The optional {@code postgres:} block: an admin connection for restores (never used unless set). */

@@ -20,6 +20,10 @@ import java.util.Optional;
  * @param configFile       the tool config file that was read, if any
  * @param postgresAdmin    an admin connection for PostgreSQL restores (config {@code postgres:}), if configured
  * @param notifications    metrics file, hooks and ping URL for unattended runs
+ * @param recipients       public key files every object is encrypted to (config
+ *                         {@code encryption.recipients}); empty: the passphrase scheme
+ * @param stateDirectory   where {@code create} keeps the newest manifest when it cannot decrypt it
+ *                         (config {@code state-directory})
  */
 public record ToolConfig(
         List<Path> synapseConfigs,
@@ -31,18 +35,44 @@ public record ToolConfig(
         Duration fullEvery,
         Optional<Path> configFile,
         Optional<PostgresAdmin> postgresAdmin,
-        Notifications notifications) {
+        Notifications notifications,
+        List<Path> recipients,
+        Path stateDirectory) {
 
     /** Synapse's default config path on Debian and in the packages. */
     public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
     /** The tool's default config file. */
     public static final Path DEFAULT_CONFIG_FILE = Path.of("/etc/synapse-backup/config.yaml");
+    /** The default of {@code state-directory}. */
+    public static final Path DEFAULT_STATE_DIRECTORY = Path.of("/var/lib/synapse-backup");
 
     public ToolConfig {
         synapseConfigs = List.copyOf(synapseConfigs);
         stopCommand = List.copyOf(stopCommand);
         startCommand = List.copyOf(startCommand);
         notifications = notifications == null ? Notifications.NONE : notifications;
+        recipients = recipients == null ? List.of() : List.copyOf(recipients);
+        stateDirectory = stateDirectory == null ? DEFAULT_STATE_DIRECTORY : stateDirectory;
+    }
+
+    /** A passphrase-scheme configuration (no {@code encryption.recipients}). */
+    public ToolConfig(List<Path> synapseConfigs, Optional<Path> repositoryDir, Optional<S3Parameters> s3,
+            Optional<PassphraseSource> passphrase, List<String> stopCommand, List<String> startCommand,
+            Duration fullEvery, Optional<Path> configFile, Optional<PostgresAdmin> postgresAdmin,
+            Notifications notifications) {
+        this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
+                postgresAdmin, notifications, List.of(), DEFAULT_STATE_DIRECTORY);
+    }
+
+    /** Whether objects are encrypted to public keys rather than with the passphrase. */
+    public boolean publicKeyEncryption() {
+        return !recipients.isEmpty();
+    }
+
+    /** The same configuration with another state directory (flag {@code --state-directory}). */
+    public ToolConfig withStateDirectory(Path dir) {
+        return new ToolConfig(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery,
+                configFile, postgresAdmin, notifications, recipients, dir);
     }
 
     /** A configuration without a PostgreSQL admin connection, metrics, hooks or ping. */

@@ -4,7 +4,7 @@ import dev.synapsebackup.Progress;
 import dev.synapsebackup.archive.FileRecord;
 import dev.synapsebackup.archive.TarWriter;
 import dev.synapsebackup.crypto.EncryptionKey;
-import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.crypto.Encryptor;
 import dev.synapsebackup.io.Metered;
 import dev.synapsebackup.io.PipelinedOutputStream;
 import dev.synapsebackup.manifest.DatabaseRecord;
@@ -58,13 +58,19 @@ final class ArchivePipeline implements Closeable {
      */
     ArchivePipeline(OutputStream target, EncryptionKey key, Path manifestFile, ManifestSummary header,
                     Progress progress) throws IOException {
+        this(target, Encryptor.of(key), manifestFile, header, progress);
+    }
+
+    /** As above, encrypting with {@code encryptor} (a passphrase key or the recipients). */
+    ArchivePipeline(OutputStream target, Encryptor encryptor, Path manifestFile, ManifestSummary header,
+                    Progress progress) throws IOException {
         this.manifestFile = manifestFile;
         this.id = header.backupId();
         this.progress = progress;
         this.manifestOut = new BufferedOutputStream(Files.newOutputStream(manifestFile), 1 << 16);
         try {
             this.manifest = new Manifest.Writer(manifestOut, header);
-            encrypted = OpenPgp.encrypt(target, key, s -> {
+            encrypted = encryptor.encrypt(target, s -> {
                 cipherStage = new PipelinedOutputStream(s, CIPHER_BUFFER, CIPHER_BUFFERS, "synapse-backup-encrypt");
                 return cipherStage;
             });

@@ -1,7 +1,8 @@
 package dev.synapsebackup.create;
 
 import dev.synapsebackup.crypto.EncryptionKey;
-import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.crypto.Encryptor;
+import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
 import dev.synapsebackup.repository.Repository;
@@ -11,8 +12,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.apache.commons.io.output.CountingOutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,17 +56,30 @@ final class BackupCommit {
      * {@code key}, if {@code lock} is still this run's. On failure the data object is removed.
      */
     void commit(String id, Path manifestFile, EncryptionKey key, RepositoryLock lock) throws IOException {
+        commit(id, manifestFile, Encryptor.of(key), lock);
+    }
+
+    /** What was stored as the manifest object: its size and the SHA-256 of its (encrypted) bytes. */
+    record Stored(long size, String sha256) {
+    }
+
+    /** As {@link #commit(String, Path, EncryptionKey, RepositoryLock)}, encrypted by {@code encryptor}. */
+    Stored commit(String id, Path manifestFile, Encryptor encryptor, RepositoryLock lock) throws IOException {
         boolean committed = false;
         try {
             lock.checkStillHeld();
             try (ObjectWriter mw = repo.create(BackupId.manifestKey(id),
                     Files.size(manifestFile) + MANIFEST_ENCRYPTION_OVERHEAD, Map.of());
                  InputStream in = Files.newInputStream(manifestFile)) {
-                OutputStream enc = OpenPgp.encrypt(mw, key);
+                // The bytes stored, hashed on the way: the host state is checked against them later.
+                MessageDigest sha = Sha256.newDigest();
+                CountingOutputStream counted = new CountingOutputStream(new DigestOutputStream(mw, sha));
+                OutputStream enc = encryptor.encrypt(counted, UnaryOperator.identity());
                 in.transferTo(enc);
                 enc.close();
                 mw.commit();
                 committed = true;
+                return new Stored(counted.getByteCount(), Sha256.hex(sha.digest()));
             }
         } finally {
             if (!committed) {

@@ -5,6 +5,7 @@ import dev.synapsebackup.Shutdown;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.crypto.EncryptionKey;
+import dev.synapsebackup.crypto.Encryptor;
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
@@ -88,9 +89,16 @@ public final class BackupCreator {
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
             // Keys are slow to derive by design: on their own thread, while the parent is read. One
             // per object, each with its own salt (v4 SKESKs under one key would share a keystream).
-            FutureTask<EncryptionKey[]> keyTask = new FutureTask<>(() -> new EncryptionKey[] {
-                EncryptionKey.derive(passphrase), EncryptionKey.derive(passphrase)});
-            Tasks.startDaemon(keyTask, "synapse-backup-key");
+            // Recipients need no key derived: each message gets its own session key.
+            FutureTask<Encryptor[]> keyTask = new FutureTask<>(() -> passphrase == null
+                    ? new Encryptor[] {options.recipients(), options.recipients()}
+                    : new Encryptor[] {Encryptor.of(EncryptionKey.derive(passphrase)),
+                        Encryptor.of(EncryptionKey.derive(passphrase))});
+            if (passphrase == null) {
+                keyTask.run();
+            } else {
+                Tasks.startDaemon(keyTask, "synapse-backup-key");
+            }
             // Taken under the lock, so it stays true for this run: no other run adds or removes
             // backups meanwhile. Which objects exist is then known without a request per object.
             List<BackupEntry> entries = repo.listWithoutMetadata();
@@ -101,7 +109,9 @@ public final class BackupCreator {
             commit.removeLeftovers();
             String id = newId(entries);
             Instant created = BackupId.timeOf(id).orElseThrow();
-            Parent parent = new ParentChoice(repo, homeserver.serverName(), options)
+            HostState state = options.recipients() == null ? null
+                    : new HostState(options.stateDirectory(), repo.location());
+            Parent parent = new ParentChoice(repo, homeserver.serverName(), options, state)
                     .choose(created, entries, temp, database.liveEntry());
             String kind = parent == null ? "full" : "incremental";
 
@@ -138,7 +148,7 @@ public final class BackupCreator {
             if (parent != null) {
                 metadata.put(BackupId.PARENT_METADATA, parent.id());
             }
-            EncryptionKey[] keys = Tasks.await(keyTask, "deriving the encryption keys");
+            Encryptor[] keys = Tasks.await(keyTask, "deriving the encryption keys");
 
             Path manifestFile = temp.resolve("manifest.json");
             long fileCount;
@@ -166,7 +176,10 @@ public final class BackupCreator {
                 stored = writer.commit().size();
             }
             // The manifest is the commit marker: written only once the data object is complete.
-            commit.commit(id, manifestFile, keys[1], lock);
+            BackupCommit.Stored manifestStored = commit.commit(id, manifestFile, keys[1], lock);
+            if (state != null) {
+                keep(state, id, manifestFile, manifestStored);
+            }
             return new CreateResult(id, kind, parent == null ? null : parent.id(), fileCount, counters.sourceBytes(),
                     counters.archivedFiles(), counters.archivedBytes(), stored, database.outcome(), counters.skipped(),
                     Duration.ofNanos(System.nanoTime() - startNanos));
@@ -175,6 +188,16 @@ public final class BackupCreator {
                 database.close(); // its thread writes into temp
             }
             WorkDir.deleteTemporary(temp);
+        }
+    }
+
+    /** The next incremental's parent manifest, on the host; the backup is made either way. */
+    private void keep(HostState state, String id, Path manifestFile, BackupCommit.Stored stored) {
+        try {
+            state.save(id, manifestFile, stored);
+        } catch (IOException | RuntimeException e) {
+            options.progress().warn("cannot keep the manifest of " + id + " in " + state.directory() + " (" + e.getMessage()
+                    + "): the next backup will be a full one");
         }
     }
 

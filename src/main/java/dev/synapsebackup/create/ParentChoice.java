@@ -2,7 +2,9 @@ package dev.synapsebackup.create;
 
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.crypto.MessageKeys;
 import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.manifest.BackupReader;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestFile;
@@ -11,9 +13,13 @@ import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.Repository;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
@@ -34,15 +40,22 @@ final class ParentChoice {
     private final Repository repo;
     private final String serverName;
     private final CreateOptions options;
+    private final HostState state;
 
     /**
      * @param repo       the repository, locked by this run
      * @param serverName the server this backup is of
      */
     ParentChoice(Repository repo, String serverName, CreateOptions options) {
+        this(repo, serverName, options, null);
+    }
+
+    /** @param state with recipients: the host state that holds the newest manifest (this host cannot decrypt it) */
+    ParentChoice(Repository repo, String serverName, CreateOptions options, HostState state) {
         this.repo = repo;
         this.serverName = serverName;
         this.options = options;
+        this.state = state;
     }
 
     /** The message (SPEC §7) when the passphrase does not open the newest backup. */
@@ -87,8 +100,8 @@ final class ParentChoice {
         }
         String why;
         try {
-            Path manifestFile = fetch(newest.id(), temp);
-            if (options.forceFull()) {
+            Path manifestFile = options.recipients() == null ? fetch(newest.id(), temp) : kept(newest.id(), temp);
+            if (manifestFile == null || options.forceFull()) {
                 return null;
             }
             Parent p = read(newest.id(), manifestFile, databaseEntry);
@@ -107,7 +120,8 @@ final class ParentChoice {
                 why = "data object " + missing.get() + " of the newest backup's chain is missing";
             }
         } catch (IntegrityException e) {
-            if (e.getMessage().startsWith(passphraseMismatch(newest.id()))) {
+            if (e.getMessage().startsWith(passphraseMismatch(newest.id()))
+                    || e.getMessage().startsWith(schemeMismatch(newest.id()))) {
                 throw e;
             }
             why = "the manifest of " + newest.id() + " cannot be read (" + e.getMessage() + ")";
@@ -130,12 +144,66 @@ final class ParentChoice {
         try {
             return BackupReader.fetchManifest(repo, id, options.passphrase(), temp);
         } catch (IntegrityException e) {
+            if (String.valueOf(e.getMessage()).startsWith(OpenPgp.NO_SKESK)) {
+                throw new IntegrityException(passphraseMismatch(id) + ": it is encrypted to public keys, and this"
+                        + " configuration has a passphrase and no \"encryption.recipients\"; one repository uses one scheme."
+                        + " To start a new full chain under this passphrase on purpose, run create --new-passphrase", e);
+            }
             if (String.valueOf(e.getMessage()).startsWith(OpenPgp.WRONG_PASSPHRASE)) {
                 throw new IntegrityException(passphraseMismatch(id)
                         + "; to start a new full chain under this passphrase on purpose, run create --new-passphrase", e);
             }
             throw e;
         }
+    }
+
+    /** The start of the message when the newest backup is passphrase-encrypted and the configuration has recipients. */
+    static String schemeMismatch(String id) {
+        return "backup " + id + ", the newest in the repository, is encrypted with a passphrase, not to public keys";
+    }
+
+    /**
+     * With recipients, this host cannot decrypt the newest manifest: its plaintext comes from the
+     * host state, once checked against the encrypted manifest in the repository. Null (a full
+     * backup, with a warning) when the state is missing or does not match, or the recipients
+     * changed (the new ones could not open the older objects of the chain).
+     *
+     * @throws IntegrityException the newest backup is passphrase-encrypted (without {@code --new-passphrase})
+     */
+    private Path kept(String id, Path temp) throws IOException {
+        Path encrypted = temp.resolve(id + ".manifest.gpg");
+        MessageDigest sha = Sha256.newDigest();
+        long size;
+        try (InputStream raw = new DigestInputStream(repo.open(BackupId.manifestKey(id)), sha)) {
+            size = Files.copy(raw, encrypted);
+        }
+        MessageKeys keys;
+        try (InputStream in = Files.newInputStream(encrypted)) {
+            keys = MessageKeys.of(in);
+        } finally {
+            Files.deleteIfExists(encrypted);
+        }
+        if (keys.keyIds().isEmpty()) {
+            throw new IntegrityException(schemeMismatch(id) + " (\"encryption.recipients\" is configured): one"
+                    + " repository uses one scheme. To start a new full chain encrypted to the recipients on purpose,"
+                    + " run create --new-passphrase");
+        }
+        Set<String> ours = options.recipients().keyIds();
+        if (!keys.keyIds().equals(ours)) {
+            options.progress().warn("the recipients changed since " + id + " (encrypted to keys " + keys.keyIds()
+                    + ", now " + ours + "): making a full backup, which every recipient can restore alone");
+            return null;
+        }
+        if (options.forceFull()) {
+            return null;
+        }
+        StringBuilder why = new StringBuilder();
+        Optional<Path> m = state.manifest(id, size, Sha256.hex(sha.digest()), temp.resolve(id + ".manifest.json"), why);
+        if (m.isEmpty()) {
+            options.progress().warn(why + ": making a full backup");
+            return null;
+        }
+        return m.get();
     }
 
     /** One pass over the manifest: the summary, the objects the chain's bytes are in, and the database's record. */

@@ -70,7 +70,7 @@ public final class OpenPgp {
     public static final int S2K_COUNT = 0xFF;
 
     /** Partial-packet buffer size: large packets keep per-packet overhead negligible. */
-    private static final int PACKET_BUFFER = 1 << 16;
+    static final int PACKET_BUFFER = 1 << 16;
 
     public static final String WRONG_PASSPHRASE = "wrong passphrase or corrupted backup";
     static final String MDC_FAILED =
@@ -80,6 +80,10 @@ public final class OpenPgp {
             "not an OpenPGP passphrase-encrypted message (the data is corrupted or not a backup)";
     static final String NO_MDC = "the encrypted data has no integrity protection (MDC):"
             + " refusing it, since tampering could not be detected";
+
+    /** A message with only public-key recipients, met where the passphrase was to open it. */
+    public static final String NO_SKESK = "the message is not encrypted with a passphrase (no SKESK packet):"
+            + " it is encrypted to public keys, which only --identity with one of their secret keys opens";
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -229,8 +233,7 @@ public final class OpenPgp {
             }
             if (pbe == null) {
                 if (lastFailure == null) {
-                    throw new IntegrityException(
-                            "the message is not encrypted with a passphrase (no SKESK packet)");
+                    throw new IntegrityException(NO_SKESK);
                 }
                 throw new IntegrityException(WRONG_PASSPHRASE, lastFailure);
             }
@@ -245,7 +248,7 @@ public final class OpenPgp {
         }
     }
 
-    private static Object nextObject(BcPGPObjectFactory factory) throws IOException {
+    static Object nextObject(BcPGPObjectFactory factory) throws IOException {
         Object obj = factory.nextObject();
         if (obj == null) {
             throw new IntegrityException(NOT_OPENPGP + " (no OpenPGP packets found)");
@@ -254,7 +257,7 @@ public final class OpenPgp {
     }
 
     /** Unwraps compressed data and skips one-pass signatures down to the literal data. */
-    private static InputStream literalStream(BcPGPObjectFactory factory)
+    static InputStream literalStream(BcPGPObjectFactory factory)
             throws IOException, PGPException {
         for (int depth = 0; depth < 8; depth++) {
             Object obj = factory.nextObject();
@@ -308,7 +311,7 @@ public final class OpenPgp {
      * Maps an unchecked parser failure (bcpg throws them on some malformed packets) to an
      * integrity failure, unless it is one already or the source itself threw it.
      */
-    private static RuntimeException translate(RuntimeException e, SourceTrackingInputStream source, String what) {
+    static RuntimeException translate(RuntimeException e, SourceTrackingInputStream source, String what) {
         if (e instanceof IntegrityException || source.runtimeFailure() == e) {
             return e;
         }
@@ -316,7 +319,7 @@ public final class OpenPgp {
     }
 
     /** Writes the literal data; close() finishes all packets and flushes the target, but leaves it open. */
-    private static final class MessageOutputStream extends OutputStream {
+    static final class MessageOutputStream extends OutputStream {
         private final OutputStream literal;
         private final PGPLiteralDataGenerator litGen;
         private final PGPEncryptedDataGenerator encGen;
@@ -367,13 +370,13 @@ public final class OpenPgp {
     }
 
     /** Yields the plaintext and checks the MDC at EOF. */
-    private static final class PlaintextInputStream extends BulkReadInputStream {
+    static final class PlaintextInputStream extends BulkReadInputStream {
         private final InputStream literal;
-        private final PGPPBEEncryptedData pbe;
+        private final PGPEncryptedData pbe;
         private final SourceTrackingInputStream source;
         private boolean verified;
 
-        PlaintextInputStream(InputStream literal, PGPPBEEncryptedData pbe,
+        PlaintextInputStream(InputStream literal, PGPEncryptedData pbe,
                 SourceTrackingInputStream source) {
             this.literal = literal;
             this.pbe = pbe;

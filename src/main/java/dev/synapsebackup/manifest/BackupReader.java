@@ -3,7 +3,7 @@ package dev.synapsebackup.manifest;
 import dev.synapsebackup.BackupNotFoundException;
 import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.config.Secret;
-import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.crypto.Opener;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectInfo;
 import dev.synapsebackup.repository.Repository;
@@ -43,9 +43,14 @@ public final class BackupReader {
      * the file.
      */
     public static Path fetchManifest(Repository repo, String id, Secret passphrase, Path dir) throws IOException {
+        return fetchManifest(repo, id, Opener.passphrase(passphrase), dir);
+    }
+
+    /** As {@link #fetchManifest(Repository, String, Secret, Path)}, opened by {@code opener}. */
+    public static Path fetchManifest(Repository repo, String id, Opener opener, Path dir) throws IOException {
         Path file = dir.resolve(id + ".manifest.json");
         try (InputStream raw = repo.open(BackupId.manifestKey(id));
-             InputStream plain = OpenPgp.decrypt(raw, passphrase);
+             InputStream plain = opener.decrypt(raw);
              OutputStream out = Files.newOutputStream(file)) {
             plain.transferTo(out);
         }

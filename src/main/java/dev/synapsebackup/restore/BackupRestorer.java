@@ -81,7 +81,7 @@ public final class BackupRestorer {
 
     public RestoreResult restore(String id, RestoreOptions options) throws IOException {
         long start = System.nanoTime();
-        try (OpenedBackup backup = OpenedBackup.open(repo, id, options.passphrase(), null)) {
+        try (OpenedBackup backup = OpenedBackup.open(repo, id, options.opener(), null)) {
             RestoreLayout layout = options.target() != null
                     ? RestoreLayout.target(options.target().toAbsolutePath().normalize())
                     : backup.hasManifest() ? RestoreLayout.fromManifest(backup.summary(), id)

@@ -3,6 +3,7 @@ package dev.synapsebackup.restore;
 import dev.synapsebackup.Progress;
 import dev.synapsebackup.archive.TarReader;
 import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.crypto.Opener;
 import dev.synapsebackup.repository.Repository;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -24,8 +25,13 @@ public final class BackupVerifier {
     }
 
     public VerifyResult verify(String id, Secret passphrase, Path tempBase, Progress progress) throws IOException {
+        return verify(id, Opener.passphrase(passphrase), tempBase, progress);
+    }
+
+    /** Reads backup {@code id} back, opened by {@code opener} (the passphrase or a secret key). */
+    public VerifyResult verify(String id, Opener opener, Path tempBase, Progress progress) throws IOException {
         long start = System.nanoTime();
-        try (OpenedBackup backup = OpenedBackup.open(repo, id, passphrase, tempBase)) {
+        try (OpenedBackup backup = OpenedBackup.open(repo, id, opener, tempBase)) {
             List<String> problems = new ArrayList<>();
             long[] otherProblems = {0};
             DumpCheck dump = backup.dumpCheck();
@@ -59,7 +65,7 @@ public final class BackupVerifier {
                     }
                 }
             };
-            ChainReader reader = new ChainReader(repo, passphrase, progress);
+            ChainReader reader = new ChainReader(repo, opener, progress);
             ChainReader.Result r;
             String mode;
             if (backup.hasManifest()) {

@@ -3,8 +3,7 @@ package dev.synapsebackup.restore;
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.Progress;
 import dev.synapsebackup.archive.TarReader;
-import dev.synapsebackup.config.Secret;
-import dev.synapsebackup.crypto.OpenPgp;
+import dev.synapsebackup.crypto.Opener;
 import dev.synapsebackup.io.CountingInputStream;
 import dev.synapsebackup.io.LookAheadIterator;
 import dev.synapsebackup.io.Metered;
@@ -86,12 +85,12 @@ public final class ChainReader {
     }
 
     private final Repository repo;
-    private final Secret passphrase;
+    private final Opener opener;
     private final Progress progress;
 
-    ChainReader(Repository repo, Secret passphrase, Progress progress) {
+    ChainReader(Repository repo, Opener opener, Progress progress) {
         this.repo = repo;
-        this.passphrase = passphrase;
+        this.opener = opener;
         this.progress = progress;
     }
 
@@ -235,7 +234,7 @@ public final class ChainReader {
             downloaded = new CountingInputStream(Metered.input(raw, progress::advance));
             // Download and decryption run on their own thread, ahead of tar, hashing and writing.
             try (InputStream plain = new ReadAheadInputStream(
-                    OpenPgp.decrypt(new BufferedInputStream(downloaded, 1 << 20), passphrase), 1 << 20, 4,
+                    opener.decrypt(new BufferedInputStream(downloaded, 1 << 20)), 1 << 20, 4,
                     "synapse-backup-decrypt")) {
                 TarReader tar = new TarReader(plain);
                 // An older object's directories on the current path, not yet handed on (see inheritedDirectory).

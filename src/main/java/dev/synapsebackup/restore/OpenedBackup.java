@@ -1,6 +1,6 @@
 package dev.synapsebackup.restore;
 
-import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.crypto.Opener;
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.BackupReader;
 import dev.synapsebackup.manifest.DataObject;
@@ -37,7 +37,7 @@ record OpenedBackup(String id, ObjectInfo data, Path temp, Path manifestFile, Ma
      * Finds backup {@code id} and fetches its manifest, if it has one, into a new temporary
      * directory (under {@code tempBase}, or the run's work directory if null).
      */
-    static OpenedBackup open(Repository repo, String id, Secret passphrase, Path tempBase) throws IOException {
+    static OpenedBackup open(Repository repo, String id, Opener opener, Path tempBase) throws IOException {
         ObjectInfo data = BackupReader.dataObject(repo, id);
         boolean hasManifest = BackupReader.hasManifest(repo, id);
         if (!hasManifest && data.metadata().containsKey(BackupId.FORMAT_METADATA)) {
@@ -48,7 +48,7 @@ record OpenedBackup(String id, ObjectInfo data, Path temp, Path manifestFile, Ma
             if (!hasManifest) {
                 return new OpenedBackup(id, data, temp, null, null, null, Set.of());
             }
-            Path manifestFile = BackupReader.fetchManifest(repo, id, passphrase, temp);
+            Path manifestFile = BackupReader.fetchManifest(repo, id, opener, temp);
             try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
                 List<DataObject> objects = DataObject.of(it, id);
                 ManifestSummary summary = it.summary();

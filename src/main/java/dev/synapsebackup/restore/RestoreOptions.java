@@ -2,13 +2,14 @@ package dev.synapsebackup.restore;
 
 import dev.synapsebackup.Progress;
 import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.crypto.Opener;
 import java.nio.file.Path;
 import java.util.Objects;
 
 /**
  * How to restore.
  *
- * @param passphrase   the backup's passphrase
+ * @param opener       what opens the backup's objects: the passphrase or a secret key
  * @param target       restore into this directory (as {@code tar -x -C target}); null for a live restore
  * @param dryRun       download, decrypt and verify fully, say what would change, touch nothing
  * @param noService    the admin has stopped Synapse: do not stop or start it
@@ -18,11 +19,17 @@ import java.util.Objects;
  *                     one transaction (with {@code keepPrevious} the old ones stay in schema
  *                     {@code public_pre_restore_<id>}) instead of being refused
  */
-public record RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
+public record RestoreOptions(Opener opener, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
                              Progress progress, boolean dropExisting) {
     public RestoreOptions {
-        Objects.requireNonNull(passphrase, "passphrase");
+        Objects.requireNonNull(opener, "opener");
         progress = progress == null ? Progress.NONE : progress;
+    }
+
+    /** Options for a passphrase-encrypted backup. */
+    public RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
+                          Progress progress, boolean dropExisting) {
+        this(Opener.passphrase(passphrase), target, dryRun, noService, keepPrevious, progress, dropExisting);
     }
 
     /** Options that refuse to replace a populated PostgreSQL database. */

@@ -45,7 +45,7 @@ final class Staging {
         OpenedBackup backup = req.backup();
         String id = backup.id();
         boolean dryRun = req.options().dryRun();
-        ChainReader reader = new ChainReader(repo, req.options().passphrase(), req.options().progress());
+        ChainReader reader = new ChainReader(repo, req.options().opener(), req.options().progress());
         boolean ok = false;
         try {
             ChainReader.Handler handler = new Handler(req);

@@ -59,12 +59,20 @@ public final class StockPipeline {
      */
     public static List<String> restoreCommand(ToolConfig config, List<String> objects, List<String> toRemove, Path target) {
         String passFile = config.passphrase().flatMap(p -> p.file()).map(Path::toString).orElse("<passphrase-file>");
+        // Public keys: gpg finds the secret key in its keyring; no passphrase file (gpg asks for the key's own).
+        boolean publicKey = config.publicKeyEncryption();
+        String decrypt = publicKey ? "gpg --batch --decrypt" : "gpg --batch --decrypt --passphrase-file " + quote(passFile);
         String id = objects.get(objects.size() - 1);
         boolean chain = objects.size() > 1;
         List<String> lines = new ArrayList<>();
         lines.add("#!/bin/bash");
         lines.add("# Restore " + commentSafe(id) + " with stock tools: aws CLI (for S3), gpg (GnuPG 2.2+), GNU tar. Run it as root so");
-        lines.add("# that owners are restored. The passphrase is the first line of the passphrase file.");
+        if (publicKey) {
+            lines.add("# that owners are restored. The objects are encrypted to public keys: import the secret key of one of");
+            lines.add("# them into gpg first (gpg --import secret-key.asc); gpg asks for its passphrase, if it has one.");
+        } else {
+            lines.add("# that owners are restored. The passphrase is the first line of the passphrase file.");
+        }
         lines.add("# Everything is extracted into TARGET.partial, which becomes TARGET only when every step succeeded:");
         lines.add("# gpg reports tampering only at the end of an object, after tar has written what it decrypted. On any");
         lines.add("# failure the partial tree is removed and the script exits non-zero.");
@@ -119,7 +127,7 @@ public final class StockPipeline {
             // With a chain, each object's entries are listed, to find the directories only older objects have.
             String list = chain ? " -v --quoting-style=literal --index-file=\"$work/entries." + (i == sources.size() - 1
                     ? "last" : String.format(java.util.Locale.ROOT, "%04d", i)) + "\"" : "";
-            lines.add(sources.get(i) + " | gpg --batch --decrypt --passphrase-file " + quote(passFile)
+            lines.add(sources.get(i) + " | " + decrypt
                     + " | tar -x -C \"$partial\" --no-overwrite-dir --keep-directory-symlink --exclude=.synapse-backup" + list);
         }
         if (!toRemove.isEmpty()) {

@@ -186,6 +186,23 @@ public final class Pruner {
     }
 
     /**
+     * Dependencies from the data objects' metadata alone, for a host that cannot decrypt the
+     * manifests (public-key encryption): {@link #assumedDependencies} over one listing of the
+     * repository, taken when first needed.
+     */
+    public static DependencyReader metadataDependencies(Repository repo) {
+        List<List<BackupEntry>> listed = new ArrayList<>(1);
+        return id -> {
+            synchronized (listed) {
+                if (listed.isEmpty()) {
+                    listed.add(repo.list());
+                }
+                return assumedDependencies(id, listed.get(0));
+            }
+        };
+    }
+
+    /**
      * What a backup whose manifest cannot be read may need: the chain its data objects' metadata
      * names (each incremental's parent, up to a full backup). An incremental backup's files all
      * lie in its ancestors, so that chain holds everything its manifest could refer to. Where the

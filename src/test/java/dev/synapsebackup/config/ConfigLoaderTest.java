@@ -295,4 +295,26 @@ class ConfigLoaderTest {
         assertThat(S3Parameters.normalizePrefix("a//b/")).isEqualTo("a/b");
         assertThat(S3Parameters.normalizePrefix("//x///y//z//")).isEqualTo("x/y/z");
     }
+
+    @Test
+    void encryptionRecipientsAndStateDirectory() throws Exception {
+        ConfigLoader l = new ConfigLoader(Map.of(), null);
+        ToolConfig c = l.load(file(write("repository: /r\nencryption: {recipients: [/k/a.asc, /k/b.asc]}\n"
+                + "state-directory: /srv/state\n")));
+        assertThat(c.recipients()).containsExactly(Path.of("/k/a.asc"), Path.of("/k/b.asc"));
+        assertThat(c.publicKeyEncryption()).isTrue();
+        assertThat(c.stateDirectory()).isEqualTo(Path.of("/srv/state"));
+        ToolConfig plain = l.load(file(write("repository: /r\n")));
+        assertThat(plain.publicKeyEncryption()).isFalse();
+        assertThat(plain.stateDirectory()).isEqualTo(Path.of("/var/lib/synapse-backup"));
+
+        assertThatThrownBy(() -> l.load(file(write("repository: /r\nencryption: {recipient: /k/a.asc}\n"))))
+                .hasMessageContaining("unknown key \"encryption.recipient\"");
+        assertThatThrownBy(() -> l.load(file(write("repository: /r\nencryption: {}\n"))))
+                .hasMessageContaining("\"encryption.recipients\"");
+        // one scheme: a passphrase from any source beside recipients is refused, naming both
+        assertThatThrownBy(() -> new ConfigLoader(Map.of("SYNAPSE_BACKUP_PASSPHRASE", "x"), null)
+                .load(file(write("repository: /r\nencryption: {recipients: /k/a.asc}\n"))))
+                .hasMessageContaining("encryption.recipients").hasMessageContaining("SYNAPSE_BACKUP_PASSPHRASE");
+    }
 }
