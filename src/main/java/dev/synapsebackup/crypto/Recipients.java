@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -20,6 +21,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
 import org.apache.commons.io.output.CloseShieldOutputStream;
+import org.bouncycastle.bcpg.SignatureSubpacketTags;
 import org.bouncycastle.bcpg.sig.KeyFlags;
 import org.bouncycastle.openpgp.PGPEncryptedDataGenerator;
 import org.bouncycastle.openpgp.PGPException;
@@ -33,6 +35,7 @@ import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.PGPSignatureSubpacketVector;
 import org.bouncycastle.openpgp.PGPUtil;
 import org.bouncycastle.openpgp.bc.BcPGPObjectFactory;
+import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
 import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
 
 /**
@@ -43,7 +46,9 @@ import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenera
  * secret key imported). Making a backup needs no secret at all.
  *
  * <p>Each key file may hold several keys; each key is a recipient, through its newest valid
- * encryption-capable key (usually the subkey gpg marks {@code [E]}), as gpg picks it.
+ * encryption-capable key (usually the subkey gpg marks {@code [E]}), as gpg picks it. Only
+ * signatures made by the primary key that verify count: its user-id self-signatures, each subkey's
+ * binding signature, and revocations; a subkey without a valid binding is never encrypted to.
  */
 public final class Recipients implements Encryptor {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -69,8 +74,8 @@ public final class Recipients implements Encryptor {
 
     /**
      * Reads the key files; every problem is a {@link ConfigException} naming {@code key} and the
-     * file: unreadable, not an OpenPGP public key (a secret key included), a key that is revoked or
-     * expired, or that has no valid encryption-capable key.
+     * file: unreadable, not an OpenPGP public key (a secret key included), a key without a valid
+     * self-signature, a key that is revoked or expired, or that has no valid encryption-capable key.
      */
     public static Recipients load(List<Path> files, String key) {
         if (files.isEmpty()) {
@@ -126,22 +131,42 @@ public final class Recipients implements Encryptor {
     private static Recipient recipient(Path file, PGPPublicKeyRing ring, String where, Instant now) {
         PGPPublicKey primary = ring.getPublicKey();
         String fpr = HexFormat.of().withUpperCase().formatHex(primary.getFingerprint());
-        Iterator<String> ids = primary.getUserIDs();
-        String uid = ids.hasNext() ? ids.next() : null;
         String name = where + ", key " + fpr;
         if (primary.getVersion() != 4) {
             throw new ConfigException(name + " is a version " + primary.getVersion()
                     + " key: only version 4 keys (what GnuPG 2.2 and 2.4 make) are supported");
         }
-        if (primary.hasRevocation()) {
+        // Flags, expiry and revocation come only from signatures made by the primary key that verify:
+        // anyone can append packets to a key file, and an unsigned or foreign subkey must never
+        // receive the backups.
+        SelfSignatures self = selfSignatures(primary, now);
+        if (self.newest == null) {
+            throw new ConfigException(name + " has no valid self-signature (no user id or key signature made by the"
+                    + " key itself verifies): export the key again with gpg --export --armor " + fpr);
+        }
+        if (revoked(primary, PGPSignature.KEY_REVOCATION, s -> s.verifyCertification(primary), primary, now)) {
             throw new ConfigException(name + " is revoked");
         }
-        if (expired(primary, now)) {
-            throw new ConfigException(name + " expired on " + expiry(primary));
+        Instant primaryExpiry = expiry(primary, self.newest);
+        if (primaryExpiry != null && !now.isBefore(primaryExpiry)) {
+            throw new ConfigException(name + " expired on " + primaryExpiry);
         }
         PGPPublicKey best = null;
+        if (primary.isEncryptionKey() && canEncrypt(primary, self.newestWithFlags)) {
+            best = primary;
+        }
         for (PGPPublicKey k : ring) {
-            if (!k.isEncryptionKey() || !canEncrypt(k) || (k != primary && k.hasRevocation()) || expired(k, now)) {
+            if (k == primary || !k.isEncryptionKey()) {
+                continue;
+            }
+            PGPSignature binding = newestValid(k.getSignaturesOfType(PGPSignature.SUBKEY_BINDING),
+                    s -> s.verifyCertification(primary, k), primary, now);
+            if (binding == null || !canEncrypt(k, binding)
+                    || revoked(k, PGPSignature.SUBKEY_REVOCATION, s -> s.verifyCertification(primary, k), primary, now)) {
+                continue;
+            }
+            Instant subExpiry = expiry(k, binding);
+            if (subExpiry != null && !now.isBefore(subExpiry)) {
                 continue;
             }
             if (best == null || !k.getCreationTime().before(best.getCreationTime())) {
@@ -152,37 +177,118 @@ public final class Recipients implements Encryptor {
             throw new ConfigException(name + " has no valid encryption-capable key (a subkey marked [E] in"
                     + " gpg --list-keys; add one with gpg --quick-add-key " + fpr + " cv25519)");
         }
-        return new Recipient(file, fpr, uid, best);
+        return new Recipient(file, fpr, self.userId, best);
     }
 
-    /** The key flags of the key's newest self-signature or binding, if any say so; no flags: by algorithm. */
-    private static boolean canEncrypt(PGPPublicKey k) {
-        PGPSignature newest = null;
-        for (Iterator<PGPSignature> it = k.getSignatures(); it.hasNext();) {
+    /** How one signature is checked once initialised with the signer's key. */
+    private interface SignatureCheck {
+        boolean verify(PGPSignature s) throws PGPException;
+    }
+
+    /**
+     * The primary key's verified self-signatures: the newest (for expiry), the newest carrying key
+     * flags, and the user id they certify (preferring the one flagged primary).
+     */
+    private record SelfSignatures(PGPSignature newest, PGPSignature newestWithFlags, String userId) {
+    }
+
+    private static SelfSignatures selfSignatures(PGPPublicKey primary, Instant now) {
+        List<PGPSignature> valid = new ArrayList<>();
+        String userId = null;
+        boolean primaryUserId = false;
+        for (Iterator<byte[]> ids = primary.getRawUserIDs(); ids.hasNext();) {
+            byte[] id = ids.next();
+            Iterator<PGPSignature> sigs = primary.getSignaturesForID(id);
+            List<PGPSignature> certs = new ArrayList<>();
+            List<PGPSignature> revocations = new ArrayList<>();
+            for (; sigs != null && sigs.hasNext();) {
+                PGPSignature s = sigs.next();
+                if (s.getSignatureType() == PGPSignature.CERTIFICATION_REVOCATION) {
+                    revocations.add(s);
+                } else if (s.isCertification()) {
+                    certs.add(s);
+                }
+            }
+            PGPSignature cert = newestValid(certs.iterator(), s -> s.verifyCertification(id, primary), primary, now);
+            PGPSignature revocation = newestValid(revocations.iterator(), s -> s.verifyCertification(id, primary), primary, now);
+            if (cert == null || (revocation != null && !revocation.getCreationTime().before(cert.getCreationTime()))) {
+                continue;
+            }
+            valid.add(cert);
+            boolean flagged = cert.getHashedSubPackets() != null && cert.getHashedSubPackets().isPrimaryUserID();
+            if (userId == null || (flagged && !primaryUserId)) {
+                userId = new String(id, StandardCharsets.UTF_8);
+                primaryUserId = flagged;
+            }
+        }
+        for (Iterator<PGPSignature> it = primary.getSignaturesOfType(PGPSignature.DIRECT_KEY); it.hasNext();) {
             PGPSignature s = it.next();
-            int t = s.getSignatureType();
-            boolean binding = t == PGPSignature.SUBKEY_BINDING || t == PGPSignature.DIRECT_KEY
-                    || t == PGPSignature.POSITIVE_CERTIFICATION || t == PGPSignature.CASUAL_CERTIFICATION
-                    || t == PGPSignature.NO_CERTIFICATION || t == PGPSignature.DEFAULT_CERTIFICATION;
-            if (binding && s.getHashedSubPackets() != null && s.getHashedSubPackets().getKeyFlags() != 0
-                    && (newest == null || s.getCreationTime().after(newest.getCreationTime()))) {
+            if (valid(s, x -> x.verifyCertification(primary), primary, now)) {
+                valid.add(s);
+            }
+        }
+        PGPSignature newest = null;
+        PGPSignature newestWithFlags = null;
+        for (PGPSignature s : valid) {
+            if (newest == null || s.getCreationTime().after(newest.getCreationTime())) {
+                newest = s;
+            }
+            if (hasKeyFlags(s) && (newestWithFlags == null || s.getCreationTime().after(newestWithFlags.getCreationTime()))) {
+                newestWithFlags = s;
+            }
+        }
+        return new SelfSignatures(newest, newestWithFlags, userId);
+    }
+
+    /** The newest of {@code sigs} that the primary key made and that verifies, or null. */
+    private static PGPSignature newestValid(Iterator<PGPSignature> sigs, SignatureCheck check, PGPPublicKey primary,
+            Instant now) {
+        PGPSignature newest = null;
+        while (sigs.hasNext()) {
+            PGPSignature s = sigs.next();
+            if ((newest == null || s.getCreationTime().after(newest.getCreationTime())) && valid(s, check, primary, now)) {
                 newest = s;
             }
         }
-        if (newest == null) {
-            return true;
+        return newest;
+    }
+
+    private static boolean revoked(PGPPublicKey k, int type, SignatureCheck check, PGPPublicKey primary, Instant now) {
+        return newestValid(k.getSignaturesOfType(type), check, primary, now) != null;
+    }
+
+    /** Verified with the primary key and not itself expired; a malformed signature is just not valid. */
+    private static boolean valid(PGPSignature s, SignatureCheck check, PGPPublicKey primary, Instant now) {
+        try {
+            s.init(new BcPGPContentVerifierBuilderProvider(), primary);
+            if (!check.verify(s)) {
+                return false;
+            }
+        } catch (PGPException | RuntimeException e) {
+            return false;
         }
-        PGPSignatureSubpacketVector v = newest.getHashedSubPackets();
-        return (v.getKeyFlags() & (KeyFlags.ENCRYPT_COMMS | KeyFlags.ENCRYPT_STORAGE)) != 0;
+        PGPSignatureSubpacketVector v = s.getHashedSubPackets();
+        long lifetime = v == null ? 0 : v.getSignatureExpirationTime();
+        return lifetime <= 0 || now.isBefore(s.getCreationTime().toInstant().plusSeconds(lifetime));
     }
 
-    private static boolean expired(PGPPublicKey k, Instant now) {
-        long valid = k.getValidSeconds();
-        return valid > 0 && !now.isBefore(k.getCreationTime().toInstant().plusSeconds(valid));
+    private static boolean hasKeyFlags(PGPSignature s) {
+        return s.getHashedSubPackets() != null && s.getHashedSubPackets().hasSubpacket(SignatureSubpacketTags.KEY_FLAGS);
     }
 
-    private static Instant expiry(PGPPublicKey k) {
-        return k.getCreationTime().toInstant().plusSeconds(k.getValidSeconds());
+    /** The key flags of the (verified) signature, if it has any; none: by algorithm. */
+    private static boolean canEncrypt(PGPPublicKey k, PGPSignature sig) {
+        if (sig == null || !hasKeyFlags(sig)) {
+            return k.isEncryptionKey();
+        }
+        return (sig.getHashedSubPackets().getKeyFlags() & (KeyFlags.ENCRYPT_COMMS | KeyFlags.ENCRYPT_STORAGE)) != 0;
+    }
+
+    /** When {@code k} expires by the (verified) signature {@code sig}, or null for never. */
+    private static Instant expiry(PGPPublicKey k, PGPSignature sig) {
+        PGPSignatureSubpacketVector v = sig.getHashedSubPackets();
+        long valid = v == null ? 0 : v.getKeyExpirationTime();
+        return valid > 0 ? k.getCreationTime().toInstant().plusSeconds(valid) : null;
     }
 
     /** The recipients, in the order configured. */

@@ -16,9 +16,16 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Supplier;
+import org.bouncycastle.bcpg.ArmoredOutputStream;
+import org.bouncycastle.openpgp.PGPPublicKey;
+import org.bouncycastle.openpgp.PGPPublicKeyRing;
+import org.bouncycastle.openpgp.PGPSignature;
+import org.bouncycastle.openpgp.PGPUtil;
+import org.bouncycastle.openpgp.operator.bc.BcKeyFingerprintCalculator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -183,6 +190,85 @@ class PublicKeyEncryptionTest {
             Path expired = Files.write(dir.resolve("expired.asc"), k.gpg("--export", "--armor", "old@example.org").stdoutBytes());
             assertThatThrownBy(() -> Recipients.load(List.of(expired), "encryption.recipients"))
                     .isInstanceOf(ConfigException.class).hasMessageContaining(expired.toString()).hasMessageContaining("expired on 2020-01-02");
+        }
+    }
+
+    private static PGPPublicKeyRing ring(Path file) throws IOException {
+        try (InputStream in = PGPUtil.getDecoderStream(Files.newInputStream(file))) {
+            return new PGPPublicKeyRing(in, new BcKeyFingerprintCalculator());
+        }
+    }
+
+    private static Path write(PGPPublicKeyRing ring, Path file) throws IOException {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try (ArmoredOutputStream armored = ArmoredOutputStream.builder().build(buf)) {
+            ring.encode(armored);
+        }
+        return Files.write(file, buf.toByteArray());
+    }
+
+    private static PGPPublicKey subkey(PGPPublicKeyRing ring) {
+        for (PGPPublicKey k : ring) {
+            if (!k.isMasterKey()) {
+                return k;
+            }
+        }
+        throw new AssertionError("no subkey");
+    }
+
+    private static PGPPublicKey unsigned(PGPPublicKey k) {
+        PGPPublicKey bare = k;
+        for (Iterator<PGPSignature> it = k.getSignatures(); it.hasNext();) {
+            bare = PGPPublicKey.removeCertification(bare, it.next());
+        }
+        assertThat(bare.getSignatures()).isExhausted();
+        return bare;
+    }
+
+    @Test
+    void onlySubkeysBoundByThePrimaryAreEncryptedTo() throws Exception {
+        try (GpgKeys owner = new GpgKeys(dir, "owner", GpgKeys.Kind.CV25519, "");
+                GpgKeys foreigner = new GpgKeys(dir, "foreigner", GpgKeys.Kind.CV25519, "")) {
+            PGPPublicKeyRing genuine = ring(owner.publicKey);
+            PGPPublicKey genuineSub = subkey(genuine);
+            PGPPublicKey foreignSub = subkey(ring(foreigner.publicKey));
+            assertThat(foreignSub.getCreationTime()).isAfterOrEqualTo(genuineSub.getCreationTime());
+            Identity ownerId = Identity.load(owner.secretKeyBinary, noPassphrase());
+            Identity foreignId = Identity.load(foreigner.secretKeyBinary, noPassphrase());
+
+            // the foreigner's subkey with the foreigner's own binding signature, and the same without any
+            for (PGPPublicKey inserted : List.of(foreignSub, unsigned(foreignSub))) {
+                Path file = write(PGPPublicKeyRing.insertPublicKey(genuine, inserted),
+                        dir.resolve("inserted-" + inserted.getSignatures().hasNext() + ".asc"));
+                Recipients to = Recipients.load(List.of(file), "encryption.recipients");
+                assertThat(to.fingerprints()).containsExactly(owner.fingerprint);
+                assertThat(to.list().get(0).encryptionKey().getKeyID()).isEqualTo(genuineSub.getKeyID());
+                byte[] plain = randomBytes(10_007);
+                byte[] message = encrypt(to, plain);
+                assertThat(MessageKeys.of(new ByteArrayInputStream(message)).keyIds())
+                        .containsExactly(Recipients.keyIdHex(genuineSub.getKeyID()));
+                assertThat(decrypt(ownerId, message)).isEqualTo(plain);
+                assertThatThrownBy(() -> decrypt(foreignId, message)).isInstanceOf(IntegrityException.class)
+                        .hasMessageStartingWith(Identity.NOT_A_RECIPIENT);
+            }
+
+            // the owner's own subkey stripped of its binding is no encryption key at all
+            Path stripped = write(PGPPublicKeyRing.insertPublicKey(genuine, unsigned(genuineSub)), dir.resolve("stripped.asc"));
+            assertThatThrownBy(() -> Recipients.load(List.of(stripped), "encryption.recipients"))
+                    .isInstanceOf(ConfigException.class).hasMessageContaining("\"encryption.recipients\"")
+                    .hasMessageContaining(stripped.toString()).hasMessageContaining("no valid encryption-capable key");
+
+            // the owner's primary with the foreigner's user id and certification: no valid self-signature
+            PGPPublicKey foreignPrimary = ring(foreigner.publicKey).getPublicKey();
+            String foreignUid = foreignPrimary.getUserIDs().next();
+            PGPSignature foreignCert = foreignPrimary.getSignaturesForID(foreignUid).next();
+            PGPPublicKey primary = genuine.getPublicKey();
+            primary = PGPPublicKey.removeCertification(primary, primary.getUserIDs().next());
+            primary = PGPPublicKey.addCertification(primary, foreignUid, foreignCert);
+            Path foreignUserId = write(PGPPublicKeyRing.insertPublicKey(genuine, primary), dir.resolve("foreign-uid.asc"));
+            assertThatThrownBy(() -> Recipients.load(List.of(foreignUserId), "encryption.recipients"))
+                    .isInstanceOf(ConfigException.class).hasMessageContaining("\"encryption.recipients\"")
+                    .hasMessageContaining(foreignUserId.toString()).hasMessageContaining("no valid self-signature");
         }
     }
 }
