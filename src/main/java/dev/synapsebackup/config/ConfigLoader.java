@@ -158,10 +158,12 @@ public final class ConfigLoader {
         }
         List<Path> recipients = List.of();
         if (yaml.containsKey("encryption")) {
-            if (encryption.get("recipients") == null) {
+            // an empty list must not fall back to the passphrase scheme the admin meant to leave
+            recipients = encryption.get("recipients") == null ? List.of()
+                    : pathList(encryption.get("recipients"), "encryption.recipients", where);
+            if (recipients.isEmpty() || recipients.stream().anyMatch(p -> p.toString().isEmpty())) {
                 throw new ConfigException("\"encryption.recipients\"" + where + " must list at least one public key file");
             }
-            recipients = pathList(encryption.get("recipients"), "encryption.recipients", where);
             if (passphrase != null) {
                 throw new ConfigException("\"encryption.recipients\"" + where + " and a passphrase (" + passphrase
                         + ") cannot be used together: a repository uses one scheme; remove the passphrase to encrypt"

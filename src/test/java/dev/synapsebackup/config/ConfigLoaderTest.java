@@ -310,8 +310,13 @@ class ConfigLoaderTest {
 
         assertThatThrownBy(() -> l.load(file(write("repository: /r\nencryption: {recipient: /k/a.asc}\n"))))
                 .hasMessageContaining("unknown key \"encryption.recipient\"");
-        assertThatThrownBy(() -> l.load(file(write("repository: /r\nencryption: {}\n"))))
-                .hasMessageContaining("\"encryption.recipients\"");
+        // an encryption block that lists no key never falls back to the passphrase scheme
+        for (String block : List.of("encryption: {}", "encryption:", "encryption: {recipients: []}",
+                "encryption: {recipients: }", "encryption: {recipients: ''}", "encryption: {recipients: ['']}")) {
+            assertThatThrownBy(() -> l.load(file(write("repository: /r\n" + block + "\n"))))
+                    .as(block).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("\"encryption.recipients\"").hasMessageContaining("at least one public key file");
+        }
         // one scheme: a passphrase from any source beside recipients is refused, naming both
         assertThatThrownBy(() -> new ConfigLoader(Map.of("SYNAPSE_BACKUP_PASSPHRASE", "x"), null)
                 .load(file(write("repository: /r\nencryption: {recipients: /k/a.asc}\n"))))
