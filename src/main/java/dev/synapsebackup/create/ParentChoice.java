@@ -78,7 +78,7 @@ final class ParentChoice {
      * The parent for an incremental backup, or null for a full one: none exists yet, {@code --full},
      * {@code --new-passphrase}, the chain's full backup is older than {@code full-every}, or the
      * newest backup cannot serve (another server, a damaged manifest, a data object of its chain
-     * missing). Any other failure (a bug) fails the run rather than quietly making a full backup.
+     * missing; with public keys, one outside the chain its metadata names). Any other failure (a bug) fails the run rather than quietly making a full backup.
      *
      * @param now           the new backup's time
      * @param entries       the repository's backups, in id order, listed under the lock
@@ -114,10 +114,16 @@ final class ParentChoice {
                 return null;
             } else {
                 Optional<String> missing = missingObject(p.objects(), entries);
-                if (missing.isEmpty()) {
+                Optional<String> outside = options.recipients() == null ? Optional.empty() : outsideChain(p, entries);
+                if (missing.isPresent()) {
+                    why = "data object " + missing.get() + " of the newest backup's chain is missing";
+                } else if (outside.isPresent()) {
+                    why = "the newest backup " + newest.id() + " refers to data object " + outside.get()
+                            + ", which is not in the chain its metadata names; prune and delete, which cannot read"
+                            + " the manifests here, would not keep it for a new incremental";
+                } else {
                     return p;
                 }
-                why = "data object " + missing.get() + " of the newest backup's chain is missing";
             }
         } catch (IntegrityException e) {
             if (e.getMessage().startsWith(passphraseMismatch(newest.id()))
@@ -220,6 +226,16 @@ final class ParentChoice {
             }
             return new Parent(id, manifestFile, files.summary(), objects, database);
         }
+    }
+
+    /**
+     * With public keys, prune and delete know a backup's dependencies only from the metadata chain
+     * (they cannot decrypt manifests): the first object the parent's manifest refers to that is
+     * neither the parent nor in that chain, which they might delete from under a new incremental.
+     */
+    private static Optional<String> outsideChain(Parent p, List<BackupEntry> entries) {
+        Set<String> chain = BackupEntry.metadataChain(p.id(), entries);
+        return p.objects().stream().filter(o -> !o.equals(p.id()) && !chain.contains(o)).findFirst();
     }
 
     /** The first of {@code objects} (in order) that is not among the repository's backups. */

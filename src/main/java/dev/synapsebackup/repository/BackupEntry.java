@@ -1,7 +1,12 @@
 package dev.synapsebackup.repository;
 
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * One backup as the repository listing sees it, before anything is decrypted.
@@ -38,5 +43,41 @@ public record BackupEntry(String id, Instant lastModified, long size, Status sta
     /** Whether {@code <id>.manifest} exists. */
     public boolean hasManifest() {
         return status == Status.COMPLETE;
+    }
+
+    /**
+     * What a backup whose manifest cannot be read may need: the chain its data objects' metadata
+     * names (each incremental's parent, up to a full backup). An incremental backup's files all
+     * lie in its ancestors, so that chain holds everything its manifest could refer to. Where the
+     * metadata does not tell (an object written without it), every older complete backup is
+     * assumed needed: keeping too much is safe, deleting a needed object is not. Prune and delete
+     * rely on this where they cannot decrypt manifests, so create (with public keys) makes an
+     * incremental only on a parent whose objects all lie in this chain.
+     */
+    public static Set<String> metadataChain(String id, List<BackupEntry> entries) {
+        Map<String, BackupEntry> byId = new HashMap<>();
+        entries.forEach(e -> byId.put(e.id(), e));
+        Set<String> deps = new TreeSet<>();
+        BackupEntry e = byId.get(id);
+        while (e != null) {
+            if ("full".equals(e.kind())) {
+                return deps;
+            }
+            if ("incremental".equals(e.kind()) && e.parent() != null) {
+                if (!deps.add(e.parent())) {
+                    return deps; // a loop in damaged metadata
+                }
+                e = byId.get(e.parent()); // a missing parent is kept as a dependency: the planner warns
+                continue;
+            }
+            String before = e.id();
+            for (BackupEntry o : entries) {
+                if (o.status() == BackupEntry.Status.COMPLETE && o.id().compareTo(before) < 0) {
+                    deps.add(o.id());
+                }
+            }
+            return deps;
+        }
+        return deps;
     }
 }

@@ -202,38 +202,9 @@ public final class Pruner {
         };
     }
 
-    /**
-     * What a backup whose manifest cannot be read may need: the chain its data objects' metadata
-     * names (each incremental's parent, up to a full backup). An incremental backup's files all
-     * lie in its ancestors, so that chain holds everything its manifest could refer to. Where the
-     * metadata does not tell (an object written without it), every older complete backup is
-     * assumed needed: keeping too much is safe, deleting a needed object is not.
-     */
+    /** What a backup whose manifest cannot be read may need: {@link BackupEntry#metadataChain}. */
     static Set<String> assumedDependencies(String id, List<BackupEntry> entries) {
-        Map<String, BackupEntry> byId = new HashMap<>();
-        entries.forEach(e -> byId.put(e.id(), e));
-        Set<String> deps = new TreeSet<>();
-        BackupEntry e = byId.get(id);
-        while (e != null) {
-            if ("full".equals(e.kind())) {
-                return deps;
-            }
-            if ("incremental".equals(e.kind()) && e.parent() != null) {
-                if (!deps.add(e.parent())) {
-                    return deps; // a loop in damaged metadata
-                }
-                e = byId.get(e.parent()); // a missing parent is kept as a dependency: the planner warns
-                continue;
-            }
-            String before = e.id();
-            for (BackupEntry o : entries) {
-                if (o.status() == BackupEntry.Status.COMPLETE && o.id().compareTo(before) < 0) {
-                    deps.add(o.id());
-                }
-            }
-            return deps;
-        }
-        return deps;
+        return BackupEntry.metadataChain(id, entries);
     }
 
     /** Names the backups the passphrase did not open, in their decisions and as warnings. */

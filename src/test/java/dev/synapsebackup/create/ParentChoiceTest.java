@@ -10,6 +10,7 @@ import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.config.ConfigOverrides;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
+import dev.synapsebackup.crypto.Recipients;
 import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
@@ -19,6 +20,7 @@ import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.synapse.DatabaseConfig;
 import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.GpgKeys;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -192,5 +194,53 @@ class ParentChoiceTest {
         assertThat(p).isNull();
         assertThat(warnings).singleElement().asString()
                 .startsWith("the manifest of " + incremental + " cannot be read (").endsWith(": making a full backup");
+    }
+
+    @Test
+    void withPublicKeysAParentWhoseObjectsLieOutsideItsMetadataChainIsNoParent() throws IOException {
+        Path base = tmp.resolve("public-keys");
+        Path yaml = SampleHomeserver.generate(base.resolve("hs"), SampleHomeserver.Options.defaults());
+        Path repo = base.resolve("repo");
+        Path state = base.resolve("state");
+        try (GpgKeys key = new GpgKeys(base, "key", GpgKeys.Kind.CV25519, "")) {
+            Recipients to = Recipients.load(List.of(key.publicKey), "encryption.recipients");
+            ToolConfig cfg = new ConfigLoader(Map.of(), null).load(new ConfigOverrides(null, List.of(yaml), repo, null,
+                    null, null, null, null, null));
+            String first;
+            String second;
+            try (SynapseBackup sb = SynapseBackup.open(cfg)) {
+                first = sb.create(new CreateOptions(null, false, null, null, false, null, false, to, state)).backupId();
+                second = sb.create(new CreateOptions(null, false, null, null, false, null, false, to, state)).backupId();
+            }
+            HomeserverConfig hs = HomeserverConfig.load(List.of(yaml));
+            String dbEntry = Manifest.entryName(((DatabaseConfig.Sqlite) hs.database()).path().toAbsolutePath().normalize());
+            LocalRepository local = new LocalRepository(repo);
+            Instant now = BackupId.timeOf(second).orElseThrow().plusSeconds(60);
+            List<BackupEntry> listed = local.list();
+            for (boolean metadataSaysFull : new boolean[] {false, true}) {
+                // the incremental's metadata claiming it is a full backup: prune would then delete the full one
+                List<BackupEntry> entries = listed.stream().map(e -> !metadataSaysFull || !e.id().equals(second) ? e
+                        : new BackupEntry(e.id(), e.lastModified(), e.size(), e.status(), "full", null)).toList();
+                List<String> warnings = new ArrayList<>();
+                Progress progress = new Progress() {
+                    @Override
+                    public void warn(String message) {
+                        warnings.add(message);
+                    }
+                };
+                CreateOptions o = new CreateOptions(null, false, null, progress, false, null, false, to, state);
+                Parent p = new ParentChoice(local, hs.serverName(), o, new HostState(state, local.location()))
+                        .choose(now, entries, Files.createTempDirectory(work, "public-keys-"), dbEntry);
+                if (!metadataSaysFull) {
+                    assertThat(warnings).isEmpty();
+                    assertThat(p).isNotNull();
+                    assertThat(p.objects()).containsExactly(first, second);
+                } else {
+                    assertThat(p).isNull();
+                    assertThat(warnings).singleElement().asString().contains("refers to data object " + first)
+                            .contains("not in the chain its metadata names").endsWith(": making a full backup");
+                }
+            }
+        }
     }
 }
