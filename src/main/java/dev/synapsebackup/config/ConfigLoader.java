@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -467,21 +469,34 @@ public final class ConfigLoader {
         return warnings;
     }
 
-    private static Optional<String> readableByOthers(Path file, String what) {
-        Set<java.nio.file.attribute.PosixFilePermission> perms;
+    /**
+     * A warning when {@code file}, which {@code what} ("holds the backup passphrase"), can be read
+     * by users other than its owner; for a directory, when they have any access to it. Empty
+     * when it is private, or its mode cannot be read (another file system).
+     */
+    public static Optional<String> readableByOthers(Path file, String what) {
+        Set<PosixFilePermission> perms;
         try {
             perms = Files.getPosixFilePermissions(file);
         } catch (IOException | UnsupportedOperationException e) {
             return Optional.empty();
         }
-        boolean group = perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_READ);
-        boolean others = perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+        boolean directory = Files.isDirectory(file);
+        boolean group = directory
+                ? perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.GROUP_WRITE)
+                        || perms.contains(PosixFilePermission.GROUP_EXECUTE)
+                : perms.contains(PosixFilePermission.GROUP_READ);
+        boolean others = directory
+                ? perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.OTHERS_WRITE)
+                        || perms.contains(PosixFilePermission.OTHERS_EXECUTE)
+                : perms.contains(PosixFilePermission.OTHERS_READ);
         if (!group && !others) {
             return Optional.empty();
         }
-        return Optional.of(file + " " + what + " and is readable by " + (group && others ? "its group and others"
-                : group ? "its group" : "others") + " (mode " + java.nio.file.attribute.PosixFilePermissions.toString(perms)
-                + "): make it readable by its owner only (chmod 600 " + file + ")");
+        String how = directory ? "accessible" : "readable";
+        return Optional.of(file + " " + what + " and is " + how + " by " + (group && others ? "its group and others"
+                : group ? "its group" : "others") + " (mode " + PosixFilePermissions.toString(perms)
+                + "): make it " + how + " by its owner only (chmod " + (directory ? "700 " : "600 ") + file + ")");
     }
 
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*([smhdw])");

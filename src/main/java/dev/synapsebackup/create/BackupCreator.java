@@ -111,6 +111,9 @@ public final class BackupCreator {
             Instant created = BackupId.timeOf(id).orElseThrow();
             HostState state = options.recipients() == null ? null
                     : new HostState(options.stateDirectory(), repo.location());
+            if (state != null) {
+                state.accessWarning().ifPresent(options.progress()::warn);
+            }
             Parent parent = new ParentChoice(repo, homeserver.serverName(), options, state)
                     .choose(created, entries, temp, database.liveEntry());
             String kind = parent == null ? "full" : "incremental";

@@ -3,6 +3,7 @@ package dev.synapsebackup.create;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.manifest.Manifest;
 import java.io.IOException;
@@ -134,9 +135,10 @@ final class HostState {
      */
     void save(String id, Path manifestFile, BackupCommit.Stored stored) throws IOException {
         createDirectory();
+        removeTemporaries();
         MessageDigest sha = Sha256.newDigest();
         Path kept = manifestFile(id);
-        Path tmp = Files.createTempFile(dir, ".tmp-", ".json"); // 0600
+        Path tmp = Files.createTempFile(dir, tmpPrefix(), ".json"); // 0600
         try {
             try (InputStream in = new DigestInputStream(Files.newInputStream(manifestFile), sha);
                  OutputStream out = Files.newOutputStream(tmp)) {
@@ -151,7 +153,7 @@ final class HostState {
             n.put("manifest-object-size", stored.size());
             n.put("manifest-object-sha256", stored.sha256());
             n.put("manifest-sha256", Sha256.hex(sha.digest()));
-            tmp = Files.createTempFile(dir, ".tmp-", ".json");
+            tmp = Files.createTempFile(dir, tmpPrefix(), ".json");
             Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n));
             sync(tmp);
             Files.move(tmp, recordFile(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -166,6 +168,28 @@ final class HostState {
                 }
             }
         }
+    }
+
+    /**
+     * Temporary files are named by the repository: only this repository's (whose lock this run
+     * holds) are leftovers of a killed run; another repository's run may be writing its own.
+     */
+    private String tmpPrefix() {
+        return ".tmp-" + prefix + "-";
+    }
+
+    /** Removes what a run killed while saving left behind (a plaintext manifest among them). */
+    private void removeTemporaries() throws IOException {
+        try (DirectoryStream<Path> left = Files.newDirectoryStream(dir, tmpPrefix() + "*")) {
+            for (Path p : left) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    /** A warning when users other than the owner can get at the state directory, which lists every file. */
+    Optional<String> accessWarning() {
+        return ConfigLoader.readableByOthers(dir, "holds the plaintext manifest of the newest backup");
     }
 
     private void createDirectory() throws IOException {
