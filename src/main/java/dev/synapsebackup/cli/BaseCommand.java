@@ -83,6 +83,7 @@ abstract class BaseCommand implements Callable<Integer> {
      */
     Opener opener(Path identity) {
         if (identity != null) {
+            ConfigLoader.readableByOthers(identity, "holds the secret key that opens the backups").ifPresent(output()::warn);
             return Identity.load(identity, () -> identityPassphrase(identity));
         }
         if (loadConfig().publicKeyEncryption()) {
@@ -101,6 +102,7 @@ abstract class BaseCommand implements Callable<Integer> {
     private Secret identityPassphrase(Path identity) {
         String file = ctx().env().get(IDENTITY_PASSPHRASE_FILE);
         if (file != null && !file.isEmpty()) {
+            ConfigLoader.readableByOthers(Path.of(file), "holds the passphrase of the identity").ifPresent(output()::warn);
             return PassphraseSource.file(Path.of(file), IDENTITY_PASSPHRASE_FILE).read();
         }
         var console = ctx().console();

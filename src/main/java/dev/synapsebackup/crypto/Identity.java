@@ -99,6 +99,9 @@ public final class Identity implements Opener {
                 throw ce;
             }
             throw new ConfigException(where + " is not an OpenPGP secret key (" + e.getMessage() + ")", e);
+        } finally {
+            // an unprotected key's secret in the clear: not left for the heap to keep (the parsed rings hold their own copy)
+            Arrays.fill(bytes, (byte) 0);
         }
         List<PGPSecretKey> candidates = new ArrayList<>();
         List<String> fingerprints = new ArrayList<>();

@@ -196,6 +196,24 @@ class PublicKeyCliTest {
     }
 
     @Test
+    void anIdentityOrItsPassphraseFileReadableByOthersIsWarnedAbout() throws Exception {
+        String id = create().get("backup-id").asText();
+        Path identity = Files.copy(cv.secretKeyArmored, dir.resolve("identity.asc"));
+        Files.setPosixFilePermissions(identity, PosixFilePermissions.fromString("rw-r--r--"));
+        Files.setPosixFilePermissions(identityPass, PosixFilePermissions.fromString("rw-r-----"));
+        Cli.Result open = run("verify", id, "--identity", identity.toString());
+        assertThat(open.exitCode()).as(open.toString()).isZero();
+        assertThat(open.stderr()).contains(identity + " holds the secret key that opens the backups and is readable by"
+                + " its group and others (mode rw-r--r--): make it readable by its owner only (chmod 600 " + identity + ")")
+                .contains(identityPass + " holds the passphrase of the identity and is readable by its group (mode rw-r-----)");
+        Files.setPosixFilePermissions(identity, PosixFilePermissions.fromString("rw-------"));
+        Files.setPosixFilePermissions(identityPass, PosixFilePermissions.fromString("rw-------"));
+        Cli.Result quiet = run("verify", id, "--identity", identity.toString());
+        assertThat(quiet.exitCode()).as(quiet.toString()).isZero();
+        assertThat(quiet.stderr()).doesNotContain("readable by");
+    }
+
+    @Test
     void lostOrStaleStateMeansAFullBackupWithAWarning() throws Exception {
         String first = create().get("backup-id").asText();
         try (Stream<Path> s = Files.list(state)) {
