@@ -32,7 +32,18 @@ public interface Opener {
 
     /** The passphrase opens the objects (SKESK). */
     static Opener passphrase(Secret passphrase) {
-        Objects.requireNonNull(passphrase, "passphrase");
-        return in -> OpenPgp.decrypt(in, passphrase);
+        return new Passphrase(passphrase);
+    }
+
+    /** The passphrase scheme's opener; it keeps the passphrase for API callers that ask for it. */
+    record Passphrase(Secret passphrase) implements Opener {
+        public Passphrase {
+            Objects.requireNonNull(passphrase, "passphrase");
+        }
+
+        @Override
+        public InputStream decrypt(InputStream in) throws IOException {
+            return OpenPgp.decrypt(in, passphrase);
+        }
     }
 }

@@ -32,6 +32,17 @@ public record RestoreOptions(Opener opener, Path target, boolean dryRun, boolean
         this(Opener.passphrase(passphrase), target, dryRun, noService, keepPrevious, progress, dropExisting);
     }
 
+    /**
+     * The passphrase, when the passphrase opens the backup; null when a secret key does. Kept so
+     * that callers of the API from before {@code --identity} still compile.
+     *
+     * @deprecated use {@link #opener()}, which covers both schemes
+     */
+    @Deprecated
+    public Secret passphrase() {
+        return opener instanceof Opener.Passphrase p ? p.passphrase() : null;
+    }
+
     /** Options that refuse to replace a populated PostgreSQL database. */
     public RestoreOptions(Secret passphrase, Path target, boolean dryRun, boolean noService, boolean keepPrevious,
                           Progress progress) {
