@@ -71,7 +71,7 @@ public abstract class AbstractRepository implements Repository {
                 } else if (key.endsWith(BackupId.MANIFEST_SUFFIX)
                         && BackupId.isBackupName(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()))) {
                     manifests.add(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()));
-                } else if (!key.startsWith(BackupId.LOCKS_PREFIX)) {
+                } else if (!key.startsWith(BackupId.LOCKS_PREFIX) && !isMediaCopy(key)) {
                     // Nested keys and other names: not backups (SPEC §3), so never deleted.
                     others[0]++;
                     if (otherKeys.size() < RepositoryListing.SAMPLE) {
@@ -97,6 +97,15 @@ public abstract class AbstractRepository implements Repository {
         }
         result.sort(Comparator.comparing(BackupEntry::lastModified).thenComparing(BackupEntry::id));
         return new RepositoryListing(result, others[0], otherKeys);
+    }
+
+    /** A copy of S3-held media held by one of our backups ({@code media/<backup id>/...}). */
+    private static boolean isMediaCopy(String key) {
+        if (!key.startsWith(MEDIA_PREFIX)) {
+            return false;
+        }
+        int slash = key.indexOf('/', MEDIA_PREFIX.length());
+        return slash > 0 && BackupId.isBackupName(key.substring(MEDIA_PREFIX.length(), slash));
     }
 
     /**
@@ -156,6 +165,51 @@ public abstract class AbstractRepository implements Repository {
      * <p>Only a backup is deleted (a name that {@link BackupId#isBackupName} accepts); any other
      * key is "not found", whatever is stored under it.
      */
+    /** Where the copies of S3-held media live: {@code media/<holder backup id>/<bucket>/<key>}. */
+    public static final String MEDIA_PREFIX = "media/";
+
+    /** Deletes every object whose key starts with {@code subPrefix}; returns how many. */
+    public long deleteUnder(String subPrefix) throws IOException {
+        if (!subPrefix.endsWith("/") || subPrefix.equals("/")) {
+            throw new IllegalArgumentException("not a directory prefix: " + subPrefix);
+        }
+        List<String> batch = new ArrayList<>();
+        long[] count = {0};
+        // A listing page at a time, deleting as it goes: memory stays flat at a million objects.
+        IOException[] failure = new IOException[1];
+        listStored(subPrefix, o -> {
+            if (failure[0] != null) {
+                return;
+            }
+            batch.add(o.key());
+            if (batch.size() >= 1000) {
+                failure[0] = deleteAll(batch);
+                count[0] += 1000;
+                batch.clear();
+            }
+        });
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        count[0] += batch.size();
+        IOException last = deleteAll(batch);
+        if (last != null) {
+            throw last;
+        }
+        return count[0];
+    }
+
+    private IOException deleteAll(List<String> keys) {
+        for (String k : keys) {
+            try {
+                deleteObject(k);
+            } catch (IOException e) {
+                return e;
+            }
+        }
+        return null;
+    }
+
     @Override
     public void delete(String backupId) {
         if (!exists(backupId)) {
@@ -165,6 +219,9 @@ public abstract class AbstractRepository implements Repository {
             // Manifest first: a backup without its commit marker is "unfinished", never a
             // manifest pointing at missing data.
             deleteObject(BackupId.manifestKey(backupId));
+            // Then the S3-held media this backup holds (FORMAT.md §9); retention keeps a backup
+            // whose media copies a kept backup still lists, as it keeps the data objects.
+            deleteUnder(MEDIA_PREFIX + backupId + "/");
             deleteObject(backupId);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot delete " + backupId + " from " + location(), e);

@@ -76,6 +76,19 @@ public interface ObjectStore extends AutoCloseable {
     void listObjects(Consumer<ObjectInfo> consumer) throws IOException;
 
     /**
+     * Streams every object whose key starts with {@code subPrefix} (relative to the repository's
+     * prefix). S3 lists them in key order, with their ETags; the default filters
+     * {@link #listObjects(Consumer)} and knows no ETag.
+     */
+    default void listStored(String subPrefix, Consumer<StoredObject> consumer) throws IOException {
+        listObjects(o -> {
+            if (o.key().startsWith(subPrefix)) {
+                consumer.accept(new StoredObject(o.key(), o.size(), null));
+            }
+        });
+    }
+
+    /**
      * Removes what interrupted writes left behind and nobody can still be writing: incomplete
      * multipart uploads (S3) or hidden temporary files (local) older than {@code olderThan}.
      *

@@ -167,6 +167,47 @@ public final class S3Repository extends AbstractRepository {
 
     // ---- object level ----
 
+    /**
+     * Whether objects of {@code media} can be copied into this repository server-side: both are
+     * on the same endpoint (whether this repository's credentials may read the media bucket shows
+     * only when a copy is tried; see {@link #copyFrom}).
+     */
+    public boolean sameEndpointAs(S3MediaBucket media) {
+        return S3MediaBucket.endpointIdentity(parameters).equals(media.endpointIdentity());
+    }
+
+    /**
+     * Copies {@code sourceKey} of {@code media} ({@code size} bytes) to {@code key} server-side
+     * (CopyObject; above {@code multipartThreshold} a multipart UploadPartCopy, aborted on failure).
+     *
+     * @return the copy's ETag
+     * @throws IOException the copy failed; {@link #isAccessDenied(IOException)} tells whether the
+     *                     store refused it, in which case the bytes can still be streamed
+     */
+    public String copyFrom(S3MediaBucket media, String sourceKey, long size, String key, long multipartThreshold)
+            throws IOException {
+        return new ServerSideCopy(bucket).copy(media.name(), sourceKey, size, key, multipartThreshold);
+    }
+
+    /** Whether {@code e}, from {@link #copyFrom}, is the store refusing access. */
+    public static boolean isAccessDenied(IOException e) {
+        return e instanceof ServerSideCopy.AccessDenied;
+    }
+
+    @Override
+    public void listStored(String subPrefix, Consumer<StoredObject> consumer) throws IOException {
+        String keyPrefix = bucket.keyPrefix() + subPrefix;
+        try {
+            for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name()).maxKeys(listPageSize)
+                    .prefix(keyPrefix.isEmpty() ? null : keyPrefix)).contents()) {
+                consumer.accept(new StoredObject(o.key().substring(bucket.keyPrefix().length()),
+                        o.size() == null ? 0 : o.size(), StoredObject.unquote(o.eTag())));
+            }
+        } catch (SdkException e) {
+            throw errors.failureOrAccess("list", subPrefix, e);
+        }
+    }
+
     @Override
     public Optional<ObjectInfo> stat(String key) throws IOException {
         HeadObjectResponse r;

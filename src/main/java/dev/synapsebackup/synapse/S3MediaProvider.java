@@ -142,16 +142,16 @@ public record S3MediaProvider(int index, String bucket, String region, String en
     }
 
     /**
-     * The media directories whose files this provider holds and a backup copies: those of
-     * SPEC §4 that the provider stores ({@code local_*} with {@code store_local}, {@code remote_*}
-     * with {@code store_remote} when remote media is included), as full key prefixes in key order.
+     * The media directories of SPEC §4 that a backup copies from this bucket, as full key
+     * prefixes in key order: {@code local_content/} and {@code local_thumbnails/}, and the
+     * {@code remote_*} ones when remote media is included. The {@code store_*} flags are not
+     * consulted: they only decide where Synapse writes new media, while the provider serves
+     * whatever the bucket holds (media uploaded by {@code s3_media_upload}, or before a flag
+     * changed), and a restore must bring that back.
      */
     public List<String> keyPrefixes(boolean includeRemoteMedia) {
-        List<String> dirs = new ArrayList<>();
-        if (storeLocal) {
-            dirs.addAll(SynapseSources.LOCAL_MEDIA_DIRS);
-        }
-        if (storeRemote && includeRemoteMedia) {
+        List<String> dirs = new ArrayList<>(SynapseSources.LOCAL_MEDIA_DIRS);
+        if (includeRemoteMedia) {
             dirs.addAll(SynapseSources.REMOTE_MEDIA_DIRS);
         }
         return dirs.stream().sorted().map(d -> prefix + d + "/").toList();

@@ -1,0 +1,229 @@
+package dev.synapsebackup.create;
+
+import dev.synapsebackup.config.Secret;
+import dev.synapsebackup.manifest.BackupReader;
+import dev.synapsebackup.manifest.Manifest;
+import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.manifest.MediaObject;
+import dev.synapsebackup.repository.LocalRepository;
+import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.S3Repository;
+import dev.synapsebackup.synapse.HomeserverConfig;
+import dev.synapsebackup.synapse.SampleHomeserver;
+import dev.synapsebackup.testing.FaultProxy;
+import dev.synapsebackup.testing.S3ProxyServer;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Media held in S3 by synapse-s3-storage-provider ({@code store_local: false}): copied into the
+ * repository server-side on the same endpoint, streamed from another one; incremental by key,
+ * size and ETag; a failure half-way leaves nothing.
+ */
+@Tag("slow")
+class S3MediaTest {
+    @RegisterExtension
+    static final S3ProxyServer S3 = S3ProxyServer.inMemory();
+    /** Another endpoint: copies from it cannot be server-side. */
+    @RegisterExtension
+    static final S3ProxyServer OTHER = S3ProxyServer.inMemory();
+
+    private static final int SMALL = 2_000;
+    private static final long MIB = 1024 * 1024;
+    private static final Secret PASS = Secret.of("media passphrase");
+
+    @TempDir
+    static Path tmp;
+
+    static Path work;
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        work = tmp.resolve("work");
+        Files.createDirectories(work);
+    }
+
+    /** A sample homeserver whose media provider is {@code bucket} at {@code endpoint}. */
+    private static Path homeserver(String name, String endpoint, String bucket) throws IOException {
+        Path yaml = SampleHomeserver.generate(tmp.resolve(name), SampleHomeserver.Options.defaults());
+        Files.writeString(yaml, "\nmedia_storage_providers:\n"
+                + "- module: file_system\n"
+                + "  store_local: true\n"
+                + "  config: {directory: /nonexistent}\n"
+                + "- module: s3_storage_provider.S3StorageProviderBackend\n"
+                + "  store_local: false\n"
+                + "  store_remote: true\n"
+                + "  store_synchronous: true\n"
+                + "  config:\n"
+                + "    bucket: " + bucket + "\n"
+                + "    endpoint_url: " + endpoint + "\n"
+                + "    region_name: us-east-1\n"
+                + "    access_key_id: " + S3ProxyServer.ACCESS_KEY + "\n"
+                + "    secret_access_key: " + S3ProxyServer.SECRET_KEY + "\n"
+                + "    prefix: synapse/\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+        return yaml;
+    }
+
+    /** {@link #SMALL} small objects and three of 12 MiB, plus a URL preview that is never copied. */
+    private static void fillMedia(S3ProxyServer server, String bucket) {
+        server.createBucket(bucket);
+        Random r = new Random(7);
+        for (int i = 0; i < SMALL; i++) {
+            byte[] b = new byte[50 + r.nextInt(400)];
+            r.nextBytes(b);
+            server.putObject(bucket, String.format("synapse/local_content/%02x/%02x/media%05d", i % 256, i / 256, i),
+                    b, Map.of());
+        }
+        for (int i = 0; i < 3; i++) {
+            byte[] b = new byte[(int) (12 * MIB)];
+            r.nextBytes(b);
+            server.putObject(bucket, "synapse/local_content/zz/large" + i, b, Map.of());
+        }
+        server.putObject(bucket, "synapse/url_cache/2026-01-01/preview", new byte[10], Map.of());
+    }
+
+    private static S3Repository repository(S3ProxyServer server, String bucket) {
+        server.createBucket(bucket);
+        return S3Repository.builder(server.parameters(bucket).path("prod").build()).build();
+    }
+
+    private static String create(Repository repo, Path yaml) throws IOException {
+        return new BackupCreator(repo, HomeserverConfig.load(List.of(yaml)),
+                new CreateOptions(PASS, false, work, null), Clock.systemUTC())
+                .mediaCopy(4, 6 * MIB).create().backupId();
+    }
+
+    private static long countUnder(Repository repo, String prefix) throws IOException {
+        long[] n = {0};
+        repo.listStored(prefix, o -> n[0]++);
+        return n[0];
+    }
+
+    /** The backup's media records, in order. */
+    private static List<MediaObject> mediaRecords(Repository repo, String id) throws IOException {
+        Path dir = Files.createTempDirectory(work, "manifest");
+        Path manifest = BackupReader.fetchManifest(repo, id, PASS, dir);
+        List<MediaObject> records = new ArrayList<>();
+        try (Manifest.FileIterator it = Manifest.files(manifest)) {
+            while (it.hasNext()) {
+                it.next();
+            }
+            Iterator<MediaObject> media = it.media();
+            media.forEachRemaining(records::add);
+            ManifestSummary s = it.summary();
+            assertThat(s.media().objects()).isEqualTo(records.size());
+            assertThat(s.media().stores()).singleElement().satisfies(st -> {
+                assertThat(st.prefix()).isEqualTo("synapse/");
+                assertThat(st.keyPrefixes()).containsExactly("synapse/local_content/", "synapse/local_thumbnails/");
+            });
+        }
+        return records;
+    }
+
+    @Test
+    void serverSideFullThenIncremental() throws Exception {
+        fillMedia(S3, "media-a");
+        Path yaml = homeserver("hs-a", S3.endpoint().toString(), "media-a");
+        try (S3Repository repo = repository(S3, "backups-a")) {
+            String full = create(repo, yaml);
+            assertThat(countUnder(repo, "media/" + full + "/")).isEqualTo(SMALL + 3);
+            List<MediaObject> records = mediaRecords(repo, full);
+            assertThat(records).hasSize(SMALL + 3);
+            assertThat(records).allSatisfy(m -> {
+                assertThat(m.backup()).isEqualTo(full);
+                assertThat(m.storedETag()).isNotNull(); // server-side: the host never saw the bytes
+                assertThat(m.sha256()).isNull();
+            });
+            assertThat(records.stream().map(MediaObject::key).toList())
+                    .isSortedAccordingTo(MediaObject.KEY_ORDER).noneMatch(k -> k.contains("url_cache"));
+            assertThat(S3.incompleteUploads("backups-a")).isEmpty();
+
+            // One deleted, one replaced (same size, other bytes), one added.
+            S3.blobStore().removeBlob("media-a", "synapse/local_content/00/00/media00000");
+            byte[] replaced = new byte[(int) S3.blobStore().blobMetadata("media-a",
+                    "synapse/local_content/01/00/media00001").contentLength().longValue()];
+            S3.putObject("media-a", "synapse/local_content/01/00/media00001", replaced, Map.of());
+            S3.putObject("media-a", "synapse/local_thumbnails/00/00/new", new byte[] {1, 2, 3}, Map.of());
+
+            String incremental = create(repo, yaml);
+            assertThat(countUnder(repo, "media/" + incremental + "/")).isEqualTo(2);
+            List<MediaObject> after = mediaRecords(repo, incremental);
+            assertThat(after).hasSize(SMALL + 3);
+            assertThat(after).filteredOn(m -> m.backup().equals(incremental)).extracting(MediaObject::key)
+                    .containsExactly("synapse/local_content/01/00/media00001", "synapse/local_thumbnails/00/00/new");
+            assertThat(after).extracting(MediaObject::key).doesNotContain("synapse/local_content/00/00/media00000");
+            assertThat(after).filteredOn(m -> m.backup().equals(full)).hasSize(SMALL + 1);
+        }
+    }
+
+    @Test
+    void streamedFromAnotherEndpoint() throws Exception {
+        fillMedia(OTHER, "media-b");
+        Path yaml = homeserver("hs-b", OTHER.endpoint().toString(), "media-b");
+        try (S3Repository repo = repository(S3, "backups-b")) {
+            String id = create(repo, yaml);
+            List<MediaObject> records = mediaRecords(repo, id);
+            assertThat(records).hasSize(SMALL + 3).allSatisfy(m -> assertThat(m.sha256()).hasSize(64));
+            assertThat(countUnder(repo, "media/" + id + "/")).isEqualTo(SMALL + 3);
+        }
+    }
+
+    @Test
+    void aFailureHalfWayLeavesNothing() throws Exception {
+        fillMedia(OTHER, "media-c");
+        try (FaultProxy proxy = new FaultProxy(OTHER.port())) {
+            Path yaml = homeserver("hs-c", proxy.endpoint().toString(), "media-c");
+            proxy.inject(r -> r.isGet("media01500"), 100, new FaultProxy.Status(500, "InternalError"));
+            try (S3Repository repo = repository(S3, "backups-c")) {
+                assertThatThrownBy(() -> create(repo, yaml)).hasMessageContaining("media01500");
+                assertThat(S3.keys("backups-c")).isEmpty();
+                assertThat(S3.incompleteUploads("backups-c")).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void localRepositoryGetsFilesAndAFailureLeavesNothing() throws Exception {
+        S3.createBucket("media-d");
+        S3.putObject("media-d", "synapse/local_content/aa/one", new byte[] {1}, Map.of());
+        S3.putObject("media-d", "synapse/local_content/aa/two", new byte[] {2, 2}, Map.of());
+        Path yaml = homeserver("hs-d", S3.endpoint().toString(), "media-d");
+        Path dir = Files.createDirectories(tmp.resolve("local-repo"));
+        LocalRepository repo = new LocalRepository(dir);
+        String id = create(repo, yaml);
+        assertThat(dir.resolve("media/" + id + "/media-d/synapse/local_content/aa/two")).hasBinaryContent(new byte[] {2, 2});
+
+        // The next run fails on one object's GET, after it copied others: nothing of it remains.
+        S3.putObject("media-d", "synapse/local_content/aa/zero", new byte[] {0}, Map.of());
+        S3.putObject("media-d", "synapse/local_content/aa/zzz", new byte[] {0, 1}, Map.of());
+        List<String> before;
+        try (var s = Files.walk(dir)) {
+            before = s.map(Path::toString).sorted().toList();
+        }
+        try (FaultProxy proxy = new FaultProxy(S3.port())) {
+            Path failing = homeserver("hs-d2", proxy.endpoint().toString(), "media-d");
+            proxy.inject(r -> r.isGet("aa/zzz"), 100, new FaultProxy.Status(500, "InternalError"));
+            assertThatThrownBy(() -> create(repo, failing)).hasMessageContaining("zzz");
+        }
+        try (var s = Files.walk(dir)) {
+            assertThat(s.map(Path::toString).sorted().toList()).isEqualTo(before);
+        }
+    }
+}
