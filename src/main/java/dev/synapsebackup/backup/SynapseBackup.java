@@ -107,8 +107,17 @@ public final class SynapseBackup implements AutoCloseable {
 
     /** Reads a whole backup back and checks it against its manifest. */
     public VerifyResult verify(String id, Secret passphrase, Progress progress) {
+        return verify(id, passphrase, progress, false);
+    }
+
+    /**
+     * As {@link #verify(String, Secret, Progress)}; {@code allMedia} reads back every copy of
+     * S3-held media whose SHA-256 was recorded, not only a sample.
+     */
+    public VerifyResult verify(String id, Secret passphrase, Progress progress, boolean allMedia) {
         try {
-            return new BackupVerifier(repo).verify(id, passphrase, null, progress == null ? Progress.NONE : progress);
+            return new BackupVerifier(repo).verify(id, passphrase, null, progress == null ? Progress.NONE : progress,
+                    allMedia);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot verify " + id, e);
         }
@@ -134,7 +143,9 @@ public final class SynapseBackup implements AutoCloseable {
     public List<String> restoreCommand(String id, Path target, java.util.function.Supplier<Secret> passphrase) {
         try {
             var data = BackupReader.dataObject(repo, id);
-            if (!"incremental".equals(data.metadata().get(dev.synapsebackup.repository.BackupId.KIND_METADATA))) {
+            boolean s3Media = data.metadata().containsKey(dev.synapsebackup.repository.BackupId.MEDIA_METADATA);
+            if (!"incremental".equals(data.metadata().get(dev.synapsebackup.repository.BackupId.KIND_METADATA))
+                    && !s3Media) {
                 return StockPipeline.restoreCommand(config, id, target);
             }
             Secret secret = passphrase.get();
@@ -150,9 +161,17 @@ public final class SynapseBackup implements AutoCloseable {
                 try (Manifest.FileIterator it = Manifest.files(manifest)) {
                     it.forEachRemaining(f -> keep.add(f.path()));
                 }
+                java.util.Map<String, Path> older = new java.util.HashMap<>();
+                java.util.function.Function<String, Path> fetch = o -> older.computeIfAbsent(o, k -> {
+                    try {
+                        return BackupReader.fetchManifest(repo, k, secret, temp);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot read the manifest of " + k, e);
+                    }
+                });
                 java.util.Set<String> remove = new java.util.TreeSet<>();
                 for (String o : objects.subList(0, objects.size() - 1)) {
-                    Path om = BackupReader.fetchManifest(repo, o, secret, temp);
+                    Path om = fetch.apply(o);
                     try (Manifest.FileIterator it = Manifest.files(om)) {
                         it.forEachRemaining(f -> {
                             if (o.equals(f.backup()) && !keep.contains(f.path())) {
@@ -161,7 +180,8 @@ public final class SynapseBackup implements AutoCloseable {
                         });
                     }
                 }
-                return StockPipeline.restoreCommand(config, objects, List.copyOf(remove), target);
+                List<String> media = dev.synapsebackup.restore.MediaRestore.scriptLines(config, id, manifest, fetch);
+                return StockPipeline.restoreCommand(config, objects, List.copyOf(remove), target, media);
             } finally {
                 WorkDir.deleteTemporary(temp);
             }

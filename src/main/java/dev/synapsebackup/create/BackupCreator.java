@@ -180,6 +180,10 @@ public final class BackupCreator {
             if (parent != null) {
                 metadata.put(BackupId.PARENT_METADATA, parent.id());
             }
+            if (!mediaStores.isEmpty()) {
+                // So that restore --print-command knows, without the passphrase, to read the manifest.
+                metadata.put(BackupId.MEDIA_METADATA, String.valueOf(mediaStores.size()));
+            }
             EncryptionKey[] keys = Tasks.await(keyTask, "deriving the encryption keys");
 
             Path manifestFile = temp.resolve("manifest.json");

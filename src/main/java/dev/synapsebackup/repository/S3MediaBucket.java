@@ -108,22 +108,73 @@ public final class S3MediaBucket implements AutoCloseable {
         }
     }
 
+    /** Objects up to this size are written with one PUT from memory; larger ones in parts of it. */
+    static final int PUT_PART = 16 * 1024 * 1024;
+
     /**
-     * Writes one object of {@code size} bytes from {@code in} (a single PUT, so at most 5 GiB).
+     * Writes one object of {@code size} bytes from {@code in}: one PUT up to 16 MiB, else a
+     * multipart upload of 16 MiB parts (each in memory once, so that a request can be signed and
+     * retried), aborted on any failure.
      *
      * @param storageClass the provider's {@code storage_class}, or null
      * @return its ETag
      */
     public String put(String key, InputStream in, long size, String storageClass) throws IOException {
         try {
-            return StoredObject.unquote(s3.putObject(b -> {
-                b.bucket(name()).key(key).contentLength(size);
+            if (size <= PUT_PART) {
+                byte[] all = in.readNBytes((int) size);
+                checkLength(key, all.length, size, in);
+                return StoredObject.unquote(s3.putObject(b -> {
+                    b.bucket(name()).key(key).contentLength(size);
+                    if (storageClass != null) {
+                        b.storageClass(storageClass);
+                    }
+                }, RequestBody.fromBytes(all)).eTag());
+            }
+            String uploadId = s3.createMultipartUpload(b -> {
+                b.bucket(name()).key(key);
                 if (storageClass != null) {
                     b.storageClass(storageClass);
                 }
-            }, RequestBody.fromInputStream(in, size)).eTag());
+            }).uploadId();
+            boolean done = false;
+            try {
+                java.util.List<software.amazon.awssdk.services.s3.model.CompletedPart> parts = new java.util.ArrayList<>();
+                long left = size;
+                for (int n = 1; left > 0; n++) {
+                    byte[] part = in.readNBytes((int) Math.min(PUT_PART, left));
+                    if (part.length == 0) {
+                        break;
+                    }
+                    left -= part.length;
+                    int number = n;
+                    String eTag = s3.uploadPart(b -> b.bucket(name()).key(key).uploadId(uploadId).partNumber(number),
+                            RequestBody.fromBytes(part)).eTag();
+                    parts.add(software.amazon.awssdk.services.s3.model.CompletedPart.builder().partNumber(n).eTag(eTag)
+                            .build());
+                }
+                checkLength(key, size - left, size, in);
+                String eTag = s3.completeMultipartUpload(b -> b.bucket(name()).key(key).uploadId(uploadId)
+                        .multipartUpload(m -> m.parts(parts))).eTag();
+                done = true;
+                return StoredObject.unquote(eTag);
+            } finally {
+                if (!done) {
+                    try {
+                        s3.abortMultipartUpload(b -> b.bucket(name()).key(key).uploadId(uploadId));
+                    } catch (SdkException e) {
+                        // nothing more to do: the upload is gone with the bucket's lifecycle rules
+                    }
+                }
+            }
         } catch (SdkException e) {
             throw errors.failure("write", key, e);
+        }
+    }
+
+    private static void checkLength(String key, long read, long size, InputStream in) throws IOException {
+        if (read != size || in.read() >= 0) {
+            throw new IOException("the copy of " + key + " does not have the " + size + " bytes the manifest records");
         }
     }
 

@@ -24,6 +24,16 @@ public final class BackupVerifier {
     }
 
     public VerifyResult verify(String id, Secret passphrase, Path tempBase, Progress progress) throws IOException {
+        return verify(id, passphrase, tempBase, progress, false);
+    }
+
+    /**
+     * As {@link #verify(String, Secret, Path, Progress)}; then the copies of S3-held media: each
+     * present with its recorded size and ETag (a listing, nothing downloaded), and the SHA-256 of a
+     * sample of those whose hash was recorded, or of all of them with {@code allMedia}.
+     */
+    public VerifyResult verify(String id, Secret passphrase, Path tempBase, Progress progress, boolean allMedia)
+            throws IOException {
         long start = System.nanoTime();
         try (OpenedBackup backup = OpenedBackup.open(repo, id, passphrase, tempBase)) {
             List<String> problems = new ArrayList<>();
@@ -75,9 +85,15 @@ public final class BackupVerifier {
                 mode = "whole";
             }
             problems.addAll(0, r.problems());
+            MediaCheck media = null;
+            if (backup.hasManifest() && !backup.summary().media().isEmpty()) {
+                media = new MediaCheck(repo, backup.manifestFile(), allMedia, problems);
+                otherProblems[0] += media.run();
+            }
             return new VerifyResult(id, mode, r.files(), r.bytes(), r.downloaded(),
                     Duration.ofNanos(System.nanoTime() - start), List.copyOf(problems.subList(0, Math.min(20, problems.size()))),
-                    r.problemCount() + otherProblems[0]);
+                    r.problemCount() + otherProblems[0], media == null ? 0 : media.objects,
+                    media == null ? 0 : media.bytes, media == null ? 0 : media.hashed);
         }
     }
 

@@ -58,6 +58,15 @@ public final class StockPipeline {
      * @param toRemove entry names to delete after extracting, relative to {@code target}
      */
     public static List<String> restoreCommand(ToolConfig config, List<String> objects, List<String> toRemove, Path target) {
+        return restoreCommand(config, objects, toRemove, target, List.of());
+    }
+
+    /**
+     * As {@link #restoreCommand(ToolConfig, List, List, Path)}, with {@code mediaLines} (see
+     * {@link MediaRestore#scriptLines}) run after the archives are extracted, before the rename.
+     */
+    public static List<String> restoreCommand(ToolConfig config, List<String> objects, List<String> toRemove, Path target,
+                                              List<String> mediaLines) {
         String passFile = config.passphrase().flatMap(p -> p.file()).map(Path::toString).orElse("<passphrase-file>");
         String id = objects.get(objects.size() - 1);
         boolean chain = objects.size() > 1;
@@ -134,6 +143,7 @@ public final class StockPipeline {
             lines.add("cat \"$work\"/entries.0* | awk 'NR == FNR { own[$0] = 1; next } /\\/$/ && !($0 in own)' \"$work/entries.last\" -"
                     + " | sort -ru | while IFS= read -r d; do rmdir -- \"$partial/$d\" 2>/dev/null || true; done");
         }
+        lines.addAll(mediaLines);
         lines.add("if [ -e \"$target\" ]; then rmdir -- \"$target\"; fi");
         lines.add("mv -- \"$partial\" \"$target\"");
         lines.add("echo " + quote("restored " + id + " into ") + "\"$target\"");

@@ -1,5 +1,6 @@
 package dev.synapsebackup.create;
 
+import dev.synapsebackup.Progress;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.manifest.BackupReader;
 import dev.synapsebackup.manifest.Manifest;
@@ -8,6 +9,9 @@ import dev.synapsebackup.manifest.MediaObject;
 import dev.synapsebackup.repository.LocalRepository;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.S3Repository;
+import dev.synapsebackup.restore.BackupVerifier;
+import dev.synapsebackup.restore.MediaRestore;
+import dev.synapsebackup.restore.VerifyResult;
 import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.FaultProxy;
@@ -83,9 +87,13 @@ class S3MediaTest {
 
     /** {@link #SMALL} small objects and three of 12 MiB, plus a URL preview that is never copied. */
     private static void fillMedia(S3ProxyServer server, String bucket) {
+        fillMedia(server, bucket, SMALL);
+    }
+
+    private static void fillMedia(S3ProxyServer server, String bucket, int small) {
         server.createBucket(bucket);
         Random r = new Random(7);
-        for (int i = 0; i < SMALL; i++) {
+        for (int i = 0; i < small; i++) {
             byte[] b = new byte[50 + r.nextInt(400)];
             r.nextBytes(b);
             server.putObject(bucket, String.format("synapse/local_content/%02x/%02x/media%05d", i % 256, i / 256, i),
@@ -170,18 +178,73 @@ class S3MediaTest {
                     .containsExactly("synapse/local_content/01/00/media00001", "synapse/local_thumbnails/00/00/new");
             assertThat(after).extracting(MediaObject::key).doesNotContain("synapse/local_content/00/00/media00000");
             assertThat(after).filteredOn(m -> m.backup().equals(full)).hasSize(SMALL + 1);
+
+            VerifyResult v = new BackupVerifier(repo).verify(incremental, PASS, work, Progress.NONE, true);
+            assertThat(v.ok()).as(v.problems().toString()).isTrue();
+            assertThat(v.mediaObjects()).isEqualTo(SMALL + 3);
+
+            // Live: one object lost, one overwritten, one the backup never had: two copied back, nothing deleted.
+            byte[] lost = S3.blobStore().getBlob("media-a", "synapse/local_content/05/00/media00005").readAllBytes();
+            S3.blobStore().removeBlob("media-a", "synapse/local_content/05/00/media00005");
+            S3.putObject("media-a", "synapse/local_content/06/00/media00006", new byte[] {9}, Map.of());
+            S3.putObject("media-a", "synapse/local_content/07/00/extra", new byte[] {7}, Map.of());
+            Path dir = Files.createTempDirectory(work, "restore");
+            Path manifest = BackupReader.fetchManifest(repo, incremental, PASS, dir);
+            MediaRestore.Result live = MediaRestore.toLive(repo, manifest, Manifest.readSummary(manifest).media(),
+                    HomeserverConfig.load(List.of(yaml)).s3MediaProviders(), Progress.NONE);
+            assertThat(live.listed()).isEqualTo(SMALL + 3);
+            assertThat(live.written()).isEqualTo(2);
+            assertThat(S3.blobStore().getBlob("media-a", "synapse/local_content/05/00/media00005").readAllBytes())
+                    .isEqualTo(lost);
+            assertThat(S3.blobStore().blobMetadata("media-a", "synapse/local_content/06/00/media00006").contentLength())
+                    .isNotEqualTo(1L);
+            assertThat(S3.blobStore().blobMetadata("media-a", "synapse/local_content/07/00/extra")).isNotNull();
+
+            Path target = tmp.resolve("target-a");
+            MediaRestore.Result files = MediaRestore.toTarget(repo, manifest, target, Progress.NONE);
+            assertThat(files.written()).isEqualTo(SMALL + 3);
+            assertThat(target.resolve("s3-media/media-a/synapse/local_content/05/00/media00005")).hasBinaryContent(lost);
+            assertThat(target.resolve("s3-media/media-a/synapse/local_content/00/00/media00000")).doesNotExist();
+
+            // A copy gone from the repository is found without downloading anything.
+            repo.deleteObject("media/" + full + "/media-a/synapse/local_content/10/00/media00016");
+            VerifyResult broken = new BackupVerifier(repo).verify(incremental, PASS, work, Progress.NONE, false);
+            assertThat(broken.problems()).singleElement().asString().contains("media00016").contains("missing");
+
+            // Deleting the incremental backup removes its copies and none of the full backup's.
+            repo.delete(incremental);
+            assertThat(countUnder(repo, "media/" + incremental + "/")).isZero();
+            assertThat(countUnder(repo, "media/" + full + "/")).isEqualTo(SMALL + 2);
         }
     }
 
     @Test
     void streamedFromAnotherEndpoint() throws Exception {
-        fillMedia(OTHER, "media-b");
+        int small = 500; // streaming is slower: fewer objects keep the test short
+        fillMedia(OTHER, "media-b", small);
         Path yaml = homeserver("hs-b", OTHER.endpoint().toString(), "media-b");
         try (S3Repository repo = repository(S3, "backups-b")) {
             String id = create(repo, yaml);
             List<MediaObject> records = mediaRecords(repo, id);
-            assertThat(records).hasSize(SMALL + 3).allSatisfy(m -> assertThat(m.sha256()).hasSize(64));
-            assertThat(countUnder(repo, "media/" + id + "/")).isEqualTo(SMALL + 3);
+            assertThat(records).hasSize(small + 3).allSatisfy(m -> assertThat(m.sha256()).hasSize(64));
+            assertThat(countUnder(repo, "media/" + id + "/")).isEqualTo(small + 3);
+            VerifyResult all = new BackupVerifier(repo).verify(id, PASS, work, Progress.NONE, true);
+            assertThat(all.ok()).as(all.problems().toString()).isTrue();
+            assertThat(all.mediaHashed()).isEqualTo(small + 3);
+            VerifyResult sample = new BackupVerifier(repo).verify(id, PASS, work, Progress.NONE, false);
+            assertThat(sample.mediaHashed()).isEqualTo((small + 3 + 99) / 100);
+
+            // Restored live into an emptied bucket, streamed back across endpoints (the large ones in parts).
+            for (MediaObject m : records) {
+                OTHER.blobStore().removeBlob("media-b", m.key());
+            }
+            Path dir = Files.createTempDirectory(work, "restore");
+            Path manifest = BackupReader.fetchManifest(repo, id, PASS, dir);
+            MediaRestore.Result live = MediaRestore.toLive(repo, manifest, Manifest.readSummary(manifest).media(),
+                    HomeserverConfig.load(List.of(yaml)).s3MediaProviders(), Progress.NONE);
+            assertThat(live.written()).isEqualTo(small + 3);
+            assertThat(OTHER.blobStore().blobMetadata("media-b", "synapse/local_content/zz/large2").contentLength())
+                    .isEqualTo(12 * MIB);
         }
     }
 
