@@ -60,6 +60,19 @@ public final class SynapseBackup implements AutoCloseable {
         return repo;
     }
 
+    /** Server-side copies of larger media objects are multipart (S3 copies at most 5 GiB at once). */
+    private static final long MEDIA_MULTIPART_THRESHOLD = 5L * 1024 * 1024 * 1024;
+
+    /**
+     * Where the homeserver's media live and what a backup would take from each place (local
+     * media store, buckets of synapse-s3-storage-provider, listed and counted), for
+     * {@code create --dry-run}.
+     */
+    public dev.synapsebackup.create.MediaPlan mediaPlan(boolean includeRemoteMedia) {
+        HomeserverConfig hs = HomeserverConfig.load(config.synapseConfigs());
+        return dev.synapsebackup.create.MediaPlan.of(hs, repo, includeRemoteMedia);
+    }
+
     /** Makes a backup of the homeserver the configuration names. */
     public CreateResult create(CreateOptions options) {
         HomeserverConfig hs = HomeserverConfig.load(config.synapseConfigs());
@@ -68,7 +81,8 @@ public final class SynapseBackup implements AutoCloseable {
         }
         repo.checkAccess();
         try {
-            return new BackupCreator(repo, hs, options, clock).create();
+            return new BackupCreator(repo, hs, options, clock)
+                    .mediaCopy(config.mediaCopyParallelism(), MEDIA_MULTIPART_THRESHOLD).create();
         } catch (IOException e) {
             throw new UncheckedIOException("Backup failed", e);
         }

@@ -20,6 +20,7 @@ import java.util.Optional;
  * @param configFile       the tool config file that was read, if any
  * @param postgresAdmin    an admin connection for PostgreSQL restores (config {@code postgres:}), if configured
  * @param notifications    metrics file, hooks and ping URL for unattended runs
+ * @param mediaCopyParallelism copies of media held in S3 in flight ({@code media-copy-parallelism}, default 8)
  */
 public record ToolConfig(
         List<Path> synapseConfigs,
@@ -31,18 +32,32 @@ public record ToolConfig(
         Duration fullEvery,
         Optional<Path> configFile,
         Optional<PostgresAdmin> postgresAdmin,
-        Notifications notifications) {
+        Notifications notifications,
+        int mediaCopyParallelism) {
 
     /** Synapse's default config path on Debian and in the packages. */
     public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
     /** The tool's default config file. */
     public static final Path DEFAULT_CONFIG_FILE = Path.of("/etc/synapse-backup/config.yaml");
 
+    /** Default of {@code media-copy-parallelism}. */
+    public static final int DEFAULT_MEDIA_COPY_PARALLELISM = 8;
+
     public ToolConfig {
         synapseConfigs = List.copyOf(synapseConfigs);
         stopCommand = List.copyOf(stopCommand);
         startCommand = List.copyOf(startCommand);
         notifications = notifications == null ? Notifications.NONE : notifications;
+        mediaCopyParallelism = mediaCopyParallelism < 1 ? DEFAULT_MEDIA_COPY_PARALLELISM : mediaCopyParallelism;
+    }
+
+    /** A configuration with the default {@code media-copy-parallelism}. */
+    public ToolConfig(List<Path> synapseConfigs, Optional<Path> repositoryDir, Optional<S3Parameters> s3,
+            Optional<PassphraseSource> passphrase, List<String> stopCommand, List<String> startCommand,
+            Duration fullEvery, Optional<Path> configFile, Optional<PostgresAdmin> postgresAdmin,
+            Notifications notifications) {
+        this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
+                postgresAdmin, notifications, DEFAULT_MEDIA_COPY_PARALLELISM);
     }
 
     /** A configuration without a PostgreSQL admin connection, metrics, hooks or ping. */
