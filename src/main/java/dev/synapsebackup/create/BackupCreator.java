@@ -131,6 +131,7 @@ public final class BackupCreator {
             database = DatabaseCapture.start(sources.database(), temp,
                     ParentChoice.newestComplete(entries).flatMap(e -> BackupId.timeOf(e.id())).orElse(null));
             commit.removeLeftovers();
+            MediaCopier.removeOrphans(repo, entries);
             String id = newId(entries);
             createdId = id;
             Instant created = BackupId.timeOf(id).orElseThrow();

@@ -255,6 +255,37 @@ final class MediaCopier implements AutoCloseable {
     }
 
     /**
+     * Removes the media copies that runs killed before they could clean up left behind: those of
+     * a holder with no data object that is newer than the newest complete backup (a killed run is
+     * always newer than the backups it saw; copies of an older, deleted backup may still be listed
+     * by a kept one, and are left alone). Run under the repository lock; failures are only logged.
+     */
+    static void removeOrphans(Repository repo, List<dev.synapsebackup.repository.BackupEntry> entries) {
+        try {
+            java.util.Set<String> ids = new java.util.HashSet<>();
+            String newestComplete = null;
+            for (var e : entries) {
+                ids.add(e.id());
+                if (e.status() == dev.synapsebackup.repository.BackupEntry.Status.COMPLETE
+                        && (newestComplete == null || e.id().compareTo(newestComplete) > 0)) {
+                    newestComplete = e.id();
+                }
+            }
+            for (String dir : repo.listDirectories(MediaObject.MEDIA_PREFIX)) {
+                String holder = dir.substring(0, dir.length() - 1);
+                if (!dev.synapsebackup.repository.BackupId.isBackupName(holder) || ids.contains(holder)
+                        || (newestComplete != null && holder.compareTo(newestComplete) <= 0)) {
+                    continue;
+                }
+                long n = ((AbstractRepository) repo).deleteUnder(MediaObject.holderPrefix(holder));
+                LOG.info("removed {} media copies of the interrupted run {} from {}", n, holder, repo.location());
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot clean up media copies of interrupted runs in {}: {}", repo.location(), e.getMessage());
+        }
+    }
+
+    /**
      * Stops the copies in flight (each aborts its own multipart upload) and deletes every copy
      * this run made: all of {@code media/<id>/}, which only this run writes.
      */

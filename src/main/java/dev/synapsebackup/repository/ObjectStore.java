@@ -89,6 +89,22 @@ public interface ObjectStore extends AutoCloseable {
     }
 
     /**
+     * The distinct next path components below {@code subPrefix} (which ends with {@code /}),
+     * each followed by {@code /}: S3's common prefixes with delimiter {@code /}. The default
+     * derives them from {@link #listStored}.
+     */
+    default java.util.SortedSet<String> listDirectories(String subPrefix) throws IOException {
+        java.util.SortedSet<String> dirs = new java.util.TreeSet<>();
+        listStored(subPrefix, o -> {
+            int slash = o.key().indexOf('/', subPrefix.length());
+            if (slash > 0) {
+                dirs.add(o.key().substring(subPrefix.length(), slash + 1));
+            }
+        });
+        return dirs;
+    }
+
+    /**
      * Removes what interrupted writes left behind and nobody can still be writing: incomplete
      * multipart uploads (S3) or hidden temporary files (local) older than {@code olderThan}.
      *

@@ -195,6 +195,21 @@ public final class S3Repository extends AbstractRepository {
     }
 
     @Override
+    public java.util.SortedSet<String> listDirectories(String subPrefix) throws IOException {
+        String keyPrefix = bucket.keyPrefix() + subPrefix;
+        java.util.SortedSet<String> dirs = new java.util.TreeSet<>();
+        try {
+            for (var p : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name()).maxKeys(listPageSize)
+                    .prefix(keyPrefix).delimiter("/")).commonPrefixes()) {
+                dirs.add(p.prefix().substring(keyPrefix.length()));
+            }
+        } catch (SdkException e) {
+            throw errors.failureOrAccess("list", subPrefix, e);
+        }
+        return dirs;
+    }
+
+    @Override
     public void listStored(String subPrefix, Consumer<StoredObject> consumer) throws IOException {
         String keyPrefix = bucket.keyPrefix() + subPrefix;
         try {
