@@ -288,5 +288,53 @@ class S3MediaTest {
         try (var s = Files.walk(dir)) {
             assertThat(s.map(Path::toString).sorted().toList()).isEqualTo(before);
         }
+
+        // Copies a killed run left (no data object, newer than every complete backup) go with the next run.
+        Path orphan = dir.resolve("media/backup-29991231000000000000/media-d/synapse/local_content/aa/one");
+        Files.createDirectories(orphan.getParent());
+        Files.write(orphan, new byte[] {1});
+        S3.blobStore().removeBlob("media-d", "synapse/local_content/aa/zzz");
+        create(repo, yaml);
+        assertThat(dir.resolve("media/backup-29991231000000000000")).doesNotExist();
+    }
+
+    @Test
+    void theCommandLineShowsPrintsAndRestoresTheMedia() throws Exception {
+        S3.createBucket("media-e");
+        S3.putObject("media-e", "synapse/local_content/ab/cd/one", new byte[] {1, 2, 3}, Map.of());
+        S3.putObject("media-e", "synapse/local_thumbnails/ab/cd/one/32-32", new byte[] {4}, Map.of());
+        S3.createBucket("backups-e");
+        Path yaml = homeserver("hs-e", S3.endpoint().toString(), "media-e");
+        Path pass = tmp.resolve("pass-e");
+        Files.writeString(pass, "cli passphrase\n");
+        Files.setPosixFilePermissions(pass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        java.util.function.Function<String[], dev.synapsebackup.testing.Cli.Result> cli = cmd -> {
+            List<String> a = new ArrayList<>(List.of(cmd));
+            a.addAll(List.of("--bucket", "backups-e", "--path", "prod", "--endpoint", S3.endpoint().toString(),
+                    "--s3-uri-style", "path", "--synapse-config", yaml.toString(), "--passphrase-file", pass.toString()));
+            return new dev.synapsebackup.testing.Cli().env("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY)
+                    .env("AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY).run(a.toArray(String[]::new));
+        };
+        var dry = cli.apply(new String[] {"create", "--dry-run"});
+        assertThat(dry.exitCode()).as(dry.toString()).isZero();
+        assertThat(dry.stdout()).contains("media in S3: s3://media-e/synapse/ at " + S3.endpoint() + ": 2 objects")
+                .contains("credentials from homeserver.yaml").contains("server-side")
+                .doesNotContain(S3ProxyServer.SECRET_KEY);
+        var created = cli.apply(new String[] {"create"});
+        assertThat(created.exitCode()).as(created.toString()).isZero();
+        String id = created.lastLine();
+        var show = cli.apply(new String[] {"show", id});
+        assertThat(show.stdout()).contains("s3-media:     s3://media-e/synapse/").contains("2 objects");
+        var script = cli.apply(new String[] {"restore", id, "--print-command", "--target", tmp.resolve("t-e").toString()});
+        assertThat(script.exitCode()).as(script.toString()).isZero();
+        assertThat(script.stdout()).contains("aws s3 cp --recursive --only-show-errors s3://backups-e/prod/media/" + id + "/ \"$partial/s3-media/\"")
+                .contains("aws s3 sync \"$target/s3-media/media-e/\" s3://media-e/");
+        Path target = tmp.resolve("target-e");
+        var restored = cli.apply(new String[] {"restore", id, "--target", target.toString()});
+        assertThat(restored.exitCode()).as(restored.toString()).isZero();
+        assertThat(target.resolve("s3-media/media-e/synapse/local_thumbnails/ab/cd/one/32-32")).hasBinaryContent(new byte[] {4});
+        var verify = cli.apply(new String[] {"verify", id});
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        assertThat(verify.stdout()).contains("media held in S3: 2 copies");
     }
 }
