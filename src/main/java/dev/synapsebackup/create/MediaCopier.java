@@ -131,6 +131,9 @@ final class MediaCopier implements AutoCloseable {
             }
             progress.finish();
         }
+        progress.start(String.format(java.util.Locale.ROOT, "media: %d objects (%.1f MB); %d copied server-side,"
+                + " %d streamed (%.1f MB)", objects, bytes / 1e6, copiedServerSide.get(), streamed.get(),
+                copiedBytes.get() / 1e6), -1);
         LOG.info("media: {} objects ({} bytes) listed; {} copied server-side, {} streamed ({} bytes)",
                 objects, bytes, copiedServerSide.get(), streamed.get(), copiedBytes.get());
     }
@@ -183,10 +186,15 @@ final class MediaCopier implements AutoCloseable {
             return; // deleted after it was listed
         }
         manifest.mediaObject(m);
+        if (m.backup().equals(id)) {
+            progress.advance(m.size()); // on the calling thread, as Progress expects
+        }
         objects++;
         bytes += m.size();
         if (objects % REPORT_EVERY == 0) {
-            LOG.info("media: {} objects, {} bytes so far ({} copied)", objects, bytes, copiedBytes.get());
+            // A line per 10,000 objects: how far the listing got and what had to be copied.
+            progress.start(String.format(java.util.Locale.ROOT, "media: %d objects (%.1f MB) so far, %d copied (%.1f MB)",
+                    objects, bytes / 1e6, copiedServerSide.get() + streamed.get(), copiedBytes.get() / 1e6), -1);
         }
     }
 
@@ -232,7 +240,6 @@ final class MediaCopier implements AutoCloseable {
 
     private void copied(long size) {
         copiedBytes.addAndGet(size);
-        progress.advance(size);
     }
 
     /** Objects copied server-side so far. */
