@@ -137,7 +137,7 @@ public final class MediaRestore {
                 Iterator<MediaObject> records = it.media();
                 Iterator<StoredObject> listing = bucket.list(keyPrefix);
                 StoredObject current = listing.hasNext() ? listing.next() : null;
-                List<Future<?>> window = new ArrayList<>();
+                List<Future<Long>> window = new ArrayList<>();
                 while (records.hasNext()) {
                     MediaObject m = records.next();
                     if (m.store() != store.index() || !m.key().startsWith(keyPrefix)) {
@@ -157,23 +157,23 @@ public final class MediaRestore {
                         }
                         written.incrementAndGet();
                         bytes.addAndGet(m.size());
-                        progress.advance(m.size());
-                        return null;
+                        return m.size();
                     }));
                     if (window.size() >= PARALLELISM * 4) {
-                        drain(window);
+                        drain(window, progress);
                     }
                 }
-                drain(window);
+                drain(window, progress);
             }
         }
         return listed;
     }
 
-    private static void drain(List<Future<?>> window) throws IOException {
+    /** Waits for the copies in flight; progress advances here, on the calling thread. */
+    private static void drain(List<Future<Long>> window, Progress progress) throws IOException {
         try {
-            for (Future<?> f : window) {
-                f.get();
+            for (Future<Long> f : window) {
+                progress.advance(f.get());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
