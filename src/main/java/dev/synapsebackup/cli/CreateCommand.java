@@ -87,6 +87,11 @@ final class CreateCommand extends BaseCommand {
                         r.fileCount(), Sizes.human(r.sourceBytes()), r.archivedFiles(), Sizes.human(r.archivedBytes()),
                         Sizes.human(r.storedBytes()), r.duration().toMillis() / 1000.0, r.throughputMBps(),
                         r.skipped().isEmpty() ? "" : ", " + r.skipped().size() + " skipped"));
+                if (r.media().objects() > 0) {
+                    out.info(String.format(Locale.ROOT, "Backup: media in S3: %d objects (%s), %d copied server-side,"
+                            + " %d streamed", r.media().objects(), Sizes.human(r.media().bytes()), r.media().serverSide(),
+                            r.media().streamed()));
+                }
                 out.result(r.backupId());
             }
             return 0;
@@ -147,6 +152,14 @@ final class CreateCommand extends BaseCommand {
         List<Map<String, String>> skipped = r.skipped().stream()
                 .map((ManifestSummary.Skipped s) -> Map.of("path", s.path(), "reason", s.reason())).toList();
         m.put("skipped", skipped);
+        if (r.media().objects() > 0 || r.media().serverSide() + r.media().streamed() > 0) {
+            Map<String, Object> media = new LinkedHashMap<>();
+            media.put("objects", r.media().objects());
+            media.put("bytes", r.media().bytes());
+            media.put("copied-server-side", r.media().serverSide());
+            media.put("streamed", r.media().streamed());
+            m.put("s3-media", media);
+        }
         return m;
     }
 }

@@ -222,7 +222,9 @@ public final class BackupCreator {
             committed = true;
             return new CreateResult(id, kind, parent == null ? null : parent.id(), fileCount, counters.sourceBytes(),
                     counters.archivedFiles(), counters.archivedBytes(), stored, database.outcome(), counters.skipped(),
-                    Duration.ofNanos(System.nanoTime() - startNanos));
+                    Duration.ofNanos(System.nanoTime() - startNanos), mediaCopier == null ? CreateResult.Media.NONE
+                    : new CreateResult.Media(mediaCopier.objects(), mediaCopier.bytes(), mediaCopier.copiedServerSide(),
+                            mediaCopier.streamed()));
         } finally {
             if (mediaCopier != null) {
                 if (!committed && !manifestArrived(createdId)) {

@@ -113,9 +113,13 @@ class S3MediaTest {
     }
 
     private static String create(Repository repo, Path yaml) throws IOException {
+        return createResult(repo, yaml).backupId();
+    }
+
+    private static CreateResult createResult(Repository repo, Path yaml) throws IOException {
         return new BackupCreator(repo, HomeserverConfig.load(List.of(yaml)),
                 new CreateOptions(PASS, false, work, null), Clock.systemUTC())
-                .mediaCopy(4, 6 * MIB).create().backupId();
+                .mediaCopy(4, 6 * MIB).create();
     }
 
     private static long countUnder(Repository repo, String prefix) throws IOException {
@@ -170,7 +174,9 @@ class S3MediaTest {
             S3.putObject("media-a", "synapse/local_content/01/00/media00001", replaced, Map.of());
             S3.putObject("media-a", "synapse/local_thumbnails/00/00/new", new byte[] {1, 2, 3}, Map.of());
 
-            String incremental = create(repo, yaml);
+            CreateResult second = createResult(repo, yaml);
+            String incremental = second.backupId();
+            assertThat(second.media()).isEqualTo(new CreateResult.Media(SMALL + 3, second.media().bytes(), 2, 0));
             assertThat(countUnder(repo, "media/" + incremental + "/")).isEqualTo(2);
             List<MediaObject> after = mediaRecords(repo, incremental);
             assertThat(after).hasSize(SMALL + 3);
@@ -224,7 +230,10 @@ class S3MediaTest {
         fillMedia(OTHER, "media-b", small);
         Path yaml = homeserver("hs-b", OTHER.endpoint().toString(), "media-b");
         try (S3Repository repo = repository(S3, "backups-b")) {
-            String id = create(repo, yaml);
+            CreateResult result = createResult(repo, yaml);
+            assertThat(result.media().streamed()).isEqualTo(small + 3);
+            assertThat(result.media().serverSide()).isZero();
+            String id = result.backupId();
             List<MediaObject> records = mediaRecords(repo, id);
             assertThat(records).hasSize(small + 3).allSatisfy(m -> assertThat(m.sha256()).hasSize(64));
             assertThat(countUnder(repo, "media/" + id + "/")).isEqualTo(small + 3);
