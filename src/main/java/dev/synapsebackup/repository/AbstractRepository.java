@@ -64,14 +64,15 @@ public abstract class AbstractRepository implements Repository {
         long[] others = new long[1];
         List<String> otherKeys = new ArrayList<>();
         try {
-            listObjects(o -> {
+            // Copies of media held in S3 (FORMAT.md §9) are no backups and may be millions: not listed.
+            listObjectsSkipping(MEDIA_PREFIX, o -> {
                 String key = o.key();
                 if (BackupId.isBackupName(key)) {
                     data.add(o);
                 } else if (key.endsWith(BackupId.MANIFEST_SUFFIX)
                         && BackupId.isBackupName(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()))) {
                     manifests.add(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()));
-                } else if (!key.startsWith(BackupId.LOCKS_PREFIX) && !isMediaCopy(key)) {
+                } else if (!key.startsWith(BackupId.LOCKS_PREFIX)) {
                     // Nested keys and other names: not backups (SPEC §3), so never deleted.
                     others[0]++;
                     if (otherKeys.size() < RepositoryListing.SAMPLE) {
@@ -97,15 +98,6 @@ public abstract class AbstractRepository implements Repository {
         }
         result.sort(Comparator.comparing(BackupEntry::lastModified).thenComparing(BackupEntry::id));
         return new RepositoryListing(result, others[0], otherKeys);
-    }
-
-    /** A copy of S3-held media held by one of our backups ({@code media/<backup id>/...}). */
-    private static boolean isMediaCopy(String key) {
-        if (!key.startsWith(MEDIA_PREFIX)) {
-            return false;
-        }
-        int slash = key.indexOf('/', MEDIA_PREFIX.length());
-        return slash > 0 && BackupId.isBackupName(key.substring(MEDIA_PREFIX.length(), slash));
     }
 
     /**

@@ -89,6 +89,19 @@ public interface ObjectStore extends AutoCloseable {
     }
 
     /**
+     * As {@link #listObjects(Consumer)}, without the objects whose key starts with
+     * {@code subPrefix} (the copies of media held in S3, which may be millions): S3 lists the
+     * keys before them, then resumes after them ({@code start-after}). The default filters.
+     */
+    default void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+        listObjects(o -> {
+            if (!o.key().startsWith(subPrefix)) {
+                consumer.accept(o);
+            }
+        });
+    }
+
+    /**
      * The distinct next path components below {@code subPrefix} (which ends with {@code /}),
      * each followed by {@code /}: S3's common prefixes with delimiter {@code /}. The default
      * derives them from {@link #listStored}.

@@ -195,6 +195,47 @@ public final class S3Repository extends AbstractRepository {
     }
 
     @Override
+    public void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+        String keyPrefix = bucket.keyPrefix();
+        String skip = keyPrefix + subPrefix;
+        try {
+            // The keys before the skipped range: stop at its first key (no further page is fetched).
+            pages:
+            for (ListObjectsV2Response page : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name())
+                    .maxKeys(listPageSize).prefix(keyPrefix.isEmpty() ? null : keyPrefix))) {
+                for (S3Object o : page.contents()) {
+                    if (o.key().startsWith(skip) || o.key().compareTo(skip) > 0) {
+                        break pages;
+                    }
+                    accept(o, keyPrefix, consumer);
+                }
+            }
+            // Then those after it. A store that ignores start-after lists from the start again:
+            // what the first pass saw is passed over by the comparison.
+            String after = skip + "\uDBFF\uDFFF\uDBFF\uDFFF";
+            for (ListObjectsV2Response page : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name())
+                    .maxKeys(listPageSize).prefix(keyPrefix.isEmpty() ? null : keyPrefix).startAfter(after))) {
+                for (S3Object o : page.contents()) {
+                    if (!o.key().startsWith(skip) && o.key().compareTo(skip) > 0) {
+                        accept(o, keyPrefix, consumer);
+                    }
+                }
+            }
+        } catch (SdkException e) {
+            throw errors.failureOrAccess("list", "", e);
+        }
+    }
+
+    private static void accept(S3Object o, String keyPrefix, Consumer<ObjectInfo> consumer) {
+        String key = o.key();
+        if (!key.startsWith(keyPrefix) || key.length() == keyPrefix.length()) {
+            return;
+        }
+        consumer.accept(new ObjectInfo(key.substring(keyPrefix.length()), o.size() == null ? 0 : o.size(),
+                o.lastModified()));
+    }
+
+    @Override
     public java.util.SortedSet<String> listDirectories(String subPrefix) throws IOException {
         String keyPrefix = bucket.keyPrefix() + subPrefix;
         java.util.SortedSet<String> dirs = new java.util.TreeSet<>();
