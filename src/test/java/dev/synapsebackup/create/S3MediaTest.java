@@ -166,6 +166,13 @@ class S3MediaTest {
             assertThat(records.stream().map(MediaObject::key).toList())
                     .isSortedAccordingTo(MediaObject.KEY_ORDER).noneMatch(k -> k.contains("url_cache"));
             assertThat(S3.incompleteUploads("backups-a")).isEmpty();
+            // The copies are no backups and are not listed; other nested keys, before and after them, still count.
+            S3.putObject("backups-a", "prod/0junk/x", new byte[1], Map.of());
+            S3.putObject("backups-a", "prod/media0", new byte[1], Map.of());
+            S3.putObject("backups-a", "prod/zz/y", new byte[1], Map.of());
+            var listing = repo.listing();
+            assertThat(listing.backups()).extracting(b -> b.id()).containsExactly(full);
+            assertThat(listing.notBackupKeys()).containsExactly("0junk/x", "media0", "zz/y");
 
             // One deleted, one replaced (same size, other bytes), one added.
             S3.blobStore().removeBlob("media-a", "synapse/local_content/00/00/media00000");
