@@ -192,14 +192,12 @@ public abstract class AbstractRepository implements Repository {
     }
 
     private IOException deleteAll(List<String> keys) {
-        for (String k : keys) {
-            try {
-                deleteObject(k);
-            } catch (IOException e) {
-                return e;
-            }
+        try {
+            deleteObjects(List.copyOf(keys));
+            return null;
+        } catch (IOException e) {
+            return e;
         }
-        return null;
     }
 
     @Override

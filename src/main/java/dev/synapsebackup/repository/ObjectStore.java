@@ -70,6 +70,16 @@ public interface ObjectStore extends AutoCloseable {
     void deleteObject(String key) throws IOException;
 
     /**
+     * Deletes up to 1,000 objects; missing ones are not an error. S3 sends one DeleteObjects
+     * request (one DeleteObject each on a store without it); the default deletes one by one.
+     */
+    default void deleteObjects(java.util.List<String> keys) throws IOException {
+        for (String k : keys) {
+            deleteObject(k);
+        }
+    }
+
+    /**
      * Streams every object under the prefix to {@code consumer}, page by page, without holding
      * the whole listing in memory. Metadata is not included.
      */

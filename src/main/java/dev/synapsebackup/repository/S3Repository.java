@@ -194,6 +194,41 @@ public final class S3Repository extends AbstractRepository {
         return e instanceof ServerSideCopy.AccessDenied;
     }
 
+    /** Cleared when the store answers DeleteObjects with 501 (or does not know it). */
+    private volatile boolean multiDelete = true;
+
+    @Override
+    public void deleteObjects(List<String> keys) throws IOException {
+        if (keys.isEmpty()) {
+            return;
+        }
+        if (multiDelete) {
+            try {
+                var r = s3.deleteObjects(b -> b.bucket(bucket.name()).delete(d -> d.quiet(true).objects(
+                        keys.stream().map(k -> software.amazon.awssdk.services.s3.model.ObjectIdentifier.builder()
+                                .key(bucket.fullKey(k)).build()).toList())));
+                if (r.hasErrors() && !r.errors().isEmpty()) {
+                    var e = r.errors().get(0);
+                    throw new IOException("cannot delete " + e.key() + " from " + location() + ": " + e.code() + " "
+                            + e.message() + (r.errors().size() > 1 ? " (and " + (r.errors().size() - 1) + " more)" : ""));
+                }
+                return;
+            } catch (SdkException e) {
+                // A store without DeleteObjects (501), or one that rejects its checksum header (400):
+                // one request per object still works there.
+                boolean unsupported = S3Errors.isNotImplemented(e) || (e instanceof AwsServiceException se
+                        && (se.statusCode() == 400 || se.statusCode() == 405));
+                if (!unsupported) {
+                    throw errors.failure("delete objects under", "", e);
+                }
+                multiDelete = false;
+                LOG.info("{} does not take DeleteObjects ({}): deleting one object at a time", location(),
+                        e.getMessage());
+            }
+        }
+        super.deleteObjects(keys);
+    }
+
     @Override
     public void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
         String keyPrefix = bucket.keyPrefix();
