@@ -61,6 +61,19 @@ public final class SynapseBackup implements AutoCloseable {
         return repo;
     }
 
+    /** Server-side copies of larger media objects are multipart (S3 copies at most 5 GiB at once). */
+    private static final long MEDIA_MULTIPART_THRESHOLD = 5L * 1024 * 1024 * 1024;
+
+    /**
+     * Where the homeserver's media live and what a backup would take from each place (local
+     * media store, buckets of synapse-s3-storage-provider, listed and counted), for
+     * {@code create --dry-run}.
+     */
+    public dev.synapsebackup.create.MediaPlan mediaPlan(boolean includeRemoteMedia) {
+        HomeserverConfig hs = HomeserverConfig.load(config.synapseConfigs());
+        return dev.synapsebackup.create.MediaPlan.of(hs, repo, includeRemoteMedia);
+    }
+
     /** Makes a backup of the homeserver the configuration names. */
     public CreateResult create(CreateOptions options) {
         HomeserverConfig hs = HomeserverConfig.load(config.synapseConfigs());
@@ -69,7 +82,8 @@ public final class SynapseBackup implements AutoCloseable {
         }
         repo.checkAccess();
         try {
-            return new BackupCreator(repo, hs, options, clock).create();
+            return new BackupCreator(repo, hs, options, clock)
+                    .mediaCopy(config.mediaCopyParallelism(), MEDIA_MULTIPART_THRESHOLD).create();
         } catch (IOException e) {
             throw new UncheckedIOException("Backup failed", e);
         }
@@ -113,13 +127,22 @@ public final class SynapseBackup implements AutoCloseable {
 
     /** Reads a whole backup back and checks it against its manifest. */
     public VerifyResult verify(String id, Secret passphrase, Progress progress) {
-        return verify(id, Opener.passphrase(passphrase), progress);
+        return verify(id, Opener.passphrase(passphrase), progress, false);
     }
 
     /** As {@link #verify(String, Secret, Progress)}, opened by {@code opener} (the passphrase or a secret key). */
     public VerifyResult verify(String id, Opener opener, Progress progress) {
+        return verify(id, opener, progress, false);
+    }
+
+    /**
+     * As {@link #verify(String, Opener, Progress)}; {@code allMedia} reads back every copy of
+     * S3-held media whose SHA-256 was recorded, not only a sample.
+     */
+    public VerifyResult verify(String id, Opener opener, Progress progress, boolean allMedia) {
         try {
-            return new BackupVerifier(repo).verify(id, opener, null, progress == null ? Progress.NONE : progress);
+            return new BackupVerifier(repo).verify(id, opener, null, progress == null ? Progress.NONE : progress,
+                    allMedia);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot verify " + id, e);
         }
@@ -153,7 +176,9 @@ public final class SynapseBackup implements AutoCloseable {
     public List<String> restoreCommandWith(String id, Path target, java.util.function.Supplier<Opener> opener) {
         try {
             var data = BackupReader.dataObject(repo, id);
-            if (!"incremental".equals(data.metadata().get(dev.synapsebackup.repository.BackupId.KIND_METADATA))) {
+            boolean s3Media = data.metadata().containsKey(dev.synapsebackup.repository.BackupId.MEDIA_METADATA);
+            if (!"incremental".equals(data.metadata().get(dev.synapsebackup.repository.BackupId.KIND_METADATA))
+                    && !s3Media) {
                 return StockPipeline.restoreCommand(config, id, target);
             }
             Opener secret = opener.get();
@@ -169,9 +194,17 @@ public final class SynapseBackup implements AutoCloseable {
                 try (Manifest.FileIterator it = Manifest.files(manifest)) {
                     it.forEachRemaining(f -> keep.add(f.path()));
                 }
+                java.util.Map<String, Path> older = new java.util.HashMap<>();
+                java.util.function.Function<String, Path> fetch = o -> older.computeIfAbsent(o, k -> {
+                    try {
+                        return BackupReader.fetchManifest(repo, k, secret, temp);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot read the manifest of " + k, e);
+                    }
+                });
                 java.util.Set<String> remove = new java.util.TreeSet<>();
                 for (String o : objects.subList(0, objects.size() - 1)) {
-                    Path om = BackupReader.fetchManifest(repo, o, secret, temp);
+                    Path om = fetch.apply(o);
                     try (Manifest.FileIterator it = Manifest.files(om)) {
                         it.forEachRemaining(f -> {
                             if (o.equals(f.backup()) && !keep.contains(f.path())) {
@@ -180,7 +213,8 @@ public final class SynapseBackup implements AutoCloseable {
                         });
                     }
                 }
-                return StockPipeline.restoreCommand(config, objects, List.copyOf(remove), target);
+                List<String> media = dev.synapsebackup.restore.MediaRestore.scriptLines(config, id, manifest, fetch);
+                return StockPipeline.restoreCommand(config, objects, List.copyOf(remove), target, media);
             } finally {
                 WorkDir.deleteTemporary(temp);
             }

@@ -5,6 +5,7 @@ import dev.synapsebackup.config.ConfigLoader;
 import dev.synapsebackup.config.Secret;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.create.CreateOptions;
+import dev.synapsebackup.create.MediaPlan;
 import dev.synapsebackup.create.CreateResult;
 import dev.synapsebackup.crypto.Recipients;
 import dev.synapsebackup.manifest.ManifestSummary;
@@ -68,10 +69,19 @@ final class CreateCommand extends BaseCommand {
                     + " (config key state-directory; default /var/lib/synapse-backup).")
     Path stateDirectory;
 
+    @Option(names = "--dry-run",
+            description = "Make no backup: say where the media live (the local media store; each bucket of"
+                    + " synapse-s3-storage-provider in homeserver.yaml, with its objects and bytes) and how they would be"
+                    + " copied.")
+    boolean dryRun;
+
     @Override
     public Integer call() {
         Output out = output();
         ToolConfig config = loadConfig();
+        if (dryRun) {
+            return dryRun(out);
+        }
         // Public keys: no secret at all on this host, so nothing to ask for.
         Recipients recipients = config.publicKeyEncryption() ? recipients() : null;
         Secret passphrase = recipients == null ? confirmedPassphrase() : null;
@@ -93,7 +103,51 @@ final class CreateCommand extends BaseCommand {
                         r.fileCount(), Sizes.human(r.sourceBytes()), r.archivedFiles(), Sizes.human(r.archivedBytes()),
                         Sizes.human(r.storedBytes()), r.duration().toMillis() / 1000.0, r.throughputMBps(),
                         r.skipped().isEmpty() ? "" : ", " + r.skipped().size() + " skipped"));
+                if (r.media().objects() > 0) {
+                    out.info(String.format(Locale.ROOT, "Backup: media in S3: %d objects (%s), %d copied server-side,"
+                            + " %d streamed", r.media().objects(), Sizes.human(r.media().bytes()), r.media().serverSide(),
+                            r.media().streamed()));
+                }
                 out.result(r.backupId());
+            }
+            return 0;
+        }
+    }
+
+    private int dryRun(Output out) {
+        try (SynapseBackup sb = openBackup()) {
+            MediaPlan plan = sb.mediaPlan(includeRemoteMedia);
+            if (out.json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("dry-run", true);
+                m.put("local-media-store", plan.localStore().toString());
+                m.put("local-media-roots", plan.localRoots().stream().map(Path::toString).toList());
+                m.put("s3-media", plan.stores().stream().map(st -> {
+                    Map<String, Object> sm = new LinkedHashMap<>();
+                    sm.put("location", st.location());
+                    sm.put("key-prefixes", st.keyPrefixes());
+                    sm.put("objects", st.objects());
+                    sm.put("bytes", st.bytes());
+                    sm.put("credentials", st.configCredentials() ? "homeserver.yaml" : "AWS default chain");
+                    sm.put("copy", st.serverSide() ? "server-side" : "streamed");
+                    return sm;
+                }).toList());
+                out.json(m);
+                return 0;
+            }
+            out.result("local media: " + plan.localStore() + (plan.localRoots().isEmpty() ? " (nothing to archive)"
+                    : " (" + plan.localRoots().stream().map(p -> p.getFileName().toString())
+                            .collect(java.util.stream.Collectors.joining(", ")) + ": archived in the data object)"));
+            for (MediaPlan.Store st : plan.stores()) {
+                out.result("media in S3: " + st.location() + ": " + st.objects() + " objects (" + Sizes.human(st.bytes())
+                        + ") under " + String.join(", ", st.keyPrefixes()) + "; credentials from "
+                        + (st.configCredentials() ? "homeserver.yaml" : "the AWS default chain") + "; copied "
+                        + (st.serverSide() ? "server-side into the repository (streamed if its credentials cannot read"
+                                + " the bucket)" : "through this host (the repository is on another endpoint)")
+                        + (st.storeLocal() ? "" : "; store_local is false: new uploads are kept in the local store"));
+            }
+            if (plan.stores().isEmpty()) {
+                out.result("media in S3: none (no s3_storage_provider in media_storage_providers)");
             }
             return 0;
         }
@@ -114,6 +168,14 @@ final class CreateCommand extends BaseCommand {
         List<Map<String, String>> skipped = r.skipped().stream()
                 .map((ManifestSummary.Skipped s) -> Map.of("path", s.path(), "reason", s.reason())).toList();
         m.put("skipped", skipped);
+        if (r.media().objects() > 0 || r.media().serverSide() + r.media().streamed() > 0) {
+            Map<String, Object> media = new LinkedHashMap<>();
+            media.put("objects", r.media().objects());
+            media.put("bytes", r.media().bytes());
+            media.put("copied-server-side", r.media().serverSide());
+            media.put("streamed", r.media().streamed());
+            m.put("s3-media", media);
+        }
         return m;
     }
 }

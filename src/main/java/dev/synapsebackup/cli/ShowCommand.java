@@ -49,6 +49,21 @@ final class ShowCommand extends OneBackupCommand {
             }).toList());
             m.put("files", s.fileCount());
             m.put("total-bytes", s.totalBytes());
+            if (!s.media().isEmpty()) {
+                Map<String, Object> media = new LinkedHashMap<>();
+                media.put("stores", s.media().stores().stream().map(st -> {
+                    Map<String, Object> sm = new LinkedHashMap<>();
+                    sm.put("endpoint", st.endpoint());
+                    sm.put("region", st.region());
+                    sm.put("bucket", st.bucket());
+                    sm.put("prefix", st.prefix());
+                    sm.put("key-prefixes", st.keyPrefixes());
+                    return sm;
+                }).toList());
+                media.put("objects", s.media().objects());
+                media.put("bytes", s.media().bytes());
+                m.put("s3-media", media);
+            }
             m.put("skipped", s.skipped().stream().map(k -> Map.of("path", k.path(), "reason", k.reason())).toList());
             out.json(m);
             return 0;
@@ -64,6 +79,13 @@ final class ShowCommand extends OneBackupCommand {
         databaseLines(s.database(), shown.databaseBytes()).forEach(out::result);
         for (Map.Entry<String, List<String>> e : s.roots().toManifest().entrySet()) {
             out.result("roots." + e.getKey() + ": " + String.join(", ", e.getValue()));
+        }
+        for (var st : s.media().stores()) {
+            out.result("s3-media:     " + st.location() + " (" + String.join(", ", st.keyPrefixes()) + ")");
+        }
+        if (!s.media().isEmpty()) {
+            out.result("s3-media:     " + s.media().objects() + " objects (" + Sizes.human(s.media().bytes())
+                    + "), copied into the repository under media/<backup-id>/<bucket>/<key>");
         }
         for (var d : s.directories()) {
             out.result("directory:    /" + d.path() + " " + d.describe());

@@ -18,10 +18,14 @@ import picocli.CommandLine.Command;
             "  synapse-backup verify backup-20261122031930123456",
             "  synapse-backup verify backup-20261122031930123456 --json"})
 final class VerifyCommand extends OneBackupCommand {
+    @picocli.CommandLine.Option(names = "--all-media", description = "Read back every copy of media held in S3 whose"
+            + " SHA-256 was recorded (streamed copies), not only one in " + 100 + "; every copy's presence, size and"
+            + " ETag are checked either way, without downloading it.")
+    boolean allMedia;
 
     @Override
     int run(SynapseBackup sb, String id, Output out) {
-        VerifyResult r = sb.verify(id, opener(), ConsoleProgress.forCommand(out));
+        VerifyResult r = sb.verify(id, opener(), ConsoleProgress.forCommand(out), allMedia);
         figures.bytes = r.storedBytes();
         figures.files = r.fileCount();
         if (out.json) {
@@ -33,6 +37,11 @@ final class VerifyCommand extends OneBackupCommand {
             m.put("file-bytes", r.fileBytes());
             m.put("stored-bytes", r.storedBytes());
             Output.putTiming(m, r.duration(), r.throughputMBps());
+            if (r.mediaObjects() > 0) {
+                m.put("s3-media-objects", r.mediaObjects());
+                m.put("s3-media-bytes", r.mediaBytes());
+                m.put("s3-media-hashed", r.mediaHashed());
+            }
             m.put("problems", r.problems());
             m.put("problem-count", r.problemCount());
             out.json(m);
@@ -51,6 +60,11 @@ final class VerifyCommand extends OneBackupCommand {
                     r.backupId(), r.fileCount(), Sizes.human(r.fileBytes()),
                     r.mode().equals("whole") ? " (no manifest: checked as a whole)" : " against the manifest",
                     Sizes.human(r.storedBytes()), r.duration().toMillis() / 1000.0, r.throughputMBps()));
+            if (r.mediaObjects() > 0) {
+                out.result(String.format(Locale.ROOT, "media held in S3: %d copies (%s) present with their size and ETag,"
+                        + " %d read back and matched their SHA-256", r.mediaObjects(), Sizes.human(r.mediaBytes()),
+                        r.mediaHashed()));
+            }
         }
         return 0;
     }

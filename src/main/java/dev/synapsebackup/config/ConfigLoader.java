@@ -32,6 +32,7 @@ import org.yaml.snakeyaml.error.YAMLException;
 public final class ConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of(
             "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every", "postgres",
+            "media-copy-parallelism",
             "metrics-file", "hooks", "ping-url", "encryption", "state-directory");
     private static final Set<String> S3_KEYS = Set.of(
             "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style", "object-lock");
@@ -186,9 +187,18 @@ public final class ConfigLoader {
                 hookCommands(hooks, "before", where), hookCommands(hooks, "after", where), hookCommands(hooks, "on-error", where),
                 yaml.get("ping-url") == null ? Optional.empty() : Optional.of(pingUrl(string(yaml, "ping-url", where), where)));
 
+        int mediaCopyParallelism = ToolConfig.DEFAULT_MEDIA_COPY_PARALLELISM;
+        if (yaml.get("media-copy-parallelism") != null) {
+            Object v = yaml.get("media-copy-parallelism");
+            if (!(v instanceof Integer n) || n < 1 || n > 256) {
+                throw new ConfigException("\"media-copy-parallelism\"" + where + " must be a number from 1 to 256");
+            }
+            mediaCopyParallelism = n;
+        }
+
         return new ToolConfig(synapseConfigs, Optional.ofNullable(repo), s3, Optional.ofNullable(passphrase),
                 stop, start, fullEvery, fileRead, postgresAdmin(map(yaml, "postgres", where), where),
-                notifications, recipients, stateDirectory);
+                notifications, recipients, stateDirectory, mediaCopyParallelism);
     }
 
     /** The optional {@code postgres:} block: an admin connection for restores (never used unless set). */

@@ -24,6 +24,7 @@ import java.util.Optional;
  *                         {@code encryption.recipients}); empty: the passphrase scheme
  * @param stateDirectory   where {@code create} keeps the newest manifest when it cannot decrypt it
  *                         (config {@code state-directory})
+ * @param mediaCopyParallelism copies of media held in S3 in flight ({@code media-copy-parallelism}, default 8)
  */
 public record ToolConfig(
         List<Path> synapseConfigs,
@@ -37,7 +38,8 @@ public record ToolConfig(
         Optional<PostgresAdmin> postgresAdmin,
         Notifications notifications,
         List<Path> recipients,
-        Path stateDirectory) {
+        Path stateDirectory,
+        int mediaCopyParallelism) {
 
     /** Synapse's default config path on Debian and in the packages. */
     public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
@@ -46,6 +48,9 @@ public record ToolConfig(
     /** The default of {@code state-directory}. */
     public static final Path DEFAULT_STATE_DIRECTORY = Path.of("/var/lib/synapse-backup");
 
+    /** Default of {@code media-copy-parallelism}. */
+    public static final int DEFAULT_MEDIA_COPY_PARALLELISM = 8;
+
     public ToolConfig {
         synapseConfigs = List.copyOf(synapseConfigs);
         stopCommand = List.copyOf(stopCommand);
@@ -53,15 +58,16 @@ public record ToolConfig(
         notifications = notifications == null ? Notifications.NONE : notifications;
         recipients = recipients == null ? List.of() : List.copyOf(recipients);
         stateDirectory = stateDirectory == null ? DEFAULT_STATE_DIRECTORY : stateDirectory;
+        mediaCopyParallelism = mediaCopyParallelism < 1 ? DEFAULT_MEDIA_COPY_PARALLELISM : mediaCopyParallelism;
     }
 
-    /** A passphrase-scheme configuration (no {@code encryption.recipients}). */
+    /** A passphrase-scheme configuration (no {@code encryption.recipients}), default {@code media-copy-parallelism}. */
     public ToolConfig(List<Path> synapseConfigs, Optional<Path> repositoryDir, Optional<S3Parameters> s3,
             Optional<PassphraseSource> passphrase, List<String> stopCommand, List<String> startCommand,
             Duration fullEvery, Optional<Path> configFile, Optional<PostgresAdmin> postgresAdmin,
             Notifications notifications) {
         this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
-                postgresAdmin, notifications, List.of(), DEFAULT_STATE_DIRECTORY);
+                postgresAdmin, notifications, List.of(), DEFAULT_STATE_DIRECTORY, DEFAULT_MEDIA_COPY_PARALLELISM);
     }
 
     /** Whether objects are encrypted to public keys rather than with the passphrase. */
@@ -72,7 +78,7 @@ public record ToolConfig(
     /** The same configuration with another state directory (flag {@code --state-directory}). */
     public ToolConfig withStateDirectory(Path dir) {
         return new ToolConfig(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery,
-                configFile, postgresAdmin, notifications, recipients, dir);
+                configFile, postgresAdmin, notifications, recipients, dir, mediaCopyParallelism);
     }
 
     /** A configuration without a PostgreSQL admin connection, metrics, hooks or ping. */

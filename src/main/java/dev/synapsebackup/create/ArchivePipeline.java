@@ -86,6 +86,11 @@ final class ArchivePipeline implements Closeable {
         return tar;
     }
 
+    /** The manifest being written, for the records of S3-held media ({@link MediaCopier}). */
+    Manifest.Writer manifest() {
+        return manifest;
+    }
+
     /** What has been archived so far. */
     ArchiveCounters counters() {
         return counters;

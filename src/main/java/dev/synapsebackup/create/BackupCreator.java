@@ -10,6 +10,8 @@ import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.DatabaseRecord;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.ManifestSummary;
+import dev.synapsebackup.manifest.MediaStore;
+import dev.synapsebackup.manifest.MediaSummary;
 import dev.synapsebackup.manifest.ParentDirectories;
 import dev.synapsebackup.manifest.Roots;
 import dev.synapsebackup.repository.BackupEntry;
@@ -17,6 +19,8 @@ import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.repository.RepositoryLock;
+import dev.synapsebackup.repository.S3MediaBucket;
+import dev.synapsebackup.synapse.S3MediaProvider;
 import dev.synapsebackup.synapse.HomeserverConfig;
 import dev.synapsebackup.synapse.SynapseSources;
 import java.io.IOException;
@@ -25,6 +29,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -58,12 +63,35 @@ public final class BackupCreator {
     private final HomeserverConfig homeserver;
     private final CreateOptions options;
     private final Clock clock;
+    private int mediaParallelism = MediaCopier.DEFAULT_PARALLELISM;
+    private long mediaMultipartThreshold = MediaCopier.DEFAULT_MULTIPART_THRESHOLD;
+    private org.apache.hc.client5.http.DnsResolver mediaDnsResolver;
 
     public BackupCreator(Repository repo, HomeserverConfig homeserver, CreateOptions options, Clock clock) {
         this.repo = repo;
         this.homeserver = homeserver;
         this.options = options;
         this.clock = clock;
+    }
+
+    /**
+     * How S3-held media is copied: {@code parallelism} copies at once (config
+     * {@code media-copy-parallelism}, default 8), and server-side copies of objects larger than
+     * {@code multipartThreshold} bytes in parts (default 5 GiB, S3's limit for one CopyObject).
+     */
+    public BackupCreator mediaCopy(int parallelism, long multipartThreshold) {
+        if (parallelism < 1 || multipartThreshold < 1) {
+            throw new IllegalArgumentException("media copy parallelism and threshold must be positive");
+        }
+        this.mediaParallelism = parallelism;
+        this.mediaMultipartThreshold = multipartThreshold;
+        return this;
+    }
+
+    /** Resolves the media buckets' host names (tests map {@code *.localhost}); null for the system's. */
+    public BackupCreator mediaDnsResolver(org.apache.hc.client5.http.DnsResolver resolver) {
+        this.mediaDnsResolver = resolver;
+        return this;
     }
 
     public CreateResult create() throws IOException {
@@ -85,6 +113,10 @@ public final class BackupCreator {
         Path temp = Files.createTempDirectory(options.tempDir() == null ? WorkDir.get()
                 : WorkDir.under(options.tempDir()), "create-");
         DatabaseCapture database = null;
+        List<S3MediaBucket> mediaBuckets = new ArrayList<>();
+        MediaCopier mediaCopier = null;
+        String createdId = null;
+        boolean committed = false;
         // One writer at a time: prune or delete must not remove the parent this backup builds on.
         try (RepositoryLock lock = RepositoryLock.acquire(repo, "create", clock, RepositoryLock.DEFAULT_STALE_AFTER)) {
             // Keys are slow to derive by design: on their own thread, while the parent is read. One
@@ -107,7 +139,9 @@ public final class BackupCreator {
             database = DatabaseCapture.start(sources.database(), temp,
                     ParentChoice.newestComplete(entries).flatMap(e -> BackupId.timeOf(e.id())).orElse(null));
             commit.removeLeftovers();
+            MediaCopier.removeOrphans(repo, entries);
             String id = newId(entries);
+            createdId = id;
             Instant created = BackupId.timeOf(id).orElseThrow();
             HostState state = options.recipients() == null ? null
                     : new HostState(options.stateDirectory(), repo.location());
@@ -141,15 +175,28 @@ public final class BackupCreator {
             }
             // Owner and mode of the directories above the roots, so that a restore can recreate them.
             ParentDirectories parents = ParentDirectories.of(rootPaths);
+            // Media held in S3 (synapse-s3-storage-provider): copied into media/<id>/ (MediaCopier).
+            List<S3MediaProvider> providers = MediaCopier.ordered(homeserver.s3MediaProviders());
+            List<MediaStore> mediaStores = MediaCopier.stores(providers, options.includeRemoteMedia());
+            for (S3MediaProvider p : providers) {
+                mediaBuckets.add(new S3MediaBucket(p.toParameters(), mediaDnsResolver, mediaParallelism * 2, 1000));
+            }
+            if (!providers.isEmpty()) {
+                mediaCopier = new MediaCopier(repo, id, mediaParallelism, mediaMultipartThreshold, progress);
+            }
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
                     homeserver.serverName(), kind, parent == null ? null : parent.id(),
                     parent == null ? id : parent.summary().fullBackup(), roots, DatabaseRecord.none(), List.of(), 0, 0,
-                    parents.records());
+                    parents.records(), new MediaSummary(mediaStores, 0, 0));
             Map<String, String> metadata = new LinkedHashMap<>();
             metadata.put(BackupId.FORMAT_METADATA, String.valueOf(Manifest.FORMAT));
             metadata.put(BackupId.KIND_METADATA, kind);
             if (parent != null) {
                 metadata.put(BackupId.PARENT_METADATA, parent.id());
+            }
+            if (!mediaStores.isEmpty()) {
+                // So that restore --print-command knows, without the passphrase, to read the manifest.
+                metadata.put(BackupId.MEDIA_METADATA, String.valueOf(mediaStores.size()));
             }
             Encryptor[] keys = Tasks.await(keyTask, "deriving the encryption keys");
 
@@ -172,6 +219,11 @@ public final class BackupCreator {
                     }
                     database.archive(archive, created);
                     MediaArchiver.archive(sources, parent, archive);
+                    if (mediaCopier != null) {
+                        // After the database, as the local media: every medium the database names is there.
+                        mediaCopier.copy(mediaStores, mediaBuckets, parent, archive.manifest());
+                        progress.start("backup " + id + " (manifest)", -1);
+                    }
                     fileCount = archive.finish(database.record());
                     counters = archive.counters();
                 }
@@ -183,10 +235,20 @@ public final class BackupCreator {
             if (state != null) {
                 keep(state, id, manifestFile, manifestStored);
             }
+            committed = true;
             return new CreateResult(id, kind, parent == null ? null : parent.id(), fileCount, counters.sourceBytes(),
                     counters.archivedFiles(), counters.archivedBytes(), stored, database.outcome(), counters.skipped(),
-                    Duration.ofNanos(System.nanoTime() - startNanos));
+                    Duration.ofNanos(System.nanoTime() - startNanos), mediaCopier == null ? CreateResult.Media.NONE
+                    : new CreateResult.Media(mediaCopier.objects(), mediaCopier.bytes(), mediaCopier.copiedServerSide(),
+                            mediaCopier.streamed()));
         } finally {
+            if (mediaCopier != null) {
+                if (!committed && !manifestArrived(createdId)) {
+                    mediaCopier.rollback(); // a failed run leaves no media copies either
+                }
+                mediaCopier.close();
+            }
+            mediaBuckets.forEach(S3MediaBucket::close);
             if (database != null) {
                 database.close(); // its thread writes into temp
             }
@@ -201,6 +263,23 @@ public final class BackupCreator {
         } catch (IOException | RuntimeException e) {
             options.progress().warn("cannot keep the manifest of " + id + " in " + state.directory() + " (" + e.getMessage()
                     + "): the next backup will be a full one");
+        }
+    }
+
+    /** Whether the manifest of {@code id} is stored: the commit's answer was lost, not the commit. */
+    private boolean manifestArrived(String id) {
+        if (id == null) {
+            return false;
+        }
+        boolean interrupted = Thread.interrupted();
+        try {
+            return repo.stat(BackupId.manifestKey(id)).isPresent();
+        } catch (IOException | RuntimeException e) {
+            return false;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -21,10 +21,32 @@ import java.util.List;
  *                     SQLite files are as when the parent's snapshot began), or null (none)
  * @param skipped      files left out, with reasons
  * @param duration     wall time
+ * @param media        media held in S3: what the backup lists and what this run copied
  */
 public record CreateResult(String backupId, String kind, String parent, long fileCount, long sourceBytes,
                            long archivedFiles, long archivedBytes, long storedBytes, String database,
-                           List<ManifestSummary.Skipped> skipped, Duration duration) {
+                           List<ManifestSummary.Skipped> skipped, Duration duration, Media media) {
+    /**
+     * Media held in S3 (synapse-s3-storage-provider).
+     *
+     * @param objects    objects the backup lists
+     * @param bytes      their total size
+     * @param serverSide objects this run copied server-side
+     * @param streamed   objects this run streamed through the host
+     */
+    public record Media(long objects, long bytes, long serverSide, long streamed) {
+        /** No media held in S3. */
+        public static final Media NONE = new Media(0, 0, 0, 0);
+    }
+
+    /** A result without media held in S3. */
+    public CreateResult(String backupId, String kind, String parent, long fileCount, long sourceBytes,
+                        long archivedFiles, long archivedBytes, long storedBytes, String database,
+                        List<ManifestSummary.Skipped> skipped, Duration duration) {
+        this(backupId, kind, parent, fileCount, sourceBytes, archivedFiles, archivedBytes, storedBytes, database,
+                skipped, duration, Media.NONE);
+    }
+
     /** Archived source bytes per second, in MB/s (10^6). */
     public double throughputMBps() {
         double s = Math.max(duration.toNanos(), 1) / 1e9;

@@ -15,6 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,6 +45,8 @@ public final class Manifest {
         private final JsonGenerator gen;
         private long files;
         private long bytes;
+        private long mediaObjects = -1;
+        private long mediaBytes;
         private boolean finished;
 
         /** Starts the document with every header field of {@code h} (its trailer fields are ignored). */
@@ -73,7 +77,51 @@ public final class Manifest {
                 gen.writeEndObject();
             }
             gen.writeEndArray();
+            if (!h.media().isEmpty()) {
+                // Added within format 1, like "directories".
+                gen.writeArrayFieldStart("media-stores");
+                for (MediaStore m : h.media().stores()) {
+                    gen.writeObject(m.toManifest());
+                }
+                gen.writeEndArray();
+            }
             gen.writeArrayFieldStart("files");
+        }
+
+        /**
+         * Closes the files array and opens {@code media-objects}, the records of the S3-held
+         * media, which follow in {@link MediaObject#name()} order ({@link MediaObject#KEY_ORDER}).
+         */
+        public void beginMedia() throws IOException {
+            if (mediaObjects >= 0) {
+                throw new IllegalStateException("media records already begun");
+            }
+            gen.writeEndArray();
+            gen.writeArrayFieldStart("media-objects");
+            mediaObjects = 0;
+        }
+
+        /** Appends one media object record (after {@link #beginMedia()}). */
+        public void mediaObject(MediaObject m) throws IOException {
+            if (mediaObjects < 0) {
+                throw new IllegalStateException("beginMedia() first");
+            }
+            gen.writeStartObject();
+            gen.writeNumberField("store", m.store());
+            gen.writeStringField("key", m.key());
+            gen.writeNumberField("size", m.size());
+            gen.writeStringField("etag", m.eTag());
+            if (m.storedETag() != null) {
+                gen.writeStringField("stored-etag", m.storedETag());
+            }
+            if (m.sha256() != null) {
+                gen.writeStringField("sha256", m.sha256());
+            }
+            gen.writeStringField("backup", m.backup());
+            gen.writeEndObject();
+            gen.writeRaw('\n');
+            mediaObjects++;
+            mediaBytes += m.size();
         }
 
         /** Appends one file record. */
@@ -98,7 +146,7 @@ public final class Manifest {
          * once a PostgreSQL dump has streamed through), what was skipped, and the totals.
          */
         public void finish(DatabaseRecord database, List<ManifestSummary.Skipped> skipped) throws IOException {
-            gen.writeEndArray();
+            gen.writeEndArray(); // files, or media-objects
             gen.writeObjectField("database", database.fields());
             gen.writeArrayFieldStart("skipped");
             for (ManifestSummary.Skipped s : skipped) {
@@ -110,6 +158,10 @@ public final class Manifest {
             gen.writeEndArray();
             gen.writeNumberField("file-count", files);
             gen.writeNumberField("total-bytes", bytes);
+            if (mediaObjects >= 0) {
+                gen.writeNumberField("media-object-count", mediaObjects);
+                gen.writeNumberField("media-bytes", mediaBytes);
+            }
             gen.writeEndObject();
             gen.flush();
             finished = true;
@@ -145,7 +197,7 @@ public final class Manifest {
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
                 p.nextToken();
-                if (name.equals("files")) {
+                if (name.equals("files") || name.equals("media-objects")) {
                     p.skipChildren();
                 } else {
                     fields.put(name, p.readValueAs(Object.class));
@@ -182,7 +234,21 @@ public final class Manifest {
                 skipped,
                 ((Number) f.getOrDefault("file-count", 0)).longValue(),
                 ((Number) f.getOrDefault("total-bytes", 0)).longValue(),
-                directories(f.get("directories")));
+                directories(f.get("directories")),
+                media(f));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static MediaSummary media(Map<String, Object> f) {
+        if (!(f.get("media-stores") instanceof List<?> list)) {
+            return MediaSummary.NONE;
+        }
+        List<MediaStore> stores = new ArrayList<>();
+        for (Object o : list) {
+            stores.add(MediaStore.fromManifest((Map<String, Object>) o));
+        }
+        return new MediaSummary(stores, ((Number) f.getOrDefault("media-object-count", 0)).longValue(),
+                ((Number) f.getOrDefault("media-bytes", 0)).longValue());
     }
 
     @SuppressWarnings("unchecked")
@@ -281,15 +347,122 @@ public final class Manifest {
             if (hasNext()) {
                 throw new IllegalStateException("file records remain");
             }
+            if (media != null && media.hasNext()) {
+                throw new IllegalStateException("media records remain");
+            }
             try {
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String name = p.currentName();
                     p.nextToken();
-                    fields.put(name, p.readValueAs(Object.class));
+                    if (name.equals("media-objects")) {
+                        p.skipChildren();
+                    } else {
+                        fields.put(name, p.readValueAs(Object.class));
+                    }
                 }
                 return Manifest.summary(fields);
             } catch (IOException | RuntimeException e) {
                 throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
+            }
+        }
+
+        private MediaIterator media;
+
+        /**
+         * The {@code media-objects} records, in order; none in a manifest without S3-held media.
+         * Call it after the last file record; then {@link #summary()} after the last media record.
+         *
+         * @throws IllegalStateException file records remain
+         */
+        public Iterator<MediaObject> media() {
+            if (media != null) {
+                return media;
+            }
+            if (hasNext()) {
+                throw new IllegalStateException("file records remain");
+            }
+            Map<Integer, String> buckets = new HashMap<>();
+            if (fields.get("media-stores") instanceof List<?> stores) {
+                for (Object o : stores) {
+                    if (o instanceof Map<?, ?> m && m.get("index") instanceof Number n && m.get("bucket") instanceof String b) {
+                        buckets.put(n.intValue(), b);
+                    }
+                }
+            }
+            media = new MediaIterator(buckets, !fields.containsKey("media-stores"));
+            return media;
+        }
+
+        /** Streams {@code media-objects} from where the files list ended. */
+        private final class MediaIterator extends LookAheadIterator<MediaObject> {
+            private final Map<Integer, String> buckets;
+            private final boolean none;
+            private boolean inArray;
+
+            MediaIterator(Map<Integer, String> buckets, boolean none) {
+                this.buckets = buckets;
+                this.none = none;
+            }
+
+            @Override
+            protected MediaObject advance() {
+                if (none) {
+                    return null;
+                }
+                try {
+                    if (!inArray) {
+                        // Fields between the files and the media records (none today) are kept for summary().
+                        while (true) {
+                            JsonToken t = p.nextToken();
+                            if (t != JsonToken.FIELD_NAME) {
+                                throw new IOException("the manifest has no \"media-objects\" after its files"
+                                        + " although it names media stores");
+                            }
+                            String name = p.currentName();
+                            p.nextToken();
+                            if (name.equals("media-objects")) {
+                                break;
+                            }
+                            fields.put(name, p.readValueAs(Object.class));
+                        }
+                        inArray = true;
+                    }
+                    JsonToken t = p.nextToken();
+                    if (t == JsonToken.END_ARRAY) {
+                        return null;
+                    }
+                    if (t != JsonToken.START_OBJECT) {
+                        throw new IOException("media record expected at " + p.currentLocation());
+                    }
+                    int store = -1;
+                    String key = null;
+                    long size = -1;
+                    String eTag = null;
+                    String stored = null;
+                    String sha = null;
+                    String backup = null;
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String name = p.currentName();
+                        p.nextToken();
+                        switch (name) {
+                            case "store" -> store = p.getIntValue();
+                            case "key" -> key = p.getText();
+                            case "size" -> size = p.getLongValue();
+                            case "etag" -> eTag = p.getText();
+                            case "stored-etag" -> stored = p.getText();
+                            case "sha256" -> sha = p.getText();
+                            case "backup" -> backup = p.getText();
+                            default -> p.skipChildren();
+                        }
+                    }
+                    String bucket = buckets.get(store);
+                    if (key == null || size < 0 || backup == null || bucket == null) {
+                        throw new IOException("incomplete media record" + (key == null ? "" : " for " + key));
+                    }
+                    return new MediaObject(store, bucket, key, size, eTag, stored, sha, backup);
+                } catch (IOException | RuntimeException e) {
+                    throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
+                }
             }
         }
 

@@ -58,6 +58,14 @@ public final class ManifestDependencyReader implements DependencyReader {
                         deps.add(b);
                     }
                 }
+                // Media copies held by older backups make chains exactly as files do.
+                var media = files.media();
+                while (media.hasNext()) {
+                    String b = media.next().backup();
+                    if (!b.equals(id)) {
+                        deps.add(b);
+                    }
+                }
             }
             Set<String> result = Set.copyOf(deps);
             cache.put(id, result);

@@ -21,6 +21,7 @@ import java.util.List;
  * @param totalBytes  their total size
  * @param directories the directories above the roots with their owner and mode, outermost first
  *                    (empty in manifests written before they were recorded)
+ * @param media       S3-held media: the stores and the totals of the {@code media-objects} records
  */
 public record ManifestSummary(
         int format,
@@ -36,10 +37,21 @@ public record ManifestSummary(
         List<Skipped> skipped,
         long fileCount,
         long totalBytes,
-        List<ManifestDirectory> directories) {
+        List<ManifestDirectory> directories,
+        MediaSummary media) {
 
     public ManifestSummary {
         directories = directories == null ? List.of() : List.copyOf(directories);
+        media = media == null ? MediaSummary.NONE : media;
+    }
+
+    /** A summary without S3-held media. */
+    public ManifestSummary(int format, String backupId, Instant created, String toolVersion, String serverName,
+                           String kind, String parent, String fullBackup, Roots roots,
+                           DatabaseRecord database, List<Skipped> skipped, long fileCount, long totalBytes,
+                           List<ManifestDirectory> directories) {
+        this(format, backupId, created, toolVersion, serverName, kind, parent, fullBackup, roots, database, skipped,
+                fileCount, totalBytes, directories, MediaSummary.NONE);
     }
 
     /** A summary without directory records (as manifests written before they existed). */
@@ -47,7 +59,7 @@ public record ManifestSummary(
                            String kind, String parent, String fullBackup, Roots roots,
                            DatabaseRecord database, List<Skipped> skipped, long fileCount, long totalBytes) {
         this(format, backupId, created, toolVersion, serverName, kind, parent, fullBackup, roots, database, skipped,
-                fileCount, totalBytes, List.of());
+                fileCount, totalBytes, List.of(), MediaSummary.NONE);
     }
 
     /** A file that was not backed up, and why. */

@@ -64,7 +64,8 @@ public abstract class AbstractRepository implements Repository {
         long[] others = new long[1];
         List<String> otherKeys = new ArrayList<>();
         try {
-            listObjects(o -> {
+            // Copies of media held in S3 (FORMAT.md §10) are no backups and may be millions: not listed.
+            listObjectsSkipping(MEDIA_PREFIX, o -> {
                 String key = o.key();
                 if (BackupId.isBackupName(key)) {
                     data.add(o);
@@ -170,6 +171,49 @@ public abstract class AbstractRepository implements Repository {
      * <p>Only a backup is deleted (a name that {@link BackupId#isBackupName} accepts); any other
      * key is "not found", whatever is stored under it.
      */
+    /** Where the copies of S3-held media live: {@code media/<holder backup id>/<bucket>/<key>}. */
+    public static final String MEDIA_PREFIX = "media/";
+
+    /** Deletes every object whose key starts with {@code subPrefix}; returns how many. */
+    public long deleteUnder(String subPrefix) throws IOException {
+        if (!subPrefix.endsWith("/") || subPrefix.equals("/")) {
+            throw new IllegalArgumentException("not a directory prefix: " + subPrefix);
+        }
+        List<String> batch = new ArrayList<>();
+        long[] count = {0};
+        // A listing page at a time, deleting as it goes: memory stays flat at a million objects.
+        IOException[] failure = new IOException[1];
+        listStored(subPrefix, o -> {
+            if (failure[0] != null) {
+                return;
+            }
+            batch.add(o.key());
+            if (batch.size() >= 1000) {
+                failure[0] = deleteAll(batch);
+                count[0] += 1000;
+                batch.clear();
+            }
+        });
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        count[0] += batch.size();
+        IOException last = deleteAll(batch);
+        if (last != null) {
+            throw last;
+        }
+        return count[0];
+    }
+
+    private IOException deleteAll(List<String> keys) {
+        try {
+            deleteObjects(List.copyOf(keys));
+            return null;
+        } catch (IOException e) {
+            return e;
+        }
+    }
+
     @Override
     public void delete(String backupId) {
         if (!exists(backupId)) {
@@ -181,6 +225,9 @@ public abstract class AbstractRepository implements Repository {
             // manifest pointing at missing data.
             deleteObject(BackupId.manifestKey(backupId));
             manifestDeleted = true;
+            // Then the S3-held media this backup holds (FORMAT.md §10); retention keeps a backup
+            // whose media copies a kept backup still lists, as it keeps the data objects.
+            deleteUnder(MEDIA_PREFIX + backupId + "/");
             deleteObject(backupId);
         } catch (IOException e) {
             // A store may refuse one of the two (an object under retention, a policy without

@@ -24,6 +24,8 @@ public final class BackupId {
     public static final String FORMAT_METADATA = "synapse-backup-format";
     /** User-metadata name of a backup's kind ({@code full} or {@code incremental}). */
     public static final String KIND_METADATA = "synapse-backup-kind";
+    /** Data object metadata: the number of S3 media stores whose objects the backup lists (FORMAT.md §10). */
+    public static final String MEDIA_METADATA = "synapse-backup-s3-media";
     /** User-metadata name of an incremental backup's parent id. */
     public static final String PARENT_METADATA = "synapse-backup-parent";
 

@@ -79,10 +79,62 @@ public interface ObjectStore extends AutoCloseable {
     void deleteObject(String key) throws IOException;
 
     /**
+     * Deletes up to 1,000 objects; missing ones are not an error. S3 sends one DeleteObjects
+     * request (one DeleteObject each on a store without it); the default deletes one by one.
+     */
+    default void deleteObjects(java.util.List<String> keys) throws IOException {
+        for (String k : keys) {
+            deleteObject(k);
+        }
+    }
+
+    /**
      * Streams every object under the prefix to {@code consumer}, page by page, without holding
      * the whole listing in memory. Metadata is not included.
      */
     void listObjects(Consumer<ObjectInfo> consumer) throws IOException;
+
+    /**
+     * Streams every object whose key starts with {@code subPrefix} (relative to the repository's
+     * prefix). S3 lists them in key order, with their ETags; the default filters
+     * {@link #listObjects(Consumer)} and knows no ETag.
+     */
+    default void listStored(String subPrefix, Consumer<StoredObject> consumer) throws IOException {
+        listObjects(o -> {
+            if (o.key().startsWith(subPrefix)) {
+                consumer.accept(new StoredObject(o.key(), o.size(), null));
+            }
+        });
+    }
+
+    /**
+     * As {@link #listObjects(Consumer)}, without the objects whose key starts with
+     * {@code subPrefix} (the copies of media held in S3, which may be millions): S3 lists the
+     * keys before them, then resumes after them ({@code start-after}). The default filters.
+     */
+    default void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+        listObjects(o -> {
+            if (!o.key().startsWith(subPrefix)) {
+                consumer.accept(o);
+            }
+        });
+    }
+
+    /**
+     * The distinct next path components below {@code subPrefix} (which ends with {@code /}),
+     * each followed by {@code /}: S3's common prefixes with delimiter {@code /}. The default
+     * derives them from {@link #listStored}.
+     */
+    default java.util.SortedSet<String> listDirectories(String subPrefix) throws IOException {
+        java.util.SortedSet<String> dirs = new java.util.TreeSet<>();
+        listStored(subPrefix, o -> {
+            int slash = o.key().indexOf('/', subPrefix.length());
+            if (slash > 0) {
+                dirs.add(o.key().substring(subPrefix.length(), slash + 1));
+            }
+        });
+        return dirs;
+    }
 
     /**
      * Removes what interrupted writes left behind and nobody can still be writing: incomplete

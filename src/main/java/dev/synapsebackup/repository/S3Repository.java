@@ -207,6 +207,138 @@ public final class S3Repository extends AbstractRepository {
 
     // ---- object level ----
 
+    /**
+     * Whether objects of {@code media} can be copied into this repository server-side: both are
+     * on the same endpoint (whether this repository's credentials may read the media bucket shows
+     * only when a copy is tried; see {@link #copyFrom}).
+     */
+    public boolean sameEndpointAs(S3MediaBucket media) {
+        return S3MediaBucket.endpointIdentity(parameters).equals(media.endpointIdentity());
+    }
+
+    /**
+     * Copies {@code sourceKey} of {@code media} ({@code size} bytes) to {@code key} server-side
+     * (CopyObject; above {@code multipartThreshold} a multipart UploadPartCopy, aborted on failure).
+     *
+     * @return the copy's ETag
+     * @throws IOException the copy failed; {@link #isAccessDenied(IOException)} tells whether the
+     *                     store refused it, in which case the bytes can still be streamed
+     */
+    public String copyFrom(S3MediaBucket media, String sourceKey, long size, String key, long multipartThreshold)
+            throws IOException {
+        return new ServerSideCopy(bucket).copy(media.name(), sourceKey, size, key, multipartThreshold);
+    }
+
+    /** Whether {@code e}, from {@link #copyFrom}, is the store refusing access. */
+    public static boolean isAccessDenied(IOException e) {
+        return e instanceof ServerSideCopy.AccessDenied;
+    }
+
+    /** Cleared when the store answers DeleteObjects with 501 (or does not know it). */
+    private volatile boolean multiDelete = true;
+
+    @Override
+    public void deleteObjects(List<String> keys) throws IOException {
+        if (keys.isEmpty()) {
+            return;
+        }
+        if (multiDelete) {
+            try {
+                var r = s3.deleteObjects(b -> b.bucket(bucket.name()).delete(d -> d.quiet(true).objects(
+                        keys.stream().map(k -> software.amazon.awssdk.services.s3.model.ObjectIdentifier.builder()
+                                .key(bucket.fullKey(k)).build()).toList())));
+                if (r.hasErrors() && !r.errors().isEmpty()) {
+                    var e = r.errors().get(0);
+                    throw new IOException("cannot delete " + e.key() + " from " + location() + ": " + e.code() + " "
+                            + e.message() + (r.errors().size() > 1 ? " (and " + (r.errors().size() - 1) + " more)" : ""));
+                }
+                return;
+            } catch (SdkException e) {
+                // A store without DeleteObjects (501), or one that rejects its checksum header (400):
+                // one request per object still works there.
+                boolean unsupported = S3Errors.isNotImplemented(e) || (e instanceof AwsServiceException se
+                        && (se.statusCode() == 400 || se.statusCode() == 405));
+                if (!unsupported) {
+                    throw errors.failure("delete objects under", "", e);
+                }
+                multiDelete = false;
+                LOG.info("{} does not take DeleteObjects ({}): deleting one object at a time", location(),
+                        e.getMessage());
+            }
+        }
+        super.deleteObjects(keys);
+    }
+
+    @Override
+    public void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+        String keyPrefix = bucket.keyPrefix();
+        String skip = keyPrefix + subPrefix;
+        try {
+            // The keys before the skipped range: stop at its first key (no further page is fetched).
+            pages:
+            for (ListObjectsV2Response page : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name())
+                    .maxKeys(listPageSize).prefix(keyPrefix.isEmpty() ? null : keyPrefix))) {
+                for (S3Object o : page.contents()) {
+                    if (o.key().startsWith(skip) || o.key().compareTo(skip) > 0) {
+                        break pages;
+                    }
+                    accept(o, keyPrefix, consumer);
+                }
+            }
+            // Then those after it. A store that ignores start-after lists from the start again:
+            // what the first pass saw is passed over by the comparison.
+            String after = skip + "\uDBFF\uDFFF\uDBFF\uDFFF";
+            for (ListObjectsV2Response page : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name())
+                    .maxKeys(listPageSize).prefix(keyPrefix.isEmpty() ? null : keyPrefix).startAfter(after))) {
+                for (S3Object o : page.contents()) {
+                    if (!o.key().startsWith(skip) && o.key().compareTo(skip) > 0) {
+                        accept(o, keyPrefix, consumer);
+                    }
+                }
+            }
+        } catch (SdkException e) {
+            throw errors.failureOrAccess("list", "", e);
+        }
+    }
+
+    private static void accept(S3Object o, String keyPrefix, Consumer<ObjectInfo> consumer) {
+        String key = o.key();
+        if (!key.startsWith(keyPrefix) || key.length() == keyPrefix.length()) {
+            return;
+        }
+        consumer.accept(new ObjectInfo(key.substring(keyPrefix.length()), o.size() == null ? 0 : o.size(),
+                o.lastModified()));
+    }
+
+    @Override
+    public java.util.SortedSet<String> listDirectories(String subPrefix) throws IOException {
+        String keyPrefix = bucket.keyPrefix() + subPrefix;
+        java.util.SortedSet<String> dirs = new java.util.TreeSet<>();
+        try {
+            for (var p : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name()).maxKeys(listPageSize)
+                    .prefix(keyPrefix).delimiter("/")).commonPrefixes()) {
+                dirs.add(p.prefix().substring(keyPrefix.length()));
+            }
+        } catch (SdkException e) {
+            throw errors.failureOrAccess("list", subPrefix, e);
+        }
+        return dirs;
+    }
+
+    @Override
+    public void listStored(String subPrefix, Consumer<StoredObject> consumer) throws IOException {
+        String keyPrefix = bucket.keyPrefix() + subPrefix;
+        try {
+            for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name()).maxKeys(listPageSize)
+                    .prefix(keyPrefix.isEmpty() ? null : keyPrefix)).contents()) {
+                consumer.accept(new StoredObject(o.key().substring(bucket.keyPrefix().length()),
+                        o.size() == null ? 0 : o.size(), StoredObject.unquote(o.eTag())));
+            }
+        } catch (SdkException e) {
+            throw errors.failureOrAccess("list", subPrefix, e);
+        }
+    }
+
     @Override
     public Optional<ObjectInfo> stat(String key) throws IOException {
         HeadObjectResponse r;

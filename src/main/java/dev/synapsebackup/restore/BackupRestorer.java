@@ -4,6 +4,8 @@ import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.config.PostgresAdmin;
 import dev.synapsebackup.config.ToolConfig;
 import dev.synapsebackup.manifest.DatabaseRecord;
+import dev.synapsebackup.manifest.MediaStore;
+import dev.synapsebackup.manifest.MediaSummary;
 import dev.synapsebackup.repository.Repository;
 import dev.synapsebackup.synapse.DatabaseConfig;
 import dev.synapsebackup.synapse.HomeserverConfig;
@@ -111,9 +113,14 @@ public final class BackupRestorer {
                                  Staging.Staged staged, boolean hasDump, long start) throws IOException {
         String id = backup.id();
         List<String> notes = new ArrayList<>(staged.notes());
+        MediaSummary media = backup.hasManifest() ? backup.summary().media() : MediaSummary.NONE;
         if (options.dryRun()) {
             List<String> wouldChange = new ArrayList<>(layout.target == null ? layout.plannedDirs() : List.of());
             wouldChange.addAll(layout.describeChanges());
+            for (MediaStore store : media.stores()) {
+                wouldChange.add("media held in S3: the backup's objects that " + store.location()
+                        + " lacks or holds in another version would be copied back (nothing there is deleted)");
+            }
             return new RestoreResult(id, "dry-run", staged.files(), staged.bytes(), staged.downloaded(),
                     Duration.ofNanos(System.nanoTime() - start), wouldChange, List.of(), notes);
         }
@@ -122,11 +129,29 @@ public final class BackupRestorer {
                 notes.addAll(PostgresStep.joinForTarget(layout.target,
                         (DatabaseRecord.Postgres) backup.summary().database()));
             }
+            if (!media.isEmpty()) {
+                // Only now: everything else is staged and verified.
+                MediaRestore.Result r = MediaRestore.toTarget(repo, backup.manifestFile(), layout.target,
+                        options.progress());
+                notes.add("media held in S3: " + r.written() + " objects (" + r.bytes() + " bytes) written under "
+                        + layout.target.resolve(MediaRestore.TARGET_DIR) + "/<bucket>/<key>");
+            }
             return new RestoreResult(id, "target", staged.files(), staged.bytes(), staged.downloaded(),
                     Duration.ofNanos(System.nanoTime() - start), List.of("restored into " + layout.target),
                     List.of(), notes);
         }
         List<String> changes = new ArrayList<>(layout.dirs.createdLines());
+        if (!media.isEmpty()) {
+            // After everything else is staged and verified, before Synapse is stopped: the copies
+            // only add objects the bucket lacks (or replace other versions), so Synapse may keep running.
+            MediaRestore.Result r = MediaRestore.toLive(repo, backup.manifestFile(), media,
+                    homeserver.get().s3MediaProviders(), options.progress());
+            for (MediaStore store : media.stores()) {
+                changes.add("media held in S3: " + store.location());
+            }
+            changes.add("media held in S3: " + r.written() + " of " + r.listed() + " objects (" + r.bytes()
+                    + " bytes) copied back; the others were there already; nothing was deleted");
+        }
         changes.addAll(layout.describeChanges());
         notes.addAll(layout.dirs.notes());
         LiveSwap.DatabaseStep dbStep = null;

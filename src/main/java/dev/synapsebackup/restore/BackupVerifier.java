@@ -25,11 +25,23 @@ public final class BackupVerifier {
     }
 
     public VerifyResult verify(String id, Secret passphrase, Path tempBase, Progress progress) throws IOException {
-        return verify(id, Opener.passphrase(passphrase), tempBase, progress);
+        return verify(id, Opener.passphrase(passphrase), tempBase, progress, false);
     }
 
-    /** Reads backup {@code id} back, opened by {@code opener} (the passphrase or a secret key). */
-    public VerifyResult verify(String id, Opener opener, Path tempBase, Progress progress) throws IOException {
+    /** As {@link #verify(String, Opener, Path, Progress, boolean)}, opened by the passphrase. */
+    public VerifyResult verify(String id, Secret passphrase, Path tempBase, Progress progress, boolean allMedia)
+            throws IOException {
+        return verify(id, Opener.passphrase(passphrase), tempBase, progress, allMedia);
+    }
+
+    /**
+     * Reads backup {@code id} back, opened by {@code opener} (the passphrase or a secret key); then
+     * the copies of S3-held media: each present with its recorded size and ETag (a listing, nothing
+     * downloaded), and the SHA-256 of a sample of those whose hash was recorded, or of all of them
+     * with {@code allMedia}.
+     */
+    public VerifyResult verify(String id, Opener opener, Path tempBase, Progress progress, boolean allMedia)
+            throws IOException {
         long start = System.nanoTime();
         try (OpenedBackup backup = OpenedBackup.open(repo, id, opener, tempBase)) {
             List<String> problems = new ArrayList<>();
@@ -81,9 +93,15 @@ public final class BackupVerifier {
                 mode = "whole";
             }
             problems.addAll(0, r.problems());
+            MediaCheck media = null;
+            if (backup.hasManifest() && !backup.summary().media().isEmpty()) {
+                media = new MediaCheck(repo, backup.manifestFile(), allMedia, problems);
+                otherProblems[0] += media.run();
+            }
             return new VerifyResult(id, mode, r.files(), r.bytes(), r.downloaded(),
                     Duration.ofNanos(System.nanoTime() - start), List.copyOf(problems.subList(0, Math.min(20, problems.size()))),
-                    r.problemCount() + otherProblems[0]);
+                    r.problemCount() + otherProblems[0], media == null ? 0 : media.objects,
+                    media == null ? 0 : media.bytes, media == null ? 0 : media.hashed);
         }
     }
 

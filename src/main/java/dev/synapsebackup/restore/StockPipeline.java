@@ -58,6 +58,15 @@ public final class StockPipeline {
      * @param toRemove entry names to delete after extracting, relative to {@code target}
      */
     public static List<String> restoreCommand(ToolConfig config, List<String> objects, List<String> toRemove, Path target) {
+        return restoreCommand(config, objects, toRemove, target, List.of());
+    }
+
+    /**
+     * As {@link #restoreCommand(ToolConfig, List, List, Path)}, with {@code mediaLines} (see
+     * {@link MediaRestore#scriptLines}) run after the archives are extracted, before the rename.
+     */
+    public static List<String> restoreCommand(ToolConfig config, List<String> objects, List<String> toRemove, Path target,
+                                              List<String> mediaLines) {
         String passFile = config.passphrase().flatMap(p -> p.file()).map(Path::toString).orElse("<passphrase-file>");
         // Public keys: gpg finds the secret key in its keyring; no passphrase file (gpg asks for the key's own).
         boolean publicKey = config.publicKeyEncryption();
@@ -142,6 +151,7 @@ public final class StockPipeline {
             lines.add("cat \"$work\"/entries.0* | awk 'NR == FNR { own[$0] = 1; next } /\\/$/ && !($0 in own)' \"$work/entries.last\" -"
                     + " | sort -ru | while IFS= read -r d; do rmdir -- \"$partial/$d\" 2>/dev/null || true; done");
         }
+        lines.addAll(mediaLines);
         lines.add("if [ -e \"$target\" ]; then rmdir -- \"$target\"; fi");
         lines.add("mv -- \"$partial\" \"$target\"");
         lines.add("echo " + quote("restored " + id + " into ") + "\"$target\"");

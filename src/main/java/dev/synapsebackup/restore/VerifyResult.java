@@ -15,9 +15,19 @@ import java.util.List;
  * @param duration     wall time
  * @param problems     the first problems found (empty when ok)
  * @param problemCount how many problems in all
+ * @param mediaObjects S3-held media copies checked (present, size, ETag)
+ * @param mediaBytes   their total size
+ * @param mediaHashed  how many of them were read back to check their SHA-256
  */
 public record VerifyResult(String backupId, String mode, long fileCount, long fileBytes, long storedBytes,
-                           Duration duration, List<String> problems, long problemCount) {
+                           Duration duration, List<String> problems, long problemCount, long mediaObjects,
+                           long mediaBytes, long mediaHashed) {
+    /** A result without S3-held media. */
+    public VerifyResult(String backupId, String mode, long fileCount, long fileBytes, long storedBytes,
+                        Duration duration, List<String> problems, long problemCount) {
+        this(backupId, mode, fileCount, fileBytes, storedBytes, duration, problems, problemCount, 0, 0, 0);
+    }
+
     /** Whether the backup is intact. */
     public boolean ok() {
         return problemCount == 0;

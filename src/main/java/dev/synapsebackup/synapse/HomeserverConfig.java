@@ -84,6 +84,7 @@ public final class HomeserverConfig {
     private final Path logConfig;
     private final List<Path> appServiceConfigFiles;
     private final Path pidFile;
+    private final List<S3MediaProvider> s3MediaProviders;
 
     private HomeserverConfig(List<Path> configFiles, Path workingDir, Map<String, Object> merged,
             Map<String, Path> origin) {
@@ -110,6 +111,9 @@ public final class HomeserverConfig {
         this.appServiceConfigFiles = keys.pathList("app_service_config_files");
         String pid = keys.string("pid_file");
         this.pidFile = pid != null ? keys.path(pid) : null;
+        Path providersFile = origin.get("media_storage_providers");
+        this.s3MediaProviders = S3MediaProvider.parse(keys.raw("media_storage_providers"),
+                providersFile == null ? "" : providersFile + ": ");
     }
 
     /** Reads the configuration, resolving relative paths against the JVM's working directory. */
@@ -479,12 +483,21 @@ public final class HomeserverConfig {
         return Optional.ofNullable(pidFile);
     }
 
+    /**
+     * The {@code media_storage_providers} entries of synapse-s3-storage-provider, in configuration
+     * order: media held in S3, which a backup copies (FORMAT.md §10).
+     */
+    public List<S3MediaProvider> s3MediaProviders() {
+        return s3MediaProviders;
+    }
+
     /** A summary without any secret. */
     @Override
     public String toString() {
         return "HomeserverConfig[serverName=" + serverName + ", configFiles=" + configFiles
                 + ", signingKeyPath=" + signingKeyPath + ", mediaStorePath=" + mediaStorePath
                 + ", database=" + database + ", logConfig=" + logConfig
-                + ", appServiceConfigFiles=" + appServiceConfigFiles + ", pidFile=" + pidFile + "]";
+                + ", appServiceConfigFiles=" + appServiceConfigFiles + ", pidFile=" + pidFile
+                + ", s3MediaProviders=" + s3MediaProviders + "]";
     }
 }

@@ -125,6 +125,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void mediaCopyParallelismDefaultsTo8AndIsValidated() throws Exception {
+        Path plain = write("repository: /var/backups/synapse\n");
+        assertThat(new ConfigLoader(Map.of(), null).load(file(plain)).mediaCopyParallelism()).isEqualTo(8);
+        Path set = write("repository: /var/backups/synapse\nmedia-copy-parallelism: 32\n");
+        assertThat(new ConfigLoader(Map.of(), null).load(file(set)).mediaCopyParallelism()).isEqualTo(32);
+        Path bad = write("repository: /var/backups/synapse\nmedia-copy-parallelism: 0\n");
+        assertThatThrownBy(() -> new ConfigLoader(Map.of(), null).load(file(bad)))
+                .hasMessageContaining("\"media-copy-parallelism\"");
+    }
+
+    @Test
     void defaultConfigFileIsUsedWhenPresent() throws Exception {
         Path f = write("repository: /var/backups/synapse\n");
         ToolConfig c = new ConfigLoader(Map.of(), f).load(ConfigOverrides.none());

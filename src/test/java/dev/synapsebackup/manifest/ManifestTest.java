@@ -106,6 +106,60 @@ class ManifestTest {
     }
 
     @Test
+    void mediaRecordsStreamAfterTheFilesAndTheSummaryCountsThem() throws Exception {
+        Path file = tmp.resolve("media.json");
+        MediaStore store = new MediaStore(0, "http://s3.example:9000", null, "synapse-media", "m/",
+                List.of("m/local_content/", "m/local_thumbnails/"));
+        ManifestSummary header = new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000002",
+                Instant.parse("2026-11-26T00:00:00.000002Z"), "test", "example.org", "incremental",
+                "backup-20261126000000000001", "backup-20261126000000000001", Roots.NONE, DatabaseRecord.none(),
+                List.of(), 0, 0, List.of(), new MediaSummary(List.of(store), 0, 0));
+        ManifestFile f = new ManifestFile("etc/synapse/homeserver.yaml", 10, Instant.parse("2026-01-01T00:00:00Z"), 0640,
+                0, 0, "a".repeat(64), "backup-20261126000000000002");
+        List<MediaObject> media = List.of(
+                new MediaObject(0, "synapse-media", "m/local_content/aa/bb/x", 5, "e1", "e1", null,
+                        "backup-20261126000000000001"),
+                new MediaObject(0, "synapse-media", "m/local_content/aa/bb/y", 7, "e2", null, "c".repeat(64),
+                        "backup-20261126000000000002"));
+        try (OutputStream out = Files.newOutputStream(file); Manifest.Writer w = new Manifest.Writer(out, header)) {
+            w.file(f);
+            w.beginMedia();
+            for (MediaObject m : media) {
+                w.mediaObject(m);
+            }
+            w.finish(DatabaseRecord.none(), List.of());
+        }
+        try (Manifest.FileIterator it = Manifest.files(file)) {
+            assertThat(it.next()).isEqualTo(f);
+            assertThat(it.hasNext()).isFalse();
+            List<MediaObject> read = new ArrayList<>();
+            it.media().forEachRemaining(read::add);
+            assertThat(read).isEqualTo(media);
+            ManifestSummary s = it.summary();
+            assertThat(s.media()).isEqualTo(new MediaSummary(List.of(store), 2, 12));
+            assertThat(s.fileCount()).isEqualTo(1);
+        }
+        // One pass without reading the media records, and readSummary, agree.
+        try (Manifest.FileIterator it = Manifest.files(file)) {
+            it.next();
+            assertThat(it.summary()).isEqualTo(Manifest.readSummary(file));
+        }
+        // A manifest without media has no media records.
+        Path plain = tmp.resolve("plain.json");
+        try (OutputStream out = Files.newOutputStream(plain); Manifest.Writer w = new Manifest.Writer(out,
+                new ManifestSummary(Manifest.FORMAT, "backup-20261126000000000003", Instant.parse("2026-11-26T00:00:00Z"),
+                        "test", "example.org", "full", null, "backup-20261126000000000003", Roots.NONE,
+                        DatabaseRecord.none(), List.of(), 0, 0))) {
+            w.finish(DatabaseRecord.none(), List.of());
+        }
+        try (Manifest.FileIterator it = Manifest.files(plain)) {
+            assertThat(it.media().hasNext()).isFalse();
+            assertThat(it.summary().media().isEmpty()).isTrue();
+        }
+        assertThat(MediaObject.KEY_ORDER.compare("a\uFFFF", "a\uD83D\uDE00")).isNegative(); // code point order, as S3
+    }
+
+    @Test
     void headerOfANewerFormatOrWithoutAnIdIsRefused() throws Exception {
         Path newer = Files.writeString(tmp.resolve("newer.json"), "{\"format\":99,\"backup-id\":\"b\",\"files\":[]}");
         assertThatThrownBy(() -> Manifest.headerBackupId(newer)).isInstanceOf(dev.synapsebackup.IntegrityException.class)

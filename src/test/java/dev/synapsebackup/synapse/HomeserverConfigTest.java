@@ -23,6 +23,63 @@ class HomeserverConfigTest {
     }
 
     @Test
+    void s3MediaProvidersAreDiscoveredAndTheirSecretsNeverShown() throws Exception {
+        Path hs = write("etc/homeserver.yaml", """
+                server_name: example.org
+                media_storage_providers:
+                - module: file_system
+                  store_local: true
+                  config: {directory: /mnt/media}
+                - module: s3_storage_provider.S3StorageProviderBackend
+                  store_local: false
+                  store_remote: true
+                  store_synchronous: true
+                  config:
+                    bucket: synapse-media
+                    region_name: eu-west-1
+                    endpoint_url: https://s3.example.com
+                    access_key_id: AKIAEXAMPLE
+                    secret_access_key: very-secret-key-value
+                    session_token: very-secret-token-value
+                    prefix: media/
+                    storage_class: STANDARD_IA
+                - module: s3_storage_provider.S3StorageProviderBackend
+                  config: {bucket: other-media}
+                """);
+        HomeserverConfig cfg = HomeserverConfig.load(List.of(hs), tmp);
+        assertThat(cfg.s3MediaProviders()).hasSize(2);
+        S3MediaProvider p = cfg.s3MediaProviders().get(0);
+        assertThat(p.bucket()).isEqualTo("synapse-media");
+        assertThat(p.prefix()).isEqualTo("media/");
+        assertThat(p.storeLocal()).isFalse();
+        assertThat(p.storeRemote()).isTrue();
+        assertThat(p.storeSynchronous()).isTrue();
+        assertThat(p.storageClass()).isEqualTo("STANDARD_IA");
+        assertThat(p.hasCredentials()).isTrue();
+        assertThat(p.keyPrefixes(false)).containsExactly("media/local_content/", "media/local_thumbnails/");
+        assertThat(p.keyPrefixes(true)).hasSize(4);
+        assertThat(p.toParameters().endpoint()).contains("https://s3.example.com");
+        assertThat(p.toParameters().addressingStyle()).isEqualTo(dev.synapsebackup.config.S3Parameters.AddressingStyle.PATH);
+        String shown = cfg.toString() + p + p.toParameters();
+        assertThat(shown).contains("synapse-media").doesNotContain("very-secret-key-value")
+                .doesNotContain("very-secret-token-value");
+        S3MediaProvider aws = cfg.s3MediaProviders().get(1);
+        assertThat(aws.hasCredentials()).isFalse(); // the AWS default chain
+        assertThat(aws.storeLocal()).isTrue();
+        assertThat(aws.toParameters().effectiveRegion()).isEqualTo("us-east-1");
+        assertThat(aws.toParameters().addressingStyle()).isEqualTo(dev.synapsebackup.config.S3Parameters.AddressingStyle.VIRTUAL);
+
+        Path bad = write("bad/homeserver.yaml", """
+                server_name: example.org
+                media_storage_providers:
+                - module: s3_storage_provider.S3StorageProviderBackend
+                  config: {secret_access_key: [very-secret-key-value]}
+                """);
+        assertThatThrownBy(() -> HomeserverConfig.load(List.of(bad), tmp))
+                .hasMessageContaining("media_storage_providers[0].config").hasMessageNotContaining("very-secret");
+    }
+
+    @Test
     void defaultsResolveAgainstWorkingDirAndLastConfigDir() throws Exception {
         Path hs = write("etc/homeserver.yaml", "server_name: example.org\nreport_stats: false\n");
         Path wd = tmp.resolve("var/lib/synapse");
