@@ -83,8 +83,15 @@ final class S3ObjectLock {
         return config != null;
     }
 
-    /** Whether {@code key} is retained when written: a backup's data object or manifest, never a lock. */
+    /**
+     * Whether {@code key} is retained when written: a backup's data object, manifest or copy of
+     * S3-held media (under {@code media/<id>/}), never a lock.
+     */
     static boolean retains(String key) {
+        if (key.startsWith(AbstractRepository.MEDIA_PREFIX)) {
+            int slash = key.indexOf('/', AbstractRepository.MEDIA_PREFIX.length());
+            return slash > 0 && BackupId.isBackupName(key.substring(AbstractRepository.MEDIA_PREFIX.length(), slash));
+        }
         if (key.endsWith(BackupId.MANIFEST_SUFFIX)) {
             return BackupId.isBackupName(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()));
         }

@@ -226,7 +226,7 @@ public final class S3Repository extends AbstractRepository {
      */
     public String copyFrom(S3MediaBucket media, String sourceKey, long size, String key, long multipartThreshold)
             throws IOException {
-        return new ServerSideCopy(bucket).copy(media.name(), sourceKey, size, key, multipartThreshold);
+        return new ServerSideCopy(bucket, objectLock).copy(media.name(), sourceKey, size, key, multipartThreshold);
     }
 
     /** Whether {@code e}, from {@link #copyFrom}, is the store refusing access. */

@@ -1,6 +1,7 @@
 package dev.synapsebackup.repository;
 
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -19,9 +20,11 @@ final class ServerSideCopy {
     static final long MAX_SINGLE_COPY = 5L * 1024 * 1024 * 1024;
 
     private final S3Bucket target;
+    private final S3ObjectLock objectLock;
 
-    ServerSideCopy(S3Bucket target) {
+    ServerSideCopy(S3Bucket target, S3ObjectLock objectLock) {
         this.target = target;
+        this.objectLock = objectLock;
     }
 
     /**
@@ -35,19 +38,35 @@ final class ServerSideCopy {
     String copy(String sourceBucket, String sourceKey, long size, String key, long multipartThreshold)
             throws IOException {
         String full = target.fullKey(key);
+        // With s3.object-lock, a copy is retained like the backup that holds it.
+        Instant retainUntil = objectLock.retainUntilForUpload(key).orElse(null);
         if (size <= multipartThreshold) {
+            String eTag;
             try {
-                CopyObjectResponse r = target.client().copyObject(b -> b.sourceBucket(sourceBucket).sourceKey(sourceKey)
-                        .destinationBucket(target.name()).destinationKey(full));
-                return StoredObject.unquote(r.copyObjectResult().eTag());
+                CopyObjectResponse r = target.client().copyObject(b -> {
+                    b.sourceBucket(sourceBucket).sourceKey(sourceKey).destinationBucket(target.name()).destinationKey(full);
+                    if (retainUntil != null) {
+                        b.objectLockMode(objectLock.headerMode()).objectLockRetainUntilDate(retainUntil);
+                    }
+                });
+                eTag = StoredObject.unquote(r.copyObjectResult().eTag());
             } catch (SdkException e) {
                 throw copyFailure(sourceBucket, sourceKey, key, e);
             }
+            if (retainUntil != null) {
+                objectLock.ensureRetained(key, retainUntil);
+            }
+            return eTag;
         }
         long partSize = Math.max(S3Repository.MIN_PART_SIZE, (size + 9_999) / 10_000);
         String uploadId;
         try {
-            uploadId = target.client().createMultipartUpload(b -> b.bucket(target.name()).key(full)).uploadId();
+            uploadId = target.client().createMultipartUpload(b -> {
+                b.bucket(target.name()).key(full);
+                if (retainUntil != null) {
+                    b.objectLockMode(objectLock.headerMode()).objectLockRetainUntilDate(retainUntil);
+                }
+            }).uploadId();
         } catch (SdkException e) {
             throw target.errors().failure("start a multipart copy to", key, e);
         }
@@ -67,6 +86,9 @@ final class ServerSideCopy {
             String eTag = target.client().completeMultipartUpload(b -> b.bucket(target.name()).key(full)
                     .uploadId(uploadId).multipartUpload(m -> m.parts(parts))).eTag();
             done = true;
+            if (retainUntil != null) {
+                objectLock.ensureRetained(key, retainUntil);
+            }
             return StoredObject.unquote(eTag);
         } catch (SdkException e) {
             throw copyFailure(sourceBucket, sourceKey, key, e);

@@ -379,6 +379,31 @@ class ObjectLockTest {
         }
     }
 
+    /** A server-side copy of S3-held media into a backup's media/ prefix is retained like the backup. */
+    @Test
+    void mediaCopiesAreRetainedLikeTheirBackup() throws Exception {
+        String bucket = lockedBucket();
+        String media = plainBucket();
+        byte[] content = "a medium".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        store.admin().putObject(b -> b.bucket(media).key("synapse/local_content/ab/cd/ef"),
+                software.amazon.awssdk.core.sync.RequestBody.fromBytes(content));
+        String copyKey = "media/" + A + "/" + media + "/local_content/ab/cd/ef";
+        Instant before = Instant.now();
+        try (S3Repository locked = repo(bucket, new ObjectLock(ObjectLock.Mode.GOVERNANCE, Duration.ofDays(2)),
+                Clock.systemUTC());
+             dev.synapsebackup.repository.S3MediaBucket source = new dev.synapsebackup.repository.S3MediaBucket(
+                     parameters(media, store.pathStyleEndpoint()).build(), null, 2, 1000)) {
+            locked.copyFrom(source, "synapse/local_content/ab/cd/ef", content.length, copyKey, Long.MAX_VALUE);
+            locked.copyFrom(source, "synapse/local_content/ab/cd/ef", content.length, copyKey + "-parts", 1);
+        }
+        for (String key : List.of(copyKey, copyKey + "-parts")) {
+            GetObjectRetentionResponse r = retention(bucket, key);
+            assertThat(r.retention().mode()).as(key).isEqualTo(ObjectLockRetentionMode.GOVERNANCE);
+            assertThat(r.retention().retainUntilDate()).as(key).isBetween(before.plus(Duration.ofDays(2)),
+                    Instant.now().plus(Duration.ofDays(2)).plusSeconds(1));
+        }
+    }
+
     /** check tells whether the bucket has Object Lock, and fails with one line when it is configured but absent. */
     @Test
     void checkReportsObjectLockAndRefusesABucketWithoutIt() throws Exception {
