@@ -5,6 +5,10 @@
 # `create` (one cold process, GNU time). Two S3Proxy servers (filesystem stores) on loopback.
 #
 #   bench/s3-media.sh [--objects N] [--bytes B] [--parallelism P] [--keep]
+#
+# The tool runs with the launcher's JVM options (SYNAPSE_BACKUP_JAVA_OPTS, default as in
+# bin/synapse-backup); each run also reports the largest heap left after a collection (the live
+# set), which tells memory that grows with the objects from a heap that merely fills up.
 #     --objects N      media objects (default 20000)
 #     --bytes B        size of each (default 20000)
 #     --parallelism P  media-copy-parallelism (default 8)
@@ -16,6 +20,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$here"
 OBJECTS=20000 BYTES=20000 PAR=8 KEEP=0
+JAVA_OPTS="${SYNAPSE_BACKUP_JAVA_OPTS:--Xms64m -Xmx200m -Xmn16m -XX:+UseSerialGC}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --objects) OBJECTS="$2"; shift 2 ;;
@@ -72,14 +77,16 @@ run() { # LABEL ENDPOINT
   t0=$(date +%s.%N)
   AWS_ACCESS_KEY_ID=test-access-key AWS_SECRET_ACCESS_KEY=test-secret-key-0123456789 \
     /usr/bin/time -f '%M %e' -o "$SCRATCH/$label.time" \
-    java -Xms64m -Xmx256m -XX:+UseSerialGC -cp "$CP" dev.synapsebackup.cli.Main create --quiet --full \
+    java $JAVA_OPTS -Xlog:gc:file="$SCRATCH/$label.gc" -cp "$CP" dev.synapsebackup.cli.Main create --quiet --full \
       --config "$SCRATCH/config.yaml" --bucket backups --path prod --endpoint "$ep" --s3-uri-style path \
       --synapse-config "$yaml" --passphrase-file "$SCRATCH/pass" >"$SCRATCH/$label.out" 2>"$SCRATCH/$label.err" \
     || { cat "$SCRATCH/$label.err" >&2; exit 1; }
   t1=$(date +%s.%N)
   read -r rss elapsed <"$SCRATCH/$label.time"
-  awk -v l="$label" -v n="$OBJECTS" -v b="$BYTES" -v e="$elapsed" -v r="$rss" 'BEGIN {
-    printf "%-12s %8d objects  %7.1f s  %8.0f objects/s  %7.1f MB/s  peak RSS %6.1f MiB\n", l, n, e, n / e, n * b / 1e6 / e, r / 1024 }'
+  # Largest heap occupancy after a collection ("Pause Young ... 85M->53M(116M)": 53).
+  live=$(sed -n 's/.*->\([0-9]*\)M(.*/\1/p' "$SCRATCH/$label.gc" | sort -n | tail -1)
+  awk -v l="$label" -v n="$OBJECTS" -v b="$BYTES" -v e="$elapsed" -v r="$rss" -v g="${live:-0}" 'BEGIN {
+    printf "%-12s %8d objects  %7.1f s  %8.0f objects/s  %7.1f MB/s  peak RSS %6.1f MiB  live heap after GC %d MiB\n", l, n, e, n / e, n * b / 1e6 / e, r / 1024, g }'
 }
 echo "objects=$OBJECTS bytes=$BYTES parallelism=$PAR (whole create: JVM start, sample homeserver, listing, copies)"
 run server-side "$A_EP"
