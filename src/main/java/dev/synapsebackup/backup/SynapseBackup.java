@@ -83,7 +83,8 @@ public final class SynapseBackup implements AutoCloseable {
         repo.checkAccess();
         try {
             return new BackupCreator(repo, hs, options, clock)
-                    .mediaCopy(config.mediaCopyParallelism(), MEDIA_MULTIPART_THRESHOLD).create();
+                    .mediaCopy(config.mediaCopyParallelism(), MEDIA_MULTIPART_THRESHOLD)
+                    .mediaEncryption(config.mediaEncryption()).create();
         } catch (IOException e) {
             throw new UncheckedIOException("Backup failed", e);
         }
