@@ -271,4 +271,38 @@ class S3MediaEncryptionTest {
             assertThat(inc.media().streamed()).isZero();
         }
     }
+
+    @Test
+    void configOptionAndThePrintedStockProcedure() throws Exception {
+        Map<String, byte[]> media = fillMedia("media-c");
+        Path yaml = homeserver("hs-c", "media-c");
+        Path pass = tmp.resolve("pass-c");
+        Files.writeString(pass, "cli passphrase\n");
+        Files.setPosixFilePermissions(pass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Path repoDir = tmp.resolve("repo-c");
+        Path config = Files.writeString(tmp.resolve("config-c.yaml"), "repository: " + repoDir + "\nsynapse-config: "
+                + yaml + "\npassphrase-file: " + pass + "\nmedia-encryption: true\n");
+        dev.synapsebackup.testing.Cli cli = new dev.synapsebackup.testing.Cli();
+        var created = cli.run("create", "--config", config.toString());
+        assertThat(created.exitCode()).as(created.toString()).isZero();
+        String id = created.lastLine();
+        List<MediaObject> records = records(new LocalRepository(repoDir), id,
+                Opener.passphrase(Secret.of("cli passphrase")));
+        assertThat(records).hasSize(SMALL + 1).allSatisfy(m -> assertThat(m.encrypted()).isTrue());
+
+        Path target = tmp.resolve("stock-c");
+        var script = cli.run("restore", id, "--print-command", "--target", target.toString(), "--config", config.toString());
+        assertThat(script.exitCode()).as(script.toString()).isZero();
+        assertThat(script.stdout()).contains("media_decrypt ");
+        Path gnupg = Files.createDirectories(tmp.resolve("gnupg-c"));
+        Files.setPosixFilePermissions(gnupg, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Procs.Result r = Procs.bash(script.stdout(), Map.of("GNUPGHOME", gnupg.toString()), null);
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        media.forEach((k, b) -> assertThat(target.resolve("s3-media/media-c/" + k)).hasBinaryContent(b));
+        assertThat(target.resolve("s3-media/media-c/synapse/local_content/zz")).isDirectoryNotContaining("glob:**.gpg-plain");
+
+        var verify = cli.run("verify", id, "--all-media", "--config", config.toString());
+        assertThat(verify.exitCode()).as(verify.toString()).isZero();
+        Procs.bash("gpgconf --kill gpg-agent", Map.of("GNUPGHOME", gnupg.toString()), null);
+    }
 }
