@@ -71,7 +71,7 @@ public final class SynapseBackup implements AutoCloseable {
      */
     public dev.synapsebackup.create.MediaPlan mediaPlan(boolean includeRemoteMedia) {
         HomeserverConfig hs = HomeserverConfig.load(config.synapseConfigs());
-        return dev.synapsebackup.create.MediaPlan.of(hs, repo, includeRemoteMedia);
+        return dev.synapsebackup.create.MediaPlan.of(hs, repo, includeRemoteMedia, config.mediaEncryption());
     }
 
     /** Makes a backup of the homeserver the configuration names. */

@@ -283,6 +283,9 @@ class S3MediaEncryptionTest {
         Path config = Files.writeString(tmp.resolve("config-c.yaml"), "repository: " + repoDir + "\nsynapse-config: "
                 + yaml + "\npassphrase-file: " + pass + "\nmedia-encryption: true\n");
         dev.synapsebackup.testing.Cli cli = new dev.synapsebackup.testing.Cli();
+        var dry = cli.run("create", "--dry-run", "--config", config.toString());
+        assertThat(dry.exitCode()).as(dry.toString()).isZero();
+        assertThat(dry.stdout()).contains("through this host, OpenPGP-encrypted (media-encryption)");
         var created = cli.run("create", "--config", config.toString());
         assertThat(created.exitCode()).as(created.toString()).isZero();
         String id = created.lastLine();
