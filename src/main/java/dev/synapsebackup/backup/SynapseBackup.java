@@ -71,7 +71,7 @@ public final class SynapseBackup implements AutoCloseable {
      */
     public dev.synapsebackup.create.MediaPlan mediaPlan(boolean includeRemoteMedia) {
         HomeserverConfig hs = HomeserverConfig.load(config.synapseConfigs());
-        return dev.synapsebackup.create.MediaPlan.of(hs, repo, includeRemoteMedia);
+        return dev.synapsebackup.create.MediaPlan.of(hs, repo, includeRemoteMedia, config.mediaEncryption());
     }
 
     /** Makes a backup of the homeserver the configuration names. */
@@ -83,7 +83,8 @@ public final class SynapseBackup implements AutoCloseable {
         repo.checkAccess();
         try {
             return new BackupCreator(repo, hs, options, clock)
-                    .mediaCopy(config.mediaCopyParallelism(), MEDIA_MULTIPART_THRESHOLD).create();
+                    .mediaCopy(config.mediaCopyParallelism(), MEDIA_MULTIPART_THRESHOLD)
+                    .mediaEncryption(config.mediaEncryption()).create();
         } catch (IOException e) {
             throw new UncheckedIOException("Backup failed", e);
         }

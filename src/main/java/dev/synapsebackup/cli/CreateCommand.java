@@ -130,6 +130,7 @@ final class CreateCommand extends BaseCommand {
                     sm.put("bytes", st.bytes());
                     sm.put("credentials", st.configCredentials() ? "homeserver.yaml" : "AWS default chain");
                     sm.put("copy", st.serverSide() ? "server-side" : "streamed");
+                    sm.put("encrypted", plan.encrypted());
                     return sm;
                 }).toList());
                 out.json(m);
@@ -142,7 +143,8 @@ final class CreateCommand extends BaseCommand {
                 out.result("media in S3: " + st.location() + ": " + st.objects() + " objects (" + Sizes.human(st.bytes())
                         + ") under " + String.join(", ", st.keyPrefixes()) + "; credentials from "
                         + (st.configCredentials() ? "homeserver.yaml" : "the AWS default chain") + "; copied "
-                        + (st.serverSide() ? "server-side into the repository (streamed if its credentials cannot read"
+                        + (plan.encrypted() ? "through this host, OpenPGP-encrypted (media-encryption)"
+                                : st.serverSide() ? "server-side into the repository (streamed if its credentials cannot read"
                                 + " the bucket)" : "through this host (the repository is on another endpoint)")
                         + (st.storeLocal() ? "" : "; store_local is false: new uploads are kept in the local store"));
             }

@@ -32,7 +32,7 @@ import org.yaml.snakeyaml.error.YAMLException;
 public final class ConfigLoader {
     private static final Set<String> TOP_KEYS = Set.of(
             "synapse-config", "repository", "s3", "passphrase-file", "service", "full-every", "postgres",
-            "media-copy-parallelism",
+            "media-copy-parallelism", "media-encryption",
             "metrics-file", "hooks", "ping-url", "encryption", "state-directory");
     private static final Set<String> S3_KEYS = Set.of(
             "access-key", "secret-key", "region", "endpoint", "bucket", "path", "s3-uri-style", "object-lock");
@@ -195,10 +195,17 @@ public final class ConfigLoader {
             }
             mediaCopyParallelism = n;
         }
+        boolean mediaEncryption = false;
+        if (yaml.get("media-encryption") != null) {
+            if (!(yaml.get("media-encryption") instanceof Boolean b)) {
+                throw new ConfigException("\"media-encryption\"" + where + " must be true or false");
+            }
+            mediaEncryption = b;
+        }
 
         return new ToolConfig(synapseConfigs, Optional.ofNullable(repo), s3, Optional.ofNullable(passphrase),
                 stop, start, fullEvery, fileRead, postgresAdmin(map(yaml, "postgres", where), where),
-                notifications, recipients, stateDirectory, mediaCopyParallelism);
+                notifications, recipients, stateDirectory, mediaCopyParallelism, mediaEncryption);
     }
 
     /** The optional {@code postgres:} block: an admin connection for restores (never used unless set). */

@@ -25,6 +25,8 @@ import java.util.Optional;
  * @param stateDirectory   where {@code create} keeps the newest manifest when it cannot decrypt it
  *                         (config {@code state-directory})
  * @param mediaCopyParallelism copies of media held in S3 in flight ({@code media-copy-parallelism}, default 8)
+ * @param mediaEncryption  whether media held in S3 are streamed through the host and stored as
+ *                         OpenPGP messages ({@code media-encryption}, default false)
  */
 public record ToolConfig(
         List<Path> synapseConfigs,
@@ -39,7 +41,8 @@ public record ToolConfig(
         Notifications notifications,
         List<Path> recipients,
         Path stateDirectory,
-        int mediaCopyParallelism) {
+        int mediaCopyParallelism,
+        boolean mediaEncryption) {
 
     /** Synapse's default config path on Debian and in the packages. */
     public static final Path DEFAULT_SYNAPSE_CONFIG = Path.of("/etc/matrix-synapse/homeserver.yaml");
@@ -67,7 +70,7 @@ public record ToolConfig(
             Duration fullEvery, Optional<Path> configFile, Optional<PostgresAdmin> postgresAdmin,
             Notifications notifications) {
         this(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery, configFile,
-                postgresAdmin, notifications, List.of(), DEFAULT_STATE_DIRECTORY, DEFAULT_MEDIA_COPY_PARALLELISM);
+                postgresAdmin, notifications, List.of(), DEFAULT_STATE_DIRECTORY, DEFAULT_MEDIA_COPY_PARALLELISM, false);
     }
 
     /** Whether objects are encrypted to public keys rather than with the passphrase. */
@@ -78,7 +81,7 @@ public record ToolConfig(
     /** The same configuration with another state directory (flag {@code --state-directory}). */
     public ToolConfig withStateDirectory(Path dir) {
         return new ToolConfig(synapseConfigs, repositoryDir, s3, passphrase, stopCommand, startCommand, fullEvery,
-                configFile, postgresAdmin, notifications, recipients, dir, mediaCopyParallelism);
+                configFile, postgresAdmin, notifications, recipients, dir, mediaCopyParallelism, mediaEncryption);
     }
 
     /** A configuration without a PostgreSQL admin connection, metrics, hooks or ping. */

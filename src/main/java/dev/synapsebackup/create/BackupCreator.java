@@ -66,6 +66,7 @@ public final class BackupCreator {
     private int mediaParallelism = MediaCopier.DEFAULT_PARALLELISM;
     private long mediaMultipartThreshold = MediaCopier.DEFAULT_MULTIPART_THRESHOLD;
     private org.apache.hc.client5.http.DnsResolver mediaDnsResolver;
+    private boolean mediaEncryption;
 
     public BackupCreator(Repository repo, HomeserverConfig homeserver, CreateOptions options, Clock clock) {
         this.repo = repo;
@@ -85,6 +86,15 @@ public final class BackupCreator {
         }
         this.mediaParallelism = parallelism;
         this.mediaMultipartThreshold = multipartThreshold;
+        return this;
+    }
+
+    /**
+     * Whether S3-held media are streamed and stored as OpenPGP messages (config
+     * {@code media-encryption}), encrypted as the run's other objects; default false.
+     */
+    public BackupCreator mediaEncryption(boolean encrypt) {
+        this.mediaEncryption = encrypt;
         return this;
     }
 
@@ -183,6 +193,12 @@ public final class BackupCreator {
             }
             if (!providers.isEmpty()) {
                 mediaCopier = new MediaCopier(repo, id, mediaParallelism, mediaMultipartThreshold, progress);
+                if (mediaEncryption) {
+                    // A passphrase key per copy, derived on the copying thread (one per message, as
+                    // keyTask's); recipients give each message its own session key by themselves.
+                    mediaCopier.encryptWith(passphrase == null ? options::recipients
+                            : () -> Encryptor.of(EncryptionKey.derive(passphrase)));
+                }
             }
             ManifestSummary header = new ManifestSummary(Manifest.FORMAT, id, created, ToolVersion.get(),
                     homeserver.serverName(), kind, parent == null ? null : parent.id(),

@@ -2,6 +2,7 @@ package dev.synapsebackup.create;
 
 import dev.synapsebackup.Progress;
 import dev.synapsebackup.SynapseBackupException;
+import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.MediaObject;
@@ -34,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,6 +55,10 @@ import org.slf4j.LoggerFactory;
  * a server-side copy with 403) streamed through the host, hashing the bytes on the way.
  * On any failure the copies this run made are deleted ({@link #rollback()}): nothing half-done
  * remains.
+ *
+ * <p>With {@code media-encryption} ({@link #encryptWith}) every copy is streamed and stored as one
+ * OpenPGP message, each under its own session key; the parent's copy of an unchanged object is
+ * reused only when it is encrypted the same way (encrypted or not) as this run's copies.
  */
 final class MediaCopier implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MediaCopier.class);
@@ -68,6 +74,8 @@ final class MediaCopier implements AutoCloseable {
     private final long multipartThreshold;
     private final Progress progress;
     private final ExecutorService pool;
+    /** A new Encryptor for each copy (media-encryption), or null: copies stored as they are. */
+    private java.util.function.Supplier<dev.synapsebackup.crypto.Encryptor> encryption;
     private final AtomicBoolean serverSideDenied = new AtomicBoolean();
     private final AtomicLong copiedServerSide = new AtomicLong();
     private final AtomicLong streamed = new AtomicLong();
@@ -97,6 +105,15 @@ final class MediaCopier implements AutoCloseable {
         });
     }
 
+    /**
+     * Stores every copy as an OpenPGP message made by an Encryptor from {@code encryptors}, asked
+     * once per object (a passphrase-scheme Encryptor serves one message only).
+     */
+    MediaCopier encryptWith(java.util.function.Supplier<dev.synapsebackup.crypto.Encryptor> encryptors) {
+        this.encryption = encryptors;
+        return this;
+    }
+
     /** The manifest's {@code media-stores} for these providers, in record order. */
     static List<MediaStore> stores(List<S3MediaProvider> providers, boolean includeRemoteMedia) {
         List<MediaStore> stores = new ArrayList<>();
@@ -123,9 +140,9 @@ final class MediaCopier implements AutoCloseable {
             MediaStore store = stores.get(i);
             S3MediaBucket bucket = buckets.get(i);
             progress.start("copying media from " + store.location(), -1);
-            boolean serverSide = repo instanceof S3Repository s3 && s3.sameEndpointAs(bucket);
-            LOG.info("media of {}: copied {} into {}", store.location(),
-                    serverSide ? "server-side" : "through this host", repo.location());
+            boolean serverSide = encryption == null && repo instanceof S3Repository s3 && s3.sameEndpointAs(bucket);
+            LOG.info("media of {}: copied {} into {}", store.location(), serverSide ? "server-side"
+                    : encryption != null ? "through this host, encrypted" : "through this host", repo.location());
             try (ParentRecords previous = ParentRecords.of(parent, store)) {
                 copyStore(store, bucket, serverSide, previous, manifest);
             }
@@ -147,10 +164,11 @@ final class MediaCopier implements AutoCloseable {
             while (listing.hasNext()) {
                 StoredObject o = listing.next();
                 MediaObject old = previous.find(o.key());
-                if (old != null && old.size() == o.size() && old.eTag() != null && old.eTag().equals(o.eTag())) {
+                if (old != null && old.size() == o.size() && old.eTag() != null && old.eTag().equals(o.eTag())
+                        && old.encrypted() == (encryption != null)) {
                     window.add(CompletableFuture.completedFuture(
                             new MediaObject(store.index(), store.bucket(), o.key(), o.size(), o.eTag(),
-                                    old.storedETag(), old.sha256(), old.backup())));
+                                    old.storedETag(), old.sha256(), old.backup(), old.encrypted(), old.storedSize())));
                 } else {
                     wroteAny = true;
                     window.add(pool.submit(() -> copyOne(store, bucket, o, serverSide)));
@@ -219,7 +237,10 @@ final class MediaCopier implements AutoCloseable {
         }
         MessageDigest digest = Sha256.newDigest();
         long n;
+        long stored = -1;
         String eTag = o.eTag();
+        // Asked before the download starts: deriving a passphrase key takes a while.
+        dev.synapsebackup.crypto.Encryptor encryptor = encryption == null ? null : encryption.get();
         try (InputStream raw = bucket.open(o.key());
              ObjectWriter w = repo.create(target, o.size(), Map.of())) {
             if (raw instanceof software.amazon.awssdk.core.ResponseInputStream<?> r
@@ -227,7 +248,16 @@ final class MediaCopier implements AutoCloseable {
                     && g.eTag() != null) {
                 eTag = g.eTag().replace("\"", ""); // what was read, should the object have changed since the listing
             }
-            n = new DigestInputStream(raw, digest).transferTo(w);
+            InputStream in = new DigestInputStream(raw, digest);
+            if (encryptor == null) {
+                n = in.transferTo(w);
+            } else {
+                CountingOutputStream counted = new CountingOutputStream(w);
+                try (java.io.OutputStream enc = encryptor.encrypt(counted, UnaryOperator.identity())) {
+                    n = in.transferTo(enc);
+                }
+                stored = counted.count();
+            }
             w.commit();
         } catch (FileNotFoundException e) {
             LOG.info("media object s3://{}/{} was deleted while the backup ran: left out", store.bucket(), o.key());
@@ -235,7 +265,8 @@ final class MediaCopier implements AutoCloseable {
         }
         streamed.incrementAndGet();
         copied(n);
-        return new MediaObject(store.index(), store.bucket(), o.key(), n, eTag, null, Sha256.hex(digest.digest()), id);
+        return new MediaObject(store.index(), store.bucket(), o.key(), n, eTag, null, Sha256.hex(digest.digest()), id,
+                encryptor != null, stored);
     }
 
     private void copied(long size) {

@@ -20,8 +20,9 @@ import java.util.List;
  * @param localStore the media store directory ({@code media_store_path})
  * @param localRoots the media directories in it that a backup archives
  * @param stores     the S3 buckets
+ * @param encrypted  {@code media-encryption}: every object is streamed and stored OpenPGP-encrypted
  */
-public record MediaPlan(Path localStore, List<Path> localRoots, List<Store> stores) {
+public record MediaPlan(Path localStore, List<Path> localRoots, List<Store> stores, boolean encrypted) {
 
     /**
      * One S3 bucket.
@@ -41,6 +42,12 @@ public record MediaPlan(Path localStore, List<Path> localRoots, List<Store> stor
 
     /** Lists each bucket to count what a backup would copy. */
     public static MediaPlan of(HomeserverConfig homeserver, Repository repo, boolean includeRemoteMedia) {
+        return of(homeserver, repo, includeRemoteMedia, false);
+    }
+
+    /** As {@link #of(HomeserverConfig, Repository, boolean)}; {@code encrypt}: nothing is copied server-side. */
+    public static MediaPlan of(HomeserverConfig homeserver, Repository repo, boolean includeRemoteMedia,
+            boolean encrypt) {
         SynapseSources sources = SynapseSources.of(homeserver, includeRemoteMedia);
         List<Store> stores = new ArrayList<>();
         for (S3MediaProvider p : MediaCopier.ordered(homeserver.s3MediaProviders())) {
@@ -55,9 +62,10 @@ public record MediaPlan(Path localStore, List<Path> localRoots, List<Store> stor
                     }
                 }
                 stores.add(new Store(p.location(), p.keyPrefixes(includeRemoteMedia), p.hasCredentials(),
-                        repo instanceof S3Repository s3 && s3.sameEndpointAs(bucket), p.storeLocal(), objects, bytes));
+                        !encrypt && repo instanceof S3Repository s3 && s3.sameEndpointAs(bucket), p.storeLocal(),
+                        objects, bytes));
             }
         }
-        return new MediaPlan(sources.mediaStore(), sources.mediaRoots(), stores);
+        return new MediaPlan(sources.mediaStore(), sources.mediaRoots(), stores, encrypt);
     }
 }

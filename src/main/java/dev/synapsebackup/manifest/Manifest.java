@@ -118,6 +118,10 @@ public final class Manifest {
                 gen.writeStringField("sha256", m.sha256());
             }
             gen.writeStringField("backup", m.backup());
+            if (m.encrypted()) {
+                gen.writeBooleanField("encrypted", true);
+                gen.writeNumberField("stored-size", m.storedSize());
+            }
             gen.writeEndObject();
             gen.writeRaw('\n');
             mediaObjects++;
@@ -441,6 +445,8 @@ public final class Manifest {
                     String stored = null;
                     String sha = null;
                     String backup = null;
+                    boolean encrypted = false;
+                    long storedSize = -1;
                     while (p.nextToken() == JsonToken.FIELD_NAME) {
                         String name = p.currentName();
                         p.nextToken();
@@ -452,14 +458,16 @@ public final class Manifest {
                             case "stored-etag" -> stored = p.getText();
                             case "sha256" -> sha = p.getText();
                             case "backup" -> backup = p.getText();
+                            case "encrypted" -> encrypted = p.getValueAsBoolean();
+                            case "stored-size" -> storedSize = p.getLongValue();
                             default -> p.skipChildren();
                         }
                     }
                     String bucket = buckets.get(store);
-                    if (key == null || size < 0 || backup == null || bucket == null) {
+                    if (key == null || size < 0 || backup == null || bucket == null || (encrypted && storedSize < 0)) {
                         throw new IOException("incomplete media record" + (key == null ? "" : " for " + key));
                     }
-                    return new MediaObject(store, bucket, key, size, eTag, stored, sha, backup);
+                    return new MediaObject(store, bucket, key, size, eTag, stored, sha, backup, encrypted, storedSize);
                 } catch (IOException | RuntimeException e) {
                     throw new IntegrityException("the manifest is not valid: " + oneLine(e), e);
                 }

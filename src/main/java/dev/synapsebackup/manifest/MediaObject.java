@@ -13,9 +13,23 @@ import java.util.Comparator;
  * @param storedETag the repository copy's ETag when the store gave it (a server-side copy), else null
  * @param sha256     lower-case hex SHA-256 when the bytes went through the host, else null
  * @param backup     the backup that holds the copy ({@code media/<backup>/<bucket>/<key>})
+ * @param encrypted  whether the copy is an OpenPGP message ({@code media-encryption}); {@code size}
+ *                   and {@code sha256} are then those of the plaintext
+ * @param storedSize the copy's size in the repository when it is encrypted, else -1
  */
 public record MediaObject(int store, String bucket, String key, long size, String eTag, String storedETag,
-                          String sha256, String backup) {
+                          String sha256, String backup, boolean encrypted, long storedSize) {
+
+    /** A record of a copy stored as it is (not encrypted). */
+    public MediaObject(int store, String bucket, String key, long size, String eTag, String storedETag,
+            String sha256, String backup) {
+        this(store, bucket, key, size, eTag, storedETag, sha256, backup, false, -1);
+    }
+
+    /** The size the copy has in the repository. */
+    public long repositorySize() {
+        return encrypted ? storedSize : size;
+    }
 
     /** Where the repository keeps the copy held by backup {@code holder}. */
     public static String repositoryKey(String holder, String bucket, String key) {
@@ -61,6 +75,6 @@ public record MediaObject(int store, String bucket, String key, long size, Strin
 
     /** This record held by {@code holder} (when the holder was not written, the backup itself). */
     public MediaObject withBackup(String holder) {
-        return new MediaObject(store, bucket, key, size, eTag, storedETag, sha256, holder);
+        return new MediaObject(store, bucket, key, size, eTag, storedETag, sha256, holder, encrypted, storedSize);
     }
 }

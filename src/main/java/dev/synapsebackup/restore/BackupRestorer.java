@@ -132,7 +132,7 @@ public final class BackupRestorer {
             if (!media.isEmpty()) {
                 // Only now: everything else is staged and verified.
                 MediaRestore.Result r = MediaRestore.toTarget(repo, backup.manifestFile(), layout.target,
-                        options.progress());
+                        options.opener(), options.progress());
                 notes.add("media held in S3: " + r.written() + " objects (" + r.bytes() + " bytes) written under "
                         + layout.target.resolve(MediaRestore.TARGET_DIR) + "/<bucket>/<key>");
             }
@@ -145,7 +145,7 @@ public final class BackupRestorer {
             // After everything else is staged and verified, before Synapse is stopped: the copies
             // only add objects the bucket lacks (or replace other versions), so Synapse may keep running.
             MediaRestore.Result r = MediaRestore.toLive(repo, backup.manifestFile(), media,
-                    homeserver.get().s3MediaProviders(), options.progress());
+                    homeserver.get().s3MediaProviders(), options.opener(), options.progress());
             for (MediaStore store : media.stores()) {
                 changes.add("media held in S3: " + store.location());
             }

@@ -95,7 +95,7 @@ public final class BackupVerifier {
             problems.addAll(0, r.problems());
             MediaCheck media = null;
             if (backup.hasManifest() && !backup.summary().media().isEmpty()) {
-                media = new MediaCheck(repo, backup.manifestFile(), allMedia, problems);
+                media = new MediaCheck(repo, backup.manifestFile(), allMedia, opener, problems);
                 otherProblems[0] += media.run();
             }
             return new VerifyResult(id, mode, r.files(), r.bytes(), r.downloaded(),

@@ -23,7 +23,9 @@ import java.util.TreeSet;
  * record's copy is present with the recorded size (and, for a server-side copy, the recorded
  * ETag). On S3 this is one streamed listing per holder, merged with the records of that holder
  * (both in key order); a local repository is checked by stat. Then the SHA-256 of a sample of the
- * copies whose hash was recorded (every {@value #SAMPLE_EVERY}th, or all) is checked by reading them.
+ * copies whose hash was recorded (every {@value #SAMPLE_EVERY}th, or all) is checked by reading them;
+ * an encrypted copy ({@code media-encryption}) is checked against its stored size, and decrypted
+ * (MDC checked) to hash its plaintext.
  */
 final class MediaCheck {
     /** One copy in this many is downloaded and hashed, unless all are. */
@@ -32,14 +34,17 @@ final class MediaCheck {
     private final Repository repo;
     private final java.nio.file.Path manifestFile;
     private final boolean all;
+    private final dev.synapsebackup.crypto.Opener opener;
     private final List<String> problems;
     private long problemCount;
     long objects;
     long bytes;
     long hashed;
 
-    MediaCheck(Repository repo, java.nio.file.Path manifestFile, boolean all, List<String> problems) {
+    MediaCheck(Repository repo, java.nio.file.Path manifestFile, boolean all, dev.synapsebackup.crypto.Opener opener,
+            List<String> problems) {
         this.repo = repo;
+        this.opener = opener;
         this.manifestFile = manifestFile;
         this.all = all;
         this.problems = problems;
@@ -110,8 +115,8 @@ final class MediaCheck {
     }
 
     private void compare(MediaObject m, long size, String eTag) {
-        if (size != m.size()) {
-            problem(m.repositoryKey() + ": " + size + " bytes, the manifest says " + m.size());
+        if (size != m.repositorySize()) {
+            problem(m.repositoryKey() + ": " + size + " bytes, the manifest says " + m.repositorySize());
         } else if (m.storedETag() != null && eTag != null && !m.storedETag().equals(eTag)) {
             problem(m.repositoryKey() + ": ETag " + eTag + ", the manifest says " + m.storedETag());
         }
@@ -128,10 +133,13 @@ final class MediaCheck {
                     continue;
                 }
                 MessageDigest d = Sha256.newDigest();
-                try (InputStream in = new DigestInputStream(repo.open(m.repositoryKey()), d)) {
+                try (InputStream in = new DigestInputStream(MediaRestore.open(repo, m, opener), d)) {
                     in.transferTo(OutputStream.nullOutputStream());
                 } catch (FileNotFoundException e) {
                     continue; // reported as missing already
+                } catch (dev.synapsebackup.IntegrityException e) {
+                    problem(m.repositoryKey() + ": " + e.getMessage()); // damaged: its MDC or framing fails
+                    continue;
                 }
                 hashed++;
                 if (!Sha256.hex(d.digest()).equals(m.sha256())) {

@@ -3,7 +3,9 @@ package dev.synapsebackup.restore;
 import dev.synapsebackup.IntegrityException;
 import dev.synapsebackup.Progress;
 import dev.synapsebackup.config.S3Parameters;
+import dev.synapsebackup.crypto.Opener;
 import dev.synapsebackup.io.Sha256;
+import dev.synapsebackup.io.WorkDir;
 import dev.synapsebackup.manifest.Manifest;
 import dev.synapsebackup.manifest.MediaObject;
 import dev.synapsebackup.manifest.MediaStore;
@@ -57,6 +59,15 @@ public final class MediaRestore {
      */
     public static Result toTarget(Repository repo, Path manifestFile, Path target, Progress progress)
             throws IOException {
+        return toTarget(repo, manifestFile, target, null, progress);
+    }
+
+    /**
+     * As {@link #toTarget(Repository, Path, Path, Progress)}; encrypted copies are decrypted with
+     * {@code opener} (null: the backup has none), their MDC checked before the file is renamed into place.
+     */
+    public static Result toTarget(Repository repo, Path manifestFile, Path target, Opener opener, Progress progress)
+            throws IOException {
         long listed = 0;
         long bytes = 0;
         try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
@@ -69,7 +80,7 @@ public final class MediaRestore {
                 Path tmp = file.resolveSibling("." + file.getFileName() + ".partial");
                 MessageDigest digest = Sha256.newDigest();
                 long n;
-                try (InputStream in = new DigestInputStream(repo.open(m.repositoryKey()), digest);
+                try (InputStream in = new DigestInputStream(open(repo, m, opener), digest);
                      OutputStream out = Files.newOutputStream(tmp)) {
                     n = in.transferTo(out);
                 }
@@ -92,6 +103,16 @@ public final class MediaRestore {
      */
     public static Result toLive(Repository repo, Path manifestFile, MediaSummary media,
             List<S3MediaProvider> providers, Progress progress) throws IOException {
+        return toLive(repo, manifestFile, media, providers, null, progress);
+    }
+
+    /**
+     * As {@link #toLive(Repository, Path, MediaSummary, List, Progress)}; an encrypted copy is
+     * decrypted with {@code opener} into a file of the run's work directory, its MDC, size and
+     * SHA-256 checked, and only then uploaded: no unverified plaintext reaches the live bucket.
+     */
+    public static Result toLive(Repository repo, Path manifestFile, MediaSummary media,
+            List<S3MediaProvider> providers, Opener opener, Progress progress) throws IOException {
         long listed = 0;
         AtomicLong written = new AtomicLong();
         AtomicLong bytes = new AtomicLong();
@@ -110,8 +131,8 @@ public final class MediaRestore {
                 progress.start("restoring media into " + store.location(), -1);
                 try (S3MediaBucket bucket = new S3MediaBucket(params, null, PARALLELISM * 2, 1000)) {
                     for (String keyPrefix : store.keyPrefixes()) {
-                        listed += restorePrefix(repo, manifestFile, store, keyPrefix, bucket, storageClass, pool,
-                                written, bytes, progress);
+                        listed += restorePrefix(repo, manifestFile, store, keyPrefix, bucket, storageClass, opener,
+                                pool, written, bytes, progress);
                     }
                 }
                 progress.finish();
@@ -128,8 +149,8 @@ public final class MediaRestore {
      * both are in key order.
      */
     private static long restorePrefix(Repository repo, Path manifestFile, MediaStore store, String keyPrefix,
-            S3MediaBucket bucket, String storageClass, ExecutorService pool, AtomicLong written, AtomicLong bytes,
-            Progress progress) throws IOException {
+            S3MediaBucket bucket, String storageClass, Opener opener, ExecutorService pool, AtomicLong written,
+            AtomicLong bytes, Progress progress) throws IOException {
         long listed = 0;
         {
             try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
@@ -152,8 +173,12 @@ public final class MediaRestore {
                         continue;
                     }
                     window.add(pool.submit(() -> {
-                        try (InputStream in = repo.open(m.repositoryKey())) {
-                            bucket.put(m.key(), in, m.size(), storageClass);
+                        if (m.encrypted()) {
+                            putDecrypted(repo, m, opener, bucket, storageClass);
+                        } else {
+                            try (InputStream in = repo.open(m.repositoryKey())) {
+                                bucket.put(m.key(), in, m.size(), storageClass);
+                            }
                         }
                         written.incrementAndGet();
                         bytes.addAndGet(m.size());
@@ -167,6 +192,43 @@ public final class MediaRestore {
             }
         }
         return listed;
+    }
+
+    /** Decrypts {@code m}'s copy into a work file, checks it whole (MDC, size, SHA-256), then uploads it. */
+    private static void putDecrypted(Repository repo, MediaObject m, Opener opener, S3MediaBucket bucket,
+            String storageClass) throws IOException {
+        Path tmp = Files.createTempFile(WorkDir.get(), "media-", ".partial");
+        try {
+            MessageDigest digest = Sha256.newDigest();
+            long n;
+            try (InputStream in = new DigestInputStream(open(repo, m, opener), digest);
+                 OutputStream out = Files.newOutputStream(tmp)) {
+                n = in.transferTo(out); // the opener checks the MDC at the end of the message
+            }
+            check(m, n, digest);
+            try (InputStream in = Files.newInputStream(tmp)) {
+                bucket.put(m.key(), in, n, storageClass);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** The plaintext of {@code m}'s copy: decrypted when it is encrypted. */
+    static InputStream open(Repository repo, MediaObject m, Opener opener) throws IOException {
+        if (!m.encrypted()) {
+            return repo.open(m.repositoryKey());
+        }
+        if (opener == null) {
+            throw new IllegalStateException("media object " + m.repositoryKey() + " is encrypted: no key given to open it");
+        }
+        InputStream raw = repo.open(m.repositoryKey());
+        try {
+            return opener.decrypt(raw);
+        } catch (IOException | RuntimeException e) {
+            raw.close();
+            throw e;
+        }
     }
 
     /** Waits for the copies in flight; progress advances here, on the calling thread. */
@@ -256,6 +318,25 @@ public final class MediaRestore {
                         lines.add("rm -f -- \"$partial/" + TARGET_DIR + "\"/" + StockPipeline.quote(o.name()));
                     }
                 }
+            }
+        }
+        boolean encrypted = false;
+        try (Manifest.FileIterator it = Manifest.files(manifestFile)) {
+            skipFiles(it);
+            Iterator<MediaObject> records = it.media();
+            while (records.hasNext()) {
+                MediaObject m = records.next();
+                if (!m.encrypted()) {
+                    continue;
+                }
+                if (!encrypted) {
+                    encrypted = true;
+                    lines.add("# copies made with media-encryption are OpenPGP messages: each is decrypted in place"
+                            + " (set -e stops the script, and it removes $partial, if gpg fails: a damaged copy's MDC)");
+                    lines.add("media_decrypt() { " + StockPipeline.decryptCommand(config)
+                            + " --output \"$1.gpg-plain\" -- \"$1\"; mv -f -- \"$1.gpg-plain\" \"$1\"; }");
+                }
+                lines.add("media_decrypt \"$partial/" + TARGET_DIR + "\"/" + StockPipeline.quote(m.name()));
             }
         }
         for (MediaStore store : media.stores()) {

@@ -61,16 +61,22 @@ public final class StockPipeline {
         return restoreCommand(config, objects, toRemove, target, List.of());
     }
 
+    /** The gpg command that decrypts an object of this repository from stdin, or the file it is given. */
+    static String decryptCommand(ToolConfig config) {
+        String passFile = config.passphrase().flatMap(p -> p.file()).map(Path::toString).orElse("<passphrase-file>");
+        // Public keys: gpg finds the secret key in its keyring; no passphrase file (gpg asks for the key's own).
+        return config.publicKeyEncryption() ? "gpg --batch --decrypt"
+                : "gpg --batch --decrypt --passphrase-file " + quote(passFile);
+    }
+
     /**
      * As {@link #restoreCommand(ToolConfig, List, List, Path)}, with {@code mediaLines} (see
      * {@link MediaRestore#scriptLines}) run after the archives are extracted, before the rename.
      */
     public static List<String> restoreCommand(ToolConfig config, List<String> objects, List<String> toRemove, Path target,
                                               List<String> mediaLines) {
-        String passFile = config.passphrase().flatMap(p -> p.file()).map(Path::toString).orElse("<passphrase-file>");
-        // Public keys: gpg finds the secret key in its keyring; no passphrase file (gpg asks for the key's own).
         boolean publicKey = config.publicKeyEncryption();
-        String decrypt = publicKey ? "gpg --batch --decrypt" : "gpg --batch --decrypt --passphrase-file " + quote(passFile);
+        String decrypt = decryptCommand(config);
         String id = objects.get(objects.size() - 1);
         boolean chain = objects.size() > 1;
         List<String> lines = new ArrayList<>();

@@ -136,6 +136,19 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void mediaEncryptionIsOffByDefaultAndABoolean() throws Exception {
+        Path plain = write("repository: /var/backups/synapse\n");
+        assertThat(new ConfigLoader(Map.of(), null).load(file(plain)).mediaEncryption()).isFalse();
+        Path set = write("repository: /var/backups/synapse\nmedia-encryption: true\n");
+        assertThat(new ConfigLoader(Map.of(), null).load(file(set)).mediaEncryption()).isTrue();
+        assertThat(new ConfigLoader(Map.of(), null).load(file(set)).withStateDirectory(Path.of("/x")).mediaEncryption())
+                .isTrue();
+        Path bad = write("repository: /var/backups/synapse\nmedia-encryption: yes please\n");
+        assertThatThrownBy(() -> new ConfigLoader(Map.of(), null).load(file(bad)))
+                .hasMessageContaining("\"media-encryption\"").hasMessageContaining("true or false");
+    }
+
+    @Test
     void defaultConfigFileIsUsedWhenPresent() throws Exception {
         Path f = write("repository: /var/backups/synapse\n");
         ToolConfig c = new ConfigLoader(Map.of(), f).load(ConfigOverrides.none());

@@ -120,7 +120,10 @@ class ManifestTest {
                 new MediaObject(0, "synapse-media", "m/local_content/aa/bb/x", 5, "e1", "e1", null,
                         "backup-20261126000000000001"),
                 new MediaObject(0, "synapse-media", "m/local_content/aa/bb/y", 7, "e2", null, "c".repeat(64),
-                        "backup-20261126000000000002"));
+                        "backup-20261126000000000002"),
+                // media-encryption: an OpenPGP message of 90 bytes holds the 3 bytes of plaintext
+                new MediaObject(0, "synapse-media", "m/local_content/aa/bb/z", 3, "e3", null, "d".repeat(64),
+                        "backup-20261126000000000002", true, 90));
         try (OutputStream out = Files.newOutputStream(file); Manifest.Writer w = new Manifest.Writer(out, header)) {
             w.file(f);
             w.beginMedia();
@@ -136,7 +139,7 @@ class ManifestTest {
             it.media().forEachRemaining(read::add);
             assertThat(read).isEqualTo(media);
             ManifestSummary s = it.summary();
-            assertThat(s.media()).isEqualTo(new MediaSummary(List.of(store), 2, 12));
+            assertThat(s.media()).isEqualTo(new MediaSummary(List.of(store), 3, 15));
             assertThat(s.fileCount()).isEqualTo(1);
         }
         // One pass without reading the media records, and readSummary, agree.
