@@ -1,7 +1,6 @@
 package dev.synapsebackup.create;
 
 import dev.synapsebackup.Progress;
-import dev.synapsebackup.SynapseBackupException;
 import dev.synapsebackup.io.CountingOutputStream;
 import dev.synapsebackup.io.Sha256;
 import dev.synapsebackup.manifest.Manifest;
@@ -27,7 +26,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -184,22 +182,7 @@ final class MediaCopier implements AutoCloseable {
     }
 
     private void write(Future<MediaObject> f, Manifest.Writer manifest) throws IOException {
-        MediaObject m;
-        try {
-            m = f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SynapseBackupException(SynapseBackupException.INTERRUPTED, "interrupted while copying media");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IOException io) {
-                throw io;
-            }
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IOException(c);
-        }
+        MediaObject m = Tasks.await(f, "copying media");
         if (m == null) {
             return; // deleted after it was listed
         }

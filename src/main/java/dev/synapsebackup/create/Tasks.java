@@ -3,7 +3,7 @@ package dev.synapsebackup.create;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
+import java.util.concurrent.Future;
 
 /** The threads a create starts beside its own: daemons, whose failures are thrown where they are awaited. */
 final class Tasks {
@@ -19,7 +19,7 @@ final class Tasks {
     }
 
     /** The task's result; its failure is thrown here as it was thrown there. */
-    static <T> T await(FutureTask<T> task, String what) throws IOException {
+    static <T> T await(Future<T> task, String what) throws IOException {
         try {
             return task.get();
         } catch (InterruptedException e) {

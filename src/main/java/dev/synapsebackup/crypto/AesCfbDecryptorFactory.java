@@ -84,6 +84,14 @@ final class AesCfbDecryptorFactory extends PBEDataDecryptorFactory {
             // without MDC OpenPGP uses its resyncing CFB variant: not ours (and refused anyway)
             return delegate.createDataDecryptor(withIntegrityPacket, encAlgorithm, key);
         }
+        return fastAes(key, digests.get(HashAlgorithmTags.SHA1));
+    }
+
+    /**
+     * The fast decryptor of an AES SEIPD v1 body under {@code key}, with {@code mdc} as its
+     * integrity calculator; shared with {@link Identity}, whose session keys come from PKESKs.
+     */
+    static PGPDataDecryptor fastAes(byte[] key, PGPDigestCalculator mdc) throws PGPException {
         Cipher ecb;
         try {
             ecb = Cipher.getInstance("AES/ECB/NoPadding");
@@ -91,7 +99,6 @@ final class AesCfbDecryptorFactory extends PBEDataDecryptorFactory {
         } catch (GeneralSecurityException e) {
             throw new PGPException("AES is not available: " + e.getMessage(), e);
         }
-        PGPDigestCalculator mdc = digests.get(HashAlgorithmTags.SHA1);
         return new PGPDataDecryptor() {
             @Override
             public InputStream getInputStream(InputStream in) {

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -20,8 +19,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Supplier;
-import javax.crypto.Cipher;
-import javax.crypto.spec.SecretKeySpec;
 import org.bouncycastle.bcpg.HashAlgorithmTags;
 import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
 import org.bouncycastle.openpgp.PGPEncryptedData;
@@ -37,7 +34,6 @@ import org.bouncycastle.openpgp.PGPSecretKeyRing;
 import org.bouncycastle.openpgp.PGPUtil;
 import org.bouncycastle.openpgp.bc.BcPGPObjectFactory;
 import org.bouncycastle.openpgp.operator.PGPDataDecryptor;
-import org.bouncycastle.openpgp.operator.PGPDigestCalculator;
 import org.bouncycastle.openpgp.operator.bc.BcPBESecretKeyDecryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPGPDigestCalculatorProvider;
 import org.bouncycastle.openpgp.operator.bc.BcPublicKeyDataDecryptorFactory;
@@ -243,30 +239,8 @@ public final class Identity implements Opener {
             if (!withIntegrityPacket || !AesCfbDecryptorFactory.isAes(encAlgorithm)) {
                 return super.createDataDecryptor(withIntegrityPacket, encAlgorithm, key);
             }
-            Cipher ecb;
-            try {
-                ecb = Cipher.getInstance("AES/ECB/NoPadding");
-                ecb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"));
-            } catch (GeneralSecurityException e) {
-                throw new PGPException("AES is not available: " + e.getMessage(), e);
-            }
-            PGPDigestCalculator mdc = new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA1);
-            return new PGPDataDecryptor() {
-                @Override
-                public InputStream getInputStream(InputStream in) {
-                    return new AesCfbDecryptorFactory.CfbDecryptingInputStream(in, ecb);
-                }
-
-                @Override
-                public int getBlockSize() {
-                    return 16;
-                }
-
-                @Override
-                public PGPDigestCalculator getIntegrityCalculator() {
-                    return mdc;
-                }
-            };
+            return AesCfbDecryptorFactory.fastAes(key,
+                    new JcaPGPDigestCalculatorProviderBuilder().build().get(HashAlgorithmTags.SHA1));
         }
     }
 }

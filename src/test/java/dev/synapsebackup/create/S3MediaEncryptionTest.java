@@ -16,20 +16,17 @@ import dev.synapsebackup.restore.BackupVerifier;
 import dev.synapsebackup.restore.MediaRestore;
 import dev.synapsebackup.restore.VerifyResult;
 import dev.synapsebackup.synapse.HomeserverConfig;
-import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.GpgKeys;
 import dev.synapsebackup.testing.Procs;
+import dev.synapsebackup.testing.S3MediaFixtures;
 import dev.synapsebackup.testing.S3ProxyServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -66,18 +63,7 @@ class S3MediaEncryptionTest {
     }
 
     private static Path homeserver(String name, String bucket) throws IOException {
-        Path yaml = SampleHomeserver.generate(tmp.resolve(name), SampleHomeserver.Options.defaults());
-        Files.writeString(yaml, "\nmedia_storage_providers:\n"
-                + "- module: s3_storage_provider.S3StorageProviderBackend\n"
-                + "  store_local: false\n"
-                + "  config:\n"
-                + "    bucket: " + bucket + "\n"
-                + "    endpoint_url: " + S3.endpoint() + "\n"
-                + "    region_name: us-east-1\n"
-                + "    access_key_id: " + S3ProxyServer.ACCESS_KEY + "\n"
-                + "    secret_access_key: " + S3ProxyServer.SECRET_KEY + "\n"
-                + "    prefix: synapse/\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND);
-        return yaml;
+        return S3MediaFixtures.homeserver(tmp.resolve(name), S3.endpoint().toString(), bucket, "");
     }
 
     /** Small objects and one of 7 MiB; returns the bytes by key. */
@@ -104,16 +90,7 @@ class S3MediaEncryptionTest {
     }
 
     private static List<MediaObject> records(Repository repo, String id, Opener opener) throws IOException {
-        Path manifest = BackupReader.fetchManifest(repo, id, opener, Files.createTempDirectory(work, "m"));
-        List<MediaObject> records = new ArrayList<>();
-        try (Manifest.FileIterator it = Manifest.files(manifest)) {
-            while (it.hasNext()) {
-                it.next();
-            }
-            Iterator<MediaObject> media = it.media();
-            media.forEachRemaining(records::add);
-        }
-        return records;
+        return S3MediaFixtures.mediaRecords(repo, id, opener, work);
     }
 
     private static byte[] stored(Repository repo, MediaObject m) throws IOException {

@@ -13,14 +13,12 @@ import dev.synapsebackup.restore.BackupVerifier;
 import dev.synapsebackup.restore.MediaRestore;
 import dev.synapsebackup.restore.VerifyResult;
 import dev.synapsebackup.synapse.HomeserverConfig;
-import dev.synapsebackup.synapse.SampleHomeserver;
 import dev.synapsebackup.testing.FaultProxy;
+import dev.synapsebackup.testing.S3MediaFixtures;
 import dev.synapsebackup.testing.S3ProxyServer;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -66,23 +64,9 @@ class S3MediaTest {
 
     /** A sample homeserver whose media provider is {@code bucket} at {@code endpoint}. */
     private static Path homeserver(String name, String endpoint, String bucket) throws IOException {
-        Path yaml = SampleHomeserver.generate(tmp.resolve(name), SampleHomeserver.Options.defaults());
-        Files.writeString(yaml, "\nmedia_storage_providers:\n"
-                + "- module: file_system\n"
+        return S3MediaFixtures.homeserver(tmp.resolve(name), endpoint, bucket, "- module: file_system\n"
                 + "  store_local: true\n"
-                + "  config: {directory: /nonexistent}\n"
-                + "- module: s3_storage_provider.S3StorageProviderBackend\n"
-                + "  store_local: false\n"
-                + "  store_remote: true\n"
-                + "  store_synchronous: true\n"
-                + "  config:\n"
-                + "    bucket: " + bucket + "\n"
-                + "    endpoint_url: " + endpoint + "\n"
-                + "    region_name: us-east-1\n"
-                + "    access_key_id: " + S3ProxyServer.ACCESS_KEY + "\n"
-                + "    secret_access_key: " + S3ProxyServer.SECRET_KEY + "\n"
-                + "    prefix: synapse/\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND);
-        return yaml;
+                + "  config: {directory: /nonexistent}\n");
     }
 
     /** {@link #SMALL} small objects and three of 12 MiB, plus a URL preview that is never copied. */
