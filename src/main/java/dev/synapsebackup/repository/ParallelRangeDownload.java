@@ -35,14 +35,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ParallelRangeDownload extends InputStream {
     /**
-     * Range size unless configured. Smaller than the uploads' parts so that more GETs fit in the
-     * same memory: across a WAN each stream is slow, and eight streams of 4 MiB ranges did better
-     * than four of 8 MiB (bench/results/2026-12-02-parallel-get.md), while a range still takes
-     * far longer to transfer than a request's round trip.
+     * Range size unless configured. Every GET costs the client a few milliseconds of CPU in a
+     * cold JVM (the SDK's request pipeline), which on loopback, where a restore is bound by CPU,
+     * made 4 MiB ranges cost about a CPU-second per GB more than 8 MiB ones
+     * (bench/results/2026-12-02-i19-jit.md).
      */
-    static final long DEFAULT_PART_SIZE = 4L * 1024 * 1024;
-    /** Ranged GETs at once unless configured. */
-    static final int DEFAULT_PARALLELISM = 8;
+    static final long DEFAULT_PART_SIZE = 8L * 1024 * 1024;
+    /**
+     * Ranged GETs at once unless configured: four streams of 8 MiB fit the memory target (at
+     * most five buffers); across a WAN eight streams of 4 MiB fetched faster, but a restore
+     * there was already bound by CPU (bench/results/2026-12-02-parallel-get.md).
+     */
+    static final int DEFAULT_PARALLELISM = 4;
     private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
 
     /**

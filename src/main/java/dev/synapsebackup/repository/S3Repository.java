@@ -614,7 +614,7 @@ public final class S3Repository extends AbstractRepository {
         }
 
         /**
-         * The size of the ranges that a parallel read GETs (default 4 MiB, or the system property
+         * The size of the ranges that a parallel read GETs (default 8 MiB, or the system property
          * {@value #DOWNLOAD_RANGE_KIB_PROPERTY} in KiB); small for tests.
          */
         Builder downloadPartSize(long bytes) {

@@ -74,6 +74,7 @@ class PackageTest {
         assertThat(contents.exitCode()).isZero();
         assertThat(contents.stdout()).contains("./usr/bin/synapse-backup -> ../lib/synapse-backup/bin/synapse-backup")
                 .contains("./usr/lib/synapse-backup/runtime/bin/java").contains("./usr/lib/synapse-backup/synapse-backup.jar")
+                .contains("./usr/lib/synapse-backup/compiler-directives.json")
                 .contains("./lib/systemd/system/synapse-backup.service").contains("./lib/systemd/system/synapse-backup.timer")
                 .contains("./lib/systemd/system/synapse-backup-prune.service")
                 .contains("./lib/systemd/system/synapse-backup-prune.timer")
