@@ -157,8 +157,8 @@ final class LockAcquisition {
     /** Live lock objects other than {@code exceptKey}; stale ones are left for their takers. */
     private List<LockInfo> liveOthers(String exceptKey) {
         Instant now = settings.clock.instant();
-        return LockRecord.readAll(repo).stream()
-                .filter(l -> !l.key().equals(exceptKey) && !l.isStale(now, settings.staleAfter)).toList();
+        return LockRecord.readAll(repo, exceptKey).stream()
+                .filter(l -> !l.isStale(now, settings.staleAfter)).toList();
     }
 
     private RepositoryLock acquireByListing() throws IOException, InterruptedException {

@@ -3,9 +3,7 @@ package dev.synapsebackup.repository;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.repository.RepositoryLock.LockInfo;
-import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,25 +28,26 @@ final class LockRecord {
 
     /** The lock object at {@code key}, or empty if there is none. */
     static Optional<LockInfo> read(ObjectStore store, String key) throws IOException {
-        Optional<ObjectInfo> stat = store.stat(key);
-        if (stat.isEmpty()) {
-            return Optional.empty();
-        }
-        byte[] content;
-        try (InputStream in = store.open(key)) {
-            content = in.readNBytes(MAX_BYTES);
-        } catch (FileNotFoundException e) {
-            return Optional.empty();
-        }
-        return Optional.of(parse(key, content, stat.get().lastModified()));
+        // One request on S3 (a GET answers 404 when it is absent): the lock is read before every
+        // irreversible step and on release.
+        return store.readSmall(key, MAX_BYTES).map(o -> parse(key, o.content(), o.lastModified()));
     }
 
     /** Every lock object of {@code store}, oldest first. */
     static List<LockInfo> readAll(ObjectStore store) {
+        return readAll(store, null);
+    }
+
+    /**
+     * Every lock object of {@code store} but {@code exceptKey} (null: none), oldest first. The
+     * caller's own lock is left out before it is read: a read costs requests, and the caller
+     * knows what it wrote.
+     */
+    static List<LockInfo> readAll(ObjectStore store, String exceptKey) {
         List<ObjectInfo> objects = new ArrayList<>();
         try {
             store.listObjects(o -> {
-                if (o.key().startsWith(BackupId.LOCKS_PREFIX)) {
+                if (o.key().startsWith(BackupId.LOCKS_PREFIX) && !o.key().equals(exceptKey)) {
                     objects.add(o);
                 }
             });

@@ -29,6 +29,27 @@ public interface ObjectStore extends AutoCloseable {
      */
     InputStream open(String key) throws IOException;
 
+    /** The first bytes of a small object and the store's last-modified time of it. */
+    record SmallObject(byte[] content, java.time.Instant lastModified) {
+    }
+
+    /**
+     * The first {@code maxBytes} bytes of a small object (a lock object) and its last-modified
+     * time, or empty if it does not exist. The default stats and then opens it; S3 answers both
+     * with one GET.
+     */
+    default Optional<SmallObject> readSmall(String key, int maxBytes) throws IOException {
+        Optional<ObjectInfo> stat = stat(key);
+        if (stat.isEmpty()) {
+            return Optional.empty();
+        }
+        try (InputStream in = open(key)) {
+            return Optional.of(new SmallObject(in.readNBytes(maxBytes), stat.get().lastModified()));
+        } catch (java.io.FileNotFoundException e) {
+            return Optional.empty();
+        }
+    }
+
     /**
      * Starts a streaming write of an object.
      *

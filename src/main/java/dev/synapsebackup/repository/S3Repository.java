@@ -380,6 +380,24 @@ public final class S3Repository extends AbstractRepository {
     }
 
     /**
+     * {@inheritDoc}
+     *
+     * <p>One GET: its response carries the last-modified time that a HEAD would, and a 404 says
+     * the object is absent as a HEAD's would.
+     */
+    @Override
+    public Optional<SmallObject> readSmall(String key, int maxBytes) throws IOException {
+        try (ResponseInputStream<GetObjectResponse> in = s3.getObject(b -> b.bucket(bucket.name()).key(bucket.fullKey(key)))) {
+            return Optional.of(new SmallObject(in.readNBytes(maxBytes), in.response().lastModified()));
+        } catch (SdkException e) {
+            if (S3Errors.isNotFound(e) && !S3Errors.isNoSuchBucket(e)) {
+                return Optional.empty();
+            }
+            throw e instanceof AwsServiceException ? errors.failureOrAccess("read", key, e) : errors.failure("read", key, e);
+        }
+    }
+
+    /**
      * A GET of {@code key}'s bytes from {@code from} to {@code end} (exclusive; -1: to the end), if
      * its ETag is {@code eTag} (null: any).
      */
