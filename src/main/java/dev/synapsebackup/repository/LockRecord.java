@@ -35,25 +35,32 @@ final class LockRecord {
 
     /** Every lock object of {@code store}, oldest first. */
     static List<LockInfo> readAll(ObjectStore store) {
-        return readAll(store, null);
+        return readAll(store, null, null);
     }
 
     /**
      * Every lock object of {@code store} but {@code exceptKey} (null: none), oldest first. The
      * caller's own lock is left out before it is read: a read costs requests, and the caller
-     * knows what it wrote.
+     * knows what it wrote. Every object listed (media copies skipped: lock keys sort before
+     * them) is also passed to {@code listed}, if not null, with whether media copies were met.
      */
-    static List<LockInfo> readAll(ObjectStore store, String exceptKey) {
-        List<ObjectInfo> objects = new ArrayList<>();
+    static List<LockInfo> readAll(ObjectStore store, String exceptKey, ListingCollector listed) {
+        List<String> keys = new ArrayList<>();
         try {
-            store.listObjects(o -> {
+            boolean media = store.listObjectsSkipping(AbstractRepository.MEDIA_PREFIX, o -> {
+                if (listed != null) {
+                    listed.accept(o);
+                }
                 if (o.key().startsWith(BackupId.LOCKS_PREFIX) && !o.key().equals(exceptKey)) {
-                    objects.add(o);
+                    keys.add(o.key());
                 }
             });
+            if (listed != null) {
+                listed.mediaCopies = media;
+            }
             List<LockInfo> result = new ArrayList<>();
-            for (ObjectInfo o : objects) {
-                read(store, o.key()).ifPresent(result::add);
+            for (String key : keys) {
+                read(store, key).ifPresent(result::add);
             }
             result.sort(Comparator.comparing(LockInfo::lastModified).thenComparing(LockInfo::key));
             return result;

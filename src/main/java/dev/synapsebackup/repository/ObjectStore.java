@@ -132,13 +132,19 @@ public interface ObjectStore extends AutoCloseable {
      * As {@link #listObjects(Consumer)}, without the objects whose key starts with
      * {@code subPrefix} (the copies of media held in S3, which may be millions): S3 lists the
      * keys before them, then resumes after them ({@code start-after}). The default filters.
+     *
+     * @return whether any object under {@code subPrefix} was met (true also when that is not known)
      */
-    default void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+    default boolean listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+        boolean[] met = {false};
         listObjects(o -> {
             if (!o.key().startsWith(subPrefix)) {
                 consumer.accept(o);
+            } else {
+                met[0] = true;
             }
         });
+        return met[0];
     }
 
     /**

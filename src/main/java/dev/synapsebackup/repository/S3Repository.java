@@ -270,20 +270,26 @@ public final class S3Repository extends AbstractRepository {
     }
 
     @Override
-    public void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+    public boolean listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
         String keyPrefix = bucket.keyPrefix();
         String skip = keyPrefix + subPrefix;
         try {
             // The keys before the skipped range: stop at its first key (no further page is fetched).
+            String stoppedAt = null;
             pages:
             for (ListObjectsV2Response page : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name())
                     .maxKeys(listPageSize).prefix(keyPrefix.isEmpty() ? null : keyPrefix))) {
                 for (S3Object o : page.contents()) {
                     if (o.key().startsWith(skip) || o.key().compareTo(skip) > 0) {
+                        stoppedAt = o.key();
                         break pages;
                     }
                     accept(o, keyPrefix, consumer);
                 }
+            }
+            if (stoppedAt == null) {
+                // The listing ended before the skipped range: nothing lies in it or after it.
+                return false;
             }
             // Then those after it. A store that ignores start-after lists from the start again:
             // what the first pass saw is passed over by the comparison.
@@ -296,6 +302,8 @@ public final class S3Repository extends AbstractRepository {
                     }
                 }
             }
+            // Keys are listed in order: the first key at or after the range is in it, or the range is empty.
+            return stoppedAt.startsWith(skip);
         } catch (SdkException e) {
             throw errors.failureOrAccess("list", "", e);
         }

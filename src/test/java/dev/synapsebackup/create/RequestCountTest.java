@@ -27,7 +27,7 @@ class RequestCountTest {
      * uploads; the parent's manifest; the data object; the lock check (GET); the manifest; the
      * release (GET, DELETE).
      */
-    static final int MAX_REQUESTS = 18;
+    static final int MAX_REQUESTS = 15;
 
     @RegisterExtension
     static final S3ProxyServer S3 = S3ProxyServer.inMemory();
