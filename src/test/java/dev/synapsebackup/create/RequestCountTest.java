@@ -22,12 +22,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RequestCountTest {
     /**
-     * HEAD bucket; the conditional-put probe (PUT, PUT If-None-Match, DELETE); the lock (HEAD, PUT
-     * If-None-Match, GET read-back); one listing of the repository (locks and backups); the stale
-     * uploads; the parent's manifest; the data object; the lock check (GET); the manifest; the
-     * release (GET, DELETE).
+     * HEAD bucket (access check); the conditional-put probe (PUT, PUT If-None-Match, DELETE); the
+     * lock (PUT If-None-Match, GET read-back); one listing (locks and backups, media copies
+     * skipped); the stale uploads; the parent's manifest; the data object; the lock check (GET);
+     * the manifest; the release (GET, DELETE). There were 22 before issue 19.
      */
-    static final int MAX_REQUESTS = 15;
+    static final int MAX_REQUESTS = 14;
 
     @RegisterExtension
     static final S3ProxyServer S3 = S3ProxyServer.inMemory();
