@@ -396,7 +396,12 @@ public final class S3Repository extends AbstractRepository {
     @Override
     public Optional<SmallObject> readSmall(String key, int maxBytes) throws IOException {
         try (ResponseInputStream<GetObjectResponse> in = s3.getObject(b -> b.bucket(bucket.name()).key(bucket.fullKey(key)))) {
-            return Optional.of(new SmallObject(in.readNBytes(maxBytes), in.response().lastModified()));
+            byte[] content = in.readNBytes(maxBytes);
+            Long length = in.response().contentLength();
+            if (length == null || length > content.length) {
+                in.abort(); // not a lock of ours: the rest is not downloaded just to be dropped
+            }
+            return Optional.of(new SmallObject(content, in.response().lastModified()));
         } catch (SdkException e) {
             if (S3Errors.isNotFound(e) && !S3Errors.isNoSuchBucket(e)) {
                 return Optional.empty();

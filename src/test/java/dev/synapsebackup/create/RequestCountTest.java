@@ -58,6 +58,16 @@ class RequestCountTest {
             assertThat(result.get("kind").asText()).isEqualTo("incremental");
             List<String> seen = proxy.requests().stream().map(r -> r.method() + " " + r.target()).toList();
             assertThat(seen).as(String.join("\n", seen)).hasSizeLessThanOrEqualTo(MAX_REQUESTS);
+
+            // Copies of S3-held media that a killed run left: the listing meets them, so the run
+            // lists media/ and removes them, as it did before it skipped that listing.
+            String orphan = "hs/media/backup-29991231000000000000/bucket/local_content/aa/one";
+            S3.putObject("requests", orphan, new byte[] {1}, java.util.Map.of());
+            proxy.reset();
+            Cli.Result third = cli.run(args);
+            assertThat(third.exitCode()).as(third.toString()).isZero();
+            assertThat(proxy.requests()).anyMatch(r -> r.target().contains("delimiter=%2F"));
+            assertThat(S3.keys("requests")).doesNotContain(orphan);
         }
     }
 }
