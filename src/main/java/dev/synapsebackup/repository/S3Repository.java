@@ -514,7 +514,8 @@ public final class S3Repository extends AbstractRepository {
      *
      * <p>Uses {@code If-None-Match: *}. Because some S3-compatible stores answer it with 501 or
      * silently ignore it, the object is first checked for (an existing object is never
-     * overwritten by this call), and after a write that the store may not have made conditional
+     * overwritten by this call; not needed once {@link #supportsConditionalPut()} saw the store
+     * refuse a conditional put of an existing key), and after a write that the store may not have made conditional
      * the object is read back: only if it holds {@code content} does this call count as the
      * creator. On such stores two racing callers can in rare cases both see their own content, so
      * callers must put something unique in {@code content} (host, pid, time) and treat the result
