@@ -18,6 +18,7 @@ import dev.synapsebackup.repository.BackupEntry;
 import dev.synapsebackup.repository.BackupId;
 import dev.synapsebackup.repository.ObjectWriter;
 import dev.synapsebackup.repository.Repository;
+import dev.synapsebackup.repository.RepositoryListing;
 import dev.synapsebackup.repository.RepositoryLock;
 import dev.synapsebackup.repository.S3MediaBucket;
 import dev.synapsebackup.synapse.S3MediaProvider;
@@ -143,13 +144,17 @@ public final class BackupCreator {
             }
             // Taken under the lock, so it stays true for this run: no other run adds or removes
             // backups meanwhile. Which objects exist is then known without a request per object.
-            List<BackupEntry> entries = repo.listWithoutMetadata();
+            // The lock's own listing is that listing when it made one (one request less).
+            RepositoryListing listing = lock.takeListing().orElseGet(repo::listingWithoutMetadata);
+            List<BackupEntry> entries = listing.backups();
             // A SQLite snapshot starts now, on its own thread: it takes about as long as reading
             // the parent's manifest.
             database = DatabaseCapture.start(sources.database(), temp,
                     ParentChoice.newestComplete(entries).flatMap(e -> BackupId.timeOf(e.id())).orElse(null));
             commit.removeLeftovers();
-            MediaCopier.removeOrphans(repo, entries);
+            if (listing.mediaCopies()) {
+                MediaCopier.removeOrphans(repo, entries);
+            }
             String id = newId(entries);
             createdId = id;
             Instant created = BackupId.timeOf(id).orElseThrow();

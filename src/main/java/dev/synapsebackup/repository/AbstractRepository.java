@@ -5,11 +5,8 @@ import dev.synapsebackup.SynapseBackupException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,46 +55,20 @@ public abstract class AbstractRepository implements Repository {
         return list(false).backups();
     }
 
+    @Override
+    public RepositoryListing listingWithoutMetadata() {
+        return list(false);
+    }
+
     private RepositoryListing list(boolean lookUpMetadata) {
-        List<ObjectInfo> data = new ArrayList<>();
-        Set<String> manifests = new HashSet<>();
-        long[] others = new long[1];
-        List<String> otherKeys = new ArrayList<>();
+        ListingCollector listed = new ListingCollector();
         try {
             // Copies of media held in S3 (FORMAT.md §10) are no backups and may be millions: not listed.
-            listObjectsSkipping(MEDIA_PREFIX, o -> {
-                String key = o.key();
-                if (BackupId.isBackupName(key)) {
-                    data.add(o);
-                } else if (key.endsWith(BackupId.MANIFEST_SUFFIX)
-                        && BackupId.isBackupName(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()))) {
-                    manifests.add(key.substring(0, key.length() - BackupId.MANIFEST_SUFFIX.length()));
-                } else if (!key.startsWith(BackupId.LOCKS_PREFIX)) {
-                    // Nested keys and other names: not backups (SPEC §3), so never deleted.
-                    others[0]++;
-                    if (otherKeys.size() < RepositoryListing.SAMPLE) {
-                        otherKeys.add(key);
-                    }
-                }
-            });
+            listed.mediaCopies = listObjectsSkipping(MEDIA_PREFIX, listed);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + location(), e);
         }
-        Map<String, Map<String, String>> metadata = lookUpMetadata ? metadataOf(data) : Map.of();
-        List<BackupEntry> result = new ArrayList<>(data.size());
-        for (ObjectInfo o : data) {
-            Map<String, String> m = metadata.getOrDefault(o.key(), o.metadata());
-            BackupEntry.Status status;
-            if (manifests.contains(o.key())) {
-                status = BackupEntry.Status.COMPLETE;
-            } else {
-                status = m.containsKey(BackupId.FORMAT_METADATA) ? BackupEntry.Status.UNFINISHED : BackupEntry.Status.FOREIGN;
-            }
-            result.add(new BackupEntry(o.key(), o.lastModified(), o.size(), status,
-                    m.get(BackupId.KIND_METADATA), m.get(BackupId.PARENT_METADATA)));
-        }
-        result.sort(Comparator.comparing(BackupEntry::lastModified).thenComparing(BackupEntry::id));
-        return new RepositoryListing(result, others[0], otherKeys);
+        return listed.build(lookUpMetadata ? metadataOf(listed.data) : Map.of());
     }
 
     /**

@@ -47,7 +47,12 @@ final class ConditionalPut {
 
     /** See {@link S3Repository#putIfAbsent}. */
     boolean putIfAbsent(String key, byte[] content, Map<String, String> metadata) throws IOException {
-        if (store.stat(key).isPresent()) {
+        // The existence check protects an existing object from a store that ignores the condition
+        // (or does not implement it). Once this run's probe saw the store refuse a conditional put
+        // of an existing key (412), the conditional put is that check itself, atomically: the
+        // HEAD is not sent. A store that answers 501 after all still gets it before the plain put.
+        boolean checked = !(probed && !unsupported);
+        if (checked && store.stat(key).isPresent()) {
             return false;
         }
         boolean conditional = true;
@@ -62,6 +67,9 @@ final class ConditionalPut {
             }
             conditional = false;
             unsupported = true;
+            if (!checked && store.stat(key).isPresent()) {
+                return false;
+            }
             try {
                 put(key, content, metadata, false);
             } catch (SdkException e2) {
@@ -88,7 +96,19 @@ final class ConditionalPut {
         }, RequestBody.fromContentProvider(() -> new ByteArrayInputStream(content), content.length, OCTET_STREAM));
     }
 
-    /** See {@link S3Repository#supportsConditionalPut}. */
+    /**
+     * See {@link S3Repository#supportsConditionalPut}.
+     *
+     * <p>The answer is asked of the store on every run, not remembered across runs (say in the
+     * host state): if a remembered "honoured" were wrong (the store replaced by one that ignores
+     * the condition), the read-back after the lock's put would not be enough. Two racing runs can
+     * both read back their own lock when the second put lands after the first read-back; the
+     * first notices only at its next {@link RepositoryLock#checkStillHeld()}, and by then it has
+     * already removed what it takes for an interrupted run's media copies, which are the other
+     * run's copies in progress. Checking the answer in the run means rewriting the live lock
+     * object, which a racing run can read half-written on a store that does not replace objects
+     * atomically (s3rver); the probe's own key avoids that.
+     */
     boolean supported() {
         if (!probed && !unsupported) {
             synchronized (this) {

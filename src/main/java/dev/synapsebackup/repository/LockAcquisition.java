@@ -80,12 +80,16 @@ final class LockAcquisition {
                         LockRecord.deleteIfToken(repo, key, mine.token());
                         return acquireByListing();
                     }
-                    // A run using the other protocol may hold a lock of its own.
-                    Optional<LockInfo> other = liveOthers(key).stream().findFirst();
+                    // A run using the other protocol may hold a lock of its own. The listing that
+                    // finds it is taken once our lock exists: with no other live lock, it is the
+                    // repository as this run holds it, and serves as the run's listing.
+                    ListingCollector listed = new ListingCollector();
+                    Optional<LockInfo> other = liveOthers(key, listed).stream().findFirst();
                     if (other.isPresent()) {
                         throw locked(other.get());
                     }
                     RepositoryLock lock = held(key, mine);
+                    lock.listedWhenTaken(listed.build(Map.of()));
                     keep = true;
                     return lock;
                 } finally {
@@ -155,10 +159,10 @@ final class LockAcquisition {
     }
 
     /** Live lock objects other than {@code exceptKey}; stale ones are left for their takers. */
-    private List<LockInfo> liveOthers(String exceptKey) {
+    private List<LockInfo> liveOthers(String exceptKey, ListingCollector listed) {
         Instant now = settings.clock.instant();
-        return LockRecord.readAll(repo).stream()
-                .filter(l -> !l.key().equals(exceptKey) && !l.isStale(now, settings.staleAfter)).toList();
+        return LockRecord.readAll(repo, exceptKey, listed).stream()
+                .filter(l -> !l.isStale(now, settings.staleAfter)).toList();
     }
 
     private RepositoryLock acquireByListing() throws IOException, InterruptedException {

@@ -3,9 +3,7 @@ package dev.synapsebackup.repository;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.synapsebackup.repository.RepositoryLock.LockInfo;
-import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,31 +28,39 @@ final class LockRecord {
 
     /** The lock object at {@code key}, or empty if there is none. */
     static Optional<LockInfo> read(ObjectStore store, String key) throws IOException {
-        Optional<ObjectInfo> stat = store.stat(key);
-        if (stat.isEmpty()) {
-            return Optional.empty();
-        }
-        byte[] content;
-        try (InputStream in = store.open(key)) {
-            content = in.readNBytes(MAX_BYTES);
-        } catch (FileNotFoundException e) {
-            return Optional.empty();
-        }
-        return Optional.of(parse(key, content, stat.get().lastModified()));
+        // One request on S3 (a GET answers 404 when it is absent): the lock is read before every
+        // irreversible step and on release.
+        return store.readSmall(key, MAX_BYTES).map(o -> parse(key, o.content(), o.lastModified()));
     }
 
     /** Every lock object of {@code store}, oldest first. */
     static List<LockInfo> readAll(ObjectStore store) {
-        List<ObjectInfo> objects = new ArrayList<>();
+        return readAll(store, null, null);
+    }
+
+    /**
+     * Every lock object of {@code store} but {@code exceptKey} (null: none), oldest first. The
+     * caller's own lock is left out before it is read: a read costs requests, and the caller
+     * knows what it wrote. Every object listed (media copies skipped: lock keys sort before
+     * them) is also passed to {@code listed}, if not null, with whether media copies were met.
+     */
+    static List<LockInfo> readAll(ObjectStore store, String exceptKey, ListingCollector listed) {
+        List<String> keys = new ArrayList<>();
         try {
-            store.listObjects(o -> {
-                if (o.key().startsWith(BackupId.LOCKS_PREFIX)) {
-                    objects.add(o);
+            boolean media = store.listObjectsSkipping(AbstractRepository.MEDIA_PREFIX, o -> {
+                if (listed != null) {
+                    listed.accept(o);
+                }
+                if (o.key().startsWith(BackupId.LOCKS_PREFIX) && !o.key().equals(exceptKey)) {
+                    keys.add(o.key());
                 }
             });
+            if (listed != null) {
+                listed.mediaCopies = media;
+            }
             List<LockInfo> result = new ArrayList<>();
-            for (ObjectInfo o : objects) {
-                read(store, o.key()).ifPresent(result::add);
+            for (String key : keys) {
+                read(store, key).ifPresent(result::add);
             }
             result.sort(Comparator.comparing(LockInfo::lastModified).thenComparing(LockInfo::key));
             return result;

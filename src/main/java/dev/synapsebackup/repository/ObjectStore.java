@@ -29,6 +29,27 @@ public interface ObjectStore extends AutoCloseable {
      */
     InputStream open(String key) throws IOException;
 
+    /** The first bytes of a small object and the store's last-modified time of it. */
+    record SmallObject(byte[] content, java.time.Instant lastModified) {
+    }
+
+    /**
+     * The first {@code maxBytes} bytes of a small object (a lock object) and its last-modified
+     * time, or empty if it does not exist. The default stats and then opens it; S3 answers both
+     * with one GET.
+     */
+    default Optional<SmallObject> readSmall(String key, int maxBytes) throws IOException {
+        Optional<ObjectInfo> stat = stat(key);
+        if (stat.isEmpty()) {
+            return Optional.empty();
+        }
+        try (InputStream in = open(key)) {
+            return Optional.of(new SmallObject(in.readNBytes(maxBytes), stat.get().lastModified()));
+        } catch (java.io.FileNotFoundException e) {
+            return Optional.empty();
+        }
+    }
+
     /**
      * Starts a streaming write of an object.
      *
@@ -111,13 +132,19 @@ public interface ObjectStore extends AutoCloseable {
      * As {@link #listObjects(Consumer)}, without the objects whose key starts with
      * {@code subPrefix} (the copies of media held in S3, which may be millions): S3 lists the
      * keys before them, then resumes after them ({@code start-after}). The default filters.
+     *
+     * @return whether any object under {@code subPrefix} was met (true also when that is not known)
      */
-    default void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+    default boolean listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+        boolean[] met = {false};
         listObjects(o -> {
             if (!o.key().startsWith(subPrefix)) {
                 consumer.accept(o);
+            } else {
+                met[0] = true;
             }
         });
+        return met[0];
     }
 
     /**

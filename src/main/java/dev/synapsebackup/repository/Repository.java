@@ -52,6 +52,14 @@ public interface Repository extends ObjectStore {
     }
 
     /**
+     * As {@link #listWithoutMetadata()}, with the count of other objects and whether there are
+     * copies of S3-held media ({@link RepositoryListing}); the default cannot tell the latter.
+     */
+    default RepositoryListing listingWithoutMetadata() {
+        return new RepositoryListing(listWithoutMetadata(), 0, List.of());
+    }
+
+    /**
      * Until when a backup is retained (S3 Object Lock): the later retain-until date of its data
      * object and its manifest, which may lie in the past; empty when neither has a retention.
      */

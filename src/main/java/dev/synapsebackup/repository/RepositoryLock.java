@@ -144,6 +144,7 @@ public final class RepositoryLock implements AutoCloseable {
     private final LockInfo initial;
     private final ScheduledExecutorService refresher;
     private Instant lastRefresh;
+    private RepositoryListing listing;
     private String lost;
     private boolean closed;
 
@@ -193,6 +194,24 @@ public final class RepositoryLock implements AutoCloseable {
     /** The lock as this run wrote it. */
     public LockInfo info() {
         return initial;
+    }
+
+    /** Keeps the listing the acquisition took once this lock existed (see {@link #takeListing()}). */
+    synchronized void listedWhenTaken(RepositoryListing l) {
+        this.listing = l;
+    }
+
+    /**
+     * The repository's listing that taking the lock made, once: taken after this lock existed
+     * and no other was live, it is the repository as this run holds it, without the data
+     * objects' metadata ({@link Repository#listingWithoutMetadata()}), and saves the run a listing
+     * of its own. Empty if the protocol made none (write-then-list), or it was taken already: it
+     * describes the repository before this run wrote anything.
+     */
+    public synchronized Optional<RepositoryListing> takeListing() {
+        Optional<RepositoryListing> l = Optional.ofNullable(listing);
+        listing = null;
+        return l;
     }
 
     /** The key of this run's lock object. */

@@ -270,20 +270,26 @@ public final class S3Repository extends AbstractRepository {
     }
 
     @Override
-    public void listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
+    public boolean listObjectsSkipping(String subPrefix, Consumer<ObjectInfo> consumer) throws IOException {
         String keyPrefix = bucket.keyPrefix();
         String skip = keyPrefix + subPrefix;
         try {
             // The keys before the skipped range: stop at its first key (no further page is fetched).
+            String stoppedAt = null;
             pages:
             for (ListObjectsV2Response page : s3.listObjectsV2Paginator(b -> b.bucket(bucket.name())
                     .maxKeys(listPageSize).prefix(keyPrefix.isEmpty() ? null : keyPrefix))) {
                 for (S3Object o : page.contents()) {
                     if (o.key().startsWith(skip) || o.key().compareTo(skip) > 0) {
+                        stoppedAt = o.key();
                         break pages;
                     }
                     accept(o, keyPrefix, consumer);
                 }
+            }
+            if (stoppedAt == null) {
+                // The listing ended before the skipped range: nothing lies in it or after it.
+                return false;
             }
             // Then those after it. A store that ignores start-after lists from the start again:
             // what the first pass saw is passed over by the comparison.
@@ -296,6 +302,8 @@ public final class S3Repository extends AbstractRepository {
                     }
                 }
             }
+            // Keys are listed in order: the first key at or after the range is in it, or the range is empty.
+            return stoppedAt.startsWith(skip);
         } catch (SdkException e) {
             throw errors.failureOrAccess("list", "", e);
         }
@@ -377,6 +385,29 @@ public final class S3Repository extends AbstractRepository {
         ResumingDownload whole = new ResumingDownload(bucket, key, (from, end, eTag) -> get(key, from, end, eTag),
                 maxAttempts, backoff);
         return ParallelRangeDownload.of(whole, downloads);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>One GET: its response carries the last-modified time that a HEAD would, and a 404 says
+     * the object is absent as a HEAD's would.
+     */
+    @Override
+    public Optional<SmallObject> readSmall(String key, int maxBytes) throws IOException {
+        try (ResponseInputStream<GetObjectResponse> in = s3.getObject(b -> b.bucket(bucket.name()).key(bucket.fullKey(key)))) {
+            byte[] content = in.readNBytes(maxBytes);
+            Long length = in.response().contentLength();
+            if (length == null || length > content.length) {
+                in.abort(); // not a lock of ours: the rest is not downloaded just to be dropped
+            }
+            return Optional.of(new SmallObject(content, in.response().lastModified()));
+        } catch (SdkException e) {
+            if (S3Errors.isNotFound(e) && !S3Errors.isNoSuchBucket(e)) {
+                return Optional.empty();
+            }
+            throw e instanceof AwsServiceException ? errors.failureOrAccess("read", key, e) : errors.failure("read", key, e);
+        }
     }
 
     /**
@@ -483,7 +514,8 @@ public final class S3Repository extends AbstractRepository {
      *
      * <p>Uses {@code If-None-Match: *}. Because some S3-compatible stores answer it with 501 or
      * silently ignore it, the object is first checked for (an existing object is never
-     * overwritten by this call), and after a write that the store may not have made conditional
+     * overwritten by this call; not needed once {@link #supportsConditionalPut()} saw the store
+     * refuse a conditional put of an existing key), and after a write that the store may not have made conditional
      * the object is read back: only if it holds {@code content} does this call count as the
      * creator. On such stores two racing callers can in rare cases both see their own content, so
      * callers must put something unique in {@code content} (host, pid, time) and treat the result
