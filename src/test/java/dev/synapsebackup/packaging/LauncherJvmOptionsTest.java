@@ -28,9 +28,12 @@ class LauncherJvmOptionsTest {
     @Test
     void directivesAndThresholdsReachTheJvm() throws Exception {
         Launcher.ensureBuilt();
+        // A plain run first, so that the class data sharing archive is trained with the usual
+        // options rather than these.
+        assertThat(Procs.run(List.of(LAUNCHER, "--version"), (byte[]) null, Map.of(), null).exitCode()).isZero();
         // The JVM's own output switched back on (later options win) to see what it was given.
         Procs.Result r = Procs.run(List.of(LAUNCHER, "--version"), (byte[]) null,
-                Map.of("SYNAPSE_BACKUP_JAVA_OPTS", "-Xmx200m -XX:+UseSerialGC -XX:+DisplayVMOutput -XX:+PrintFlagsFinal"), null);
+                Map.of("SYNAPSE_BACKUP_JAVA_OPTS", "-Xmx200m -XX:+UseSerialGC -XX:+UnlockDiagnosticVMOptions -XX:+DisplayVMOutput -XX:+PrintFlagsFinal"), null);
         assertThat(r.exitCode()).as(r.stderr()).isZero();
         assertThat(r.stdout()).contains("1 compiler directives added")
                 .containsPattern("CompilerDirectivesFile\\s+= \\S*packaging/compiler-directives\\.json")
