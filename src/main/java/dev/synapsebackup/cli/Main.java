@@ -10,6 +10,7 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.IntConsumer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -49,10 +50,12 @@ import picocli.CommandLine.Command;
             "  4    the backup id does not exist",
             "  5    wrong passphrase, or an integrity failure",
             "  6    the repository is locked by another run",
-            "  130  interrupted"},
-        subcommands = {CheckCommand.class, CreateCommand.class, ListCommand.class, ShowCommand.class, VerifyCommand.class,
-            RestoreCommand.class, DeleteCommand.class, PruneCommand.class, UnlockCommand.class, GenerateSampleCommand.class, TrainStartupCommand.class, CommandLine.HelpCommand.class})
+            "  130  interrupted"})
 public final class Main implements Runnable {
+    /** The subcommands, in the order of the help ({@link #commandLine(Main, String[])} adds them). */
+    private static final List<Class<?>> COMMANDS = List.of(CheckCommand.class, CreateCommand.class, ListCommand.class,
+            ShowCommand.class, VerifyCommand.class, RestoreCommand.class, DeleteCommand.class, PruneCommand.class,
+            UnlockCommand.class, GenerateSampleCommand.class, TrainStartupCommand.class, CommandLine.HelpCommand.class);
     private Context context;
 
     Context context() {
@@ -91,7 +94,39 @@ public final class Main implements Runnable {
 
     /** The command line of {@code main}, every subcommand's help laid out as the top level's. */
     static CommandLine commandLine(Main main) {
+        return commandLine(main, COMMANDS);
+    }
+
+    /**
+     * The command line of {@code main} for {@code args}: with only the subcommand that they name
+     * when it is one (picocli builds each command's model by reflection, which costs a short run
+     * a tenth of a second for the whole set); with all of them for the top-level help, {@code
+     * help}, and anything that is not a command name, so that help and errors are as complete.
+     */
+    static CommandLine commandLine(Main main, String[] args) {
+        for (String a : args) {
+            if (a.startsWith("-")) {
+                if (a.equals("-h") || a.equals("--help") || a.equals("-V") || a.equals("--version")) {
+                    break; // a top-level option before any command
+                }
+                continue;
+            }
+            for (Class<?> c : COMMANDS) {
+                Command command = c.getAnnotation(Command.class);
+                if (c != CommandLine.HelpCommand.class && command.name().equals(a)) {
+                    return commandLine(main, List.of(c));
+                }
+            }
+            break;
+        }
+        return commandLine(main, COMMANDS);
+    }
+
+    private static CommandLine commandLine(Main main, List<Class<?>> commands) {
         CommandLine cl = new CommandLine(main);
+        for (Class<?> c : commands) {
+            cl.addSubcommand(c);
+        }
         for (CommandLine sub : cl.getSubcommands().values()) {
             sub.getCommandSpec().usageMessage().autoWidth(true).synopsisHeading("%nUsage: ").descriptionHeading("%n")
                     .parameterListHeading("%nArguments:%n").optionListHeading("%nOptions:%n");
@@ -105,7 +140,7 @@ public final class Main implements Runnable {
         WorkDir.sweep(Path.of(System.getProperty("java.io.tmpdir")));
         Main main = new Main();
         main.context = ctx;
-        CommandLine cl = commandLine(main);
+        CommandLine cl = commandLine(main, args);
         cl.setOut(new java.io.PrintWriter(ctx.out(), true));
         cl.setErr(new java.io.PrintWriter(ctx.err(), true));
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> handle(ex, ctx.err(), isVerbose(args)));
