@@ -6,6 +6,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import javax.net.ssl.TrustManager;
 import javax.xml.stream.XMLEventReader;
 import javax.xml.stream.XMLInputFactory;
 import javax.xml.stream.XMLStreamException;
@@ -79,6 +80,12 @@ final class S3Clients {
                 .socketTimeout(Duration.ofSeconds(60));
         if (dnsResolver != null) {
             http.dnsResolver(dnsResolver);
+        }
+        if (p.endpoint().filter(e -> e.regionMatches(true, 0, "http://", 0, 7)).isPresent()) {
+            // Every request goes to this plain-http endpoint: no TLS connection is ever made, so
+            // the client need not load and parse the JDK's trust store at start-up. Should one
+            // be attempted anyway, no certificate is trusted.
+            http.tlsTrustManagersProvider(() -> new TrustManager[0]);
         }
         var client = S3Client.builder()
                 .httpClientBuilder(http)
