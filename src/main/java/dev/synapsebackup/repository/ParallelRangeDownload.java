@@ -54,9 +54,22 @@ final class ParallelRangeDownload extends InputStream {
      *
      * @param parallelism ranged GETs of one object at once (1: one GET per object)
      * @param partSize    bytes per range
+     * @param streamFirst  read the first GET on for as long as the network keeps ahead of the
+     *                     reader, and only then GET ranges (false: ranges from the first range on)
+     * @param waitingShare with {@code streamFirst}: ranges take over once the reader has spent at
+     *                     least this share of a range's worth of time waiting for the first GET
+     *                     (0: after the first range; above 1: never)
      */
-    record Downloads(int parallelism, long partSize) {
+    record Downloads(int parallelism, long partSize, boolean streamFirst, double waitingShare) {
     }
+
+    /**
+     * The default {@link Downloads#waitingShare}. Each GET costs a cold JVM a few milliseconds of
+     * CPU, and a restore reading one stream from a fast store (a LAN, loopback) is bound by CPU,
+     * not by the network: one GET is cheapest there. Across a WAN one stream is slow, and the
+     * reader waits most of the time.
+     */
+    static final double WAITING_SHARE = 0.5;
 
     /** One range: fetched by a worker into {@link #buffer}, then read by the reader. */
     private static final class Part {
@@ -78,6 +91,7 @@ final class ParallelRangeDownload extends InputStream {
     private final long length;
     private final long partSize;
     private final int parallelism;
+    private final double waitingShare;
     private final ThreadPoolExecutor executor;
 
     /** Guards everything below. */
@@ -91,6 +105,15 @@ final class ParallelRangeDownload extends InputStream {
     private boolean closed;
     private int allocatedBuffers;
     private final byte[] oneByte = new byte[1];
+
+    // The reader's alone: reading the first GET directly (streaming), how far (streamed), and
+    // how long the current range's worth of it took and waited.
+    private volatile boolean streaming;
+    private boolean rangesStarted;
+    private long streamed;
+    private long chunkStart;
+    private long chunkWaited;
+    private long chunkBytes;
 
     /**
      * {@code whole} itself if it need not or cannot be read in ranges (no larger than one range,
@@ -111,6 +134,7 @@ final class ParallelRangeDownload extends InputStream {
         this.length = whole.length();
         this.partSize = downloads.partSize();
         this.parallelism = downloads.parallelism();
+        this.waitingShare = downloads.waitingShare();
         this.executor = new ThreadPoolExecutor(parallelism, parallelism, 10, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), r -> {
                     Thread t = new Thread(r, "s3-download-" + THREAD_NUMBER.incrementAndGet());
@@ -120,11 +144,63 @@ final class ParallelRangeDownload extends InputStream {
         // Idle threads end by themselves if the reader forgets to close.
         executor.allowCoreThreadTimeOut(true);
         synchronized (lock) {
-            whole.endAt(Math.min(length, partSize));
-            request(new Part(0, (int) Math.min(length, partSize), whole));
-            nextFrom = Math.min(length, partSize);
-            requestMore();
+            if (downloads.streamFirst()) {
+                streaming = true;
+                nextFrom = length; // no range until the reader finds the first GET slow
+                chunkStart = System.nanoTime();
+            } else {
+                whole.endAt(Math.min(length, partSize));
+                request(new Part(0, (int) Math.min(length, partSize), whole));
+                nextFrom = Math.min(length, partSize);
+                requestMore();
+            }
         }
+    }
+
+    /**
+     * Reads the first GET directly; -1 once it has ended (at the end of the object, or where
+     * the ranges start). After each range's worth, if the reader waited for at least
+     * {@link Downloads#waitingShare} of that time, the first GET is ended at the next range
+     * boundary and the ranges after it are requested, to be read once it ends.
+     */
+    private int readStreaming(byte[] buf, int off, int len) throws IOException {
+        long t0 = System.nanoTime();
+        int n;
+        try {
+            n = whole.read(buf, off, len);
+        } catch (IOException e) {
+            synchronized (lock) {
+                if (failure != null) {
+                    throw rethrow(failure); // a range failed first, and its failure aborted this GET
+                }
+            }
+            throw e;
+        }
+        long t1 = System.nanoTime();
+        if (n < 0) {
+            streaming = false;
+            whole.close();
+            return -1;
+        }
+        streamed += n;
+        chunkWaited += t1 - t0;
+        chunkBytes += n;
+        if (!rangesStarted && chunkBytes >= partSize) {
+            // the ranges start at the next range boundary, which the first GET still serves up to
+            long from = (streamed / partSize + 1) * partSize;
+            if (waitingShare <= 1 && chunkWaited >= (t1 - chunkStart) * waitingShare && from < length) {
+                rangesStarted = true;
+                whole.endAt(from);
+                synchronized (lock) {
+                    nextFrom = from;
+                    requestMore();
+                }
+            }
+            chunkStart = t1;
+            chunkWaited = 0;
+            chunkBytes = 0;
+        }
+        return n;
     }
 
     /** Requests the next parts while the window has room (called holding the lock). */
@@ -205,6 +281,9 @@ final class ParallelRangeDownload extends InputStream {
         synchronized (lock) {
             parts = new ArrayList<>(window);
         }
+        if (streaming) {
+            whole.abort();
+        }
         executor.shutdown();
         for (Part p : parts) {
             p.download.abort();
@@ -223,6 +302,20 @@ final class ParallelRangeDownload extends InputStream {
         if (len == 0) {
             // Without waiting: readNBytes asks for 0 bytes once it has all it wanted.
             return 0;
+        }
+        if (streaming) {
+            synchronized (lock) {
+                if (closed) {
+                    throw new IOException("read of " + key + " after close");
+                }
+                if (failure != null) {
+                    throw rethrow(failure);
+                }
+            }
+            int n = readStreaming(buf, off, len);
+            if (n >= 0) {
+                return n;
+            }
         }
         Part head;
         synchronized (lock) {

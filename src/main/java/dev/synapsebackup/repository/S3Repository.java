@@ -107,7 +107,8 @@ public final class S3Repository extends AbstractRepository {
             return t;
         });
         this.uploads = new S3ObjectWriter.Uploads(executor, b.parallelism, b.abortPatience);
-        this.downloads = new ParallelRangeDownload.Downloads(b.downloadParallelism, b.downloadPartSize);
+        this.downloads = new ParallelRangeDownload.Downloads(b.downloadParallelism, b.downloadPartSize, b.downloadStreamFirst,
+                b.downloadWaitingShare);
         this.objectLock = new S3ObjectLock(bucket, parameters.objectLock().orElse(null), b.clock);
         this.conditionalPut = new ConditionalPut(bucket, this, objectLock.contentMd5());
         this.cleanup = new MultipartCleanup(bucket);
@@ -377,8 +378,9 @@ public final class S3Repository extends AbstractRepository {
      * <p>A GET cut off mid-stream is resumed with ranged GETs ({@link ResumingDownload}), up to
      * {@code maxAttempts - 1} times in a row without progress in between. A multi-GB restore thus
      * survives a flaky network without starting over. An object larger than one download part is
-     * read with up to {@code downloadParallelism} ranged GETs at once ({@link ParallelRangeDownload}),
-     * since one S3 stream across a WAN is much slower than the link.
+     * read with up to {@code downloadParallelism} ranged GETs at once ({@link ParallelRangeDownload})
+     * once the reader finds the first GET slower than itself, since one S3 stream across a WAN is
+     * much slower than the link.
      */
     @Override
     public InputStream open(String key) throws IOException {
@@ -595,6 +597,8 @@ public final class S3Repository extends AbstractRepository {
         private int downloadParallelism = Integer.getInteger(DOWNLOAD_PARALLELISM_PROPERTY,
                 ParallelRangeDownload.DEFAULT_PARALLELISM);
         private long downloadPartSize;
+        private boolean downloadStreamFirst = true;
+        private double downloadWaitingShare = ParallelRangeDownload.WAITING_SHARE;
         private int listPageSize = 1000;
         private int maxAttempts = Integer.getInteger(MAX_ATTEMPTS_PROPERTY, 5);
         private Duration retryBaseDelay = Duration.ofMillis(
@@ -637,7 +641,7 @@ public final class S3Repository extends AbstractRepository {
         }
 
         /**
-         * How many ranged GETs of one object run at once when it is read (default 8, or the system
+         * How many ranged GETs of one object run at once when it is read (default 4, or the system
          * property {@value #DOWNLOAD_PARALLELISM_PROPERTY}); 1 reads every object with a single GET.
          */
         public Builder downloadParallelism(int gets) {
@@ -651,6 +655,22 @@ public final class S3Repository extends AbstractRepository {
          */
         Builder downloadPartSize(long bytes) {
             this.downloadPartSize = inRange(bytes, 1, S3ObjectWriter.MAX_BUFFER_SIZE, "download part size out of range");
+            return this;
+        }
+
+        /**
+         * Whether a large object's first GET is read on for as long as the network keeps ahead
+         * of the reader, ranged GETs taking over only then (default); false requests the ranges
+         * from the start (for tests of the ranges).
+         */
+        Builder downloadStreamFirst(boolean streamFirst) {
+            this.downloadStreamFirst = streamFirst;
+            return this;
+        }
+
+        /** When ranges take over from the first GET ({@link ParallelRangeDownload.Downloads#waitingShare}); for tests. */
+        Builder downloadWaitingShare(double share) {
+            this.downloadWaitingShare = share;
             return this;
         }
 

@@ -73,8 +73,17 @@ class ParallelRangeDownloadTest {
 
     private S3Repository repo(int parallelism) {
         S3Repository r = S3Repository.builder(S3.parameters(bucket).endpoint(proxy.endpoint().toString()).build())
-                .downloadParallelism(parallelism).downloadPartSize(PART).maxAttempts(MAX_ATTEMPTS)
+                .downloadParallelism(parallelism).downloadPartSize(PART).downloadStreamFirst(false).maxAttempts(MAX_ATTEMPTS)
                 .retryBackoff(Duration.ofMillis(1), Duration.ofMillis(20)).build();
+        opened.add(r);
+        return r;
+    }
+
+    /** A repository whose reads start with the first GET alone and hand over to ranges as {@code waitingShare} says. */
+    private S3Repository streamingRepo(double waitingShare) {
+        S3Repository r = S3Repository.builder(S3.parameters(bucket).endpoint(proxy.endpoint().toString()).build())
+                .downloadParallelism(PARALLELISM).downloadPartSize(PART).downloadWaitingShare(waitingShare)
+                .maxAttempts(MAX_ATTEMPTS).retryBackoff(Duration.ofMillis(1), Duration.ofMillis(20)).build();
         opened.add(r);
         return r;
     }
@@ -170,6 +179,56 @@ class ParallelRangeDownloadTest {
         assertThat(ranged).hasSize(15);
         assertThat(ranged.stream().mapToInt(FaultProxy.Request::inFlight).max().orElse(0))
                 .as("ranged GETs in flight at once, beyond the first GET and one range").isGreaterThan(2);
+    }
+
+    @Test
+    void aReaderThatNeverWaitsReadsTheFirstGetToTheEnd() throws Exception {
+        // A share above 1 is never reached: the reader keeps to the first GET, as it does when
+        // the store is faster than the reader.
+        S3Repository repo = streamingRepo(2);
+        byte[] content = store("fast", 9 * PART + 5);
+        try (InputStream in = repo.open("fast")) {
+            assertThat(readAll(in)).isEqualTo(content);
+            assertThat(((ParallelRangeDownload) in).allocatedBuffers()).isZero();
+        }
+        assertThat(gets("fast")).hasSize(1);
+        assertThat(gets("fast").get(0).range()).isNull();
+    }
+
+    @Test
+    void rangesTakeOverFromTheFirstGetOnceTheReaderWaitsForIt() throws Exception {
+        // Share 0: the reader "waited" for the first range, so the first GET serves one range more
+        // and ranged GETs fetch the rest, in order, identically.
+        S3Repository repo = streamingRepo(0);
+        byte[] content = store("slow", 9 * PART + 5);
+        proxy.inject(r -> r.isGet("/slow") && r.range() != null, Integer.MAX_VALUE, new SlowAfter(0, 4 * 1024 * 1024));
+        try (InputStream in = repo.open("slow")) {
+            assertThat(readAll(in)).isEqualTo(content);
+            assertThat(((ParallelRangeDownload) in).allocatedBuffers()).isBetween(1, PARALLELISM + 1);
+        }
+        List<FaultProxy.Request> gets = gets("slow");
+        assertThat(gets.get(0).range()).isNull();
+        List<String> ranges = gets.stream().skip(1).map(FaultProxy.Request::range).toList();
+        List<String> expected = new ArrayList<>();
+        for (int p = 2; p < 10; p++) {
+            expected.add("bytes=" + ((long) p * PART) + "-" + (p == 9 ? "" : Long.toString((long) (p + 1) * PART - 1)));
+        }
+        assertThat(ranges).containsExactlyInAnyOrderElementsOf(expected);
+    }
+
+    @Test
+    void aRangeFailingAfterTheHandOverFailsTheReadWithItsCause() throws Exception {
+        S3Repository repo = streamingRepo(0);
+        store("handover", 12 * PART);
+        Predicate<FaultProxy.Request> fifth = r -> r.isGet("/handover") && r.range() != null
+                && r.range().startsWith("bytes=" + (4 * PART) + "-");
+        proxy.inject(fifth, Integer.MAX_VALUE, new Status(403, "AccessDenied"));
+        Set<Thread> before = downloadThreads();
+        InputStream in = repo.open("handover");
+        assertThatThrownBy(() -> readAll(in)).isInstanceOf(IOException.class)
+                .hasMessageContaining("handover").hasMessageContaining("HTTP 403 AccessDenied");
+        in.close();
+        awaitNoNewDownloadThreads(before);
     }
 
     @Test

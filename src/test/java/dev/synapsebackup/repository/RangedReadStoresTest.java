@@ -45,7 +45,7 @@ class RangedReadStoresTest {
                     .path("p").endpoint(args.get(args.indexOf("--endpoint") + 1)).uriStyle("path")
                     .region("us-east-1").accessKey(space.env().get("AWS_ACCESS_KEY_ID"))
                     .secretKey(Secret.of(space.secretKey())).build();
-            try (S3Repository repo = S3Repository.builder(p).downloadPartSize(PART).downloadParallelism(4).build()) {
+            try (S3Repository repo = S3Repository.builder(p).downloadPartSize(PART).downloadStreamFirst(false).downloadParallelism(4).build()) {
                 // Written by the repository: the suite's admin client sends aws-chunked bodies,
                 // which s3rver stores verbatim.
                 repo.put("obj", content, Map.of());
