@@ -63,12 +63,20 @@ final class ParentChoice {
         return "passphrase does not open backup " + id + ", the newest in the repository";
     }
 
-    /** The newest complete backup made by this tool ({@code entries} are in id order). */
+    /**
+     * The newest complete backup made by this tool, by the time in its id: a listing is in the
+     * order of the objects' last-modified times, which a copy of the repository (a bucket synced
+     * elsewhere, a directory copied) rewrites in whatever order it copied them.
+     */
     static Optional<BackupEntry> newestComplete(List<BackupEntry> entries) {
         BackupEntry newest = null;
+        Instant newestTime = null;
         for (BackupEntry e : entries) {
-            if (e.status() == BackupEntry.Status.COMPLETE && BackupId.timeOf(e.id()).isPresent()) {
+            Optional<Instant> t = BackupId.timeOf(e.id());
+            if (e.status() == BackupEntry.Status.COMPLETE && t.isPresent()
+                    && (newestTime == null || !t.get().isBefore(newestTime))) {
                 newest = e;
+                newestTime = t.get();
             }
         }
         return Optional.ofNullable(newest);

@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -122,6 +123,18 @@ class ParentChoiceTest {
         assertThat(p.database()).isNotNull();
         assertThat(p.database().path()).isEqualTo(databaseEntry);
         assertThat(p.holding(p.database()).backup()).isIn(full, incremental);
+    }
+
+    @Test
+    void theNewestByIdEvenWhenACopyReversedTheModificationTimes() throws IOException {
+        // A repository copied elsewhere: its full backup's objects were written last.
+        List<BackupEntry> copied = entries().stream().map(e -> e.id().equals(full)
+                ? new BackupEntry(e.id(), e.lastModified().plusSeconds(3600), e.size(), e.status(), e.kind(), e.parent())
+                : e).sorted(Comparator.comparing(BackupEntry::lastModified)).toList();
+        assertThat(copied.get(copied.size() - 1).id()).isEqualTo(full);
+        Choice c = choose(options(), serverName, soon(), copied);
+        assertThat(c.warnings()).isEmpty();
+        assertThat(c.parent().id()).isEqualTo(incremental);
     }
 
     @Test
