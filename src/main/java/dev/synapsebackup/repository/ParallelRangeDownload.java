@@ -305,12 +305,7 @@ final class ParallelRangeDownload extends InputStream {
         }
         if (streaming) {
             synchronized (lock) {
-                if (closed) {
-                    throw new IOException("read of " + key + " after close");
-                }
-                if (failure != null) {
-                    throw rethrow(failure);
-                }
+                throwIfUnusable();
             }
             int n = readStreaming(buf, off, len);
             if (n >= 0) {
@@ -346,12 +341,7 @@ final class ParallelRangeDownload extends InputStream {
     /** The part to read from, once fetched; null at the end (called holding the lock). */
     private Part awaitHead() throws IOException {
         while (true) {
-            if (closed) {
-                throw new IOException("read of " + key + " after close");
-            }
-            if (failure != null) {
-                throw rethrow(failure);
-            }
+            throwIfUnusable();
             Part head = window.peek();
             if (head == null || head.done) {
                 return head;
@@ -362,6 +352,16 @@ final class ParallelRangeDownload extends InputStream {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("read of " + key + " interrupted");
             }
+        }
+    }
+
+    /** After close or a failure, what a read throws (called holding the lock). */
+    private void throwIfUnusable() throws IOException {
+        if (closed) {
+            throw new IOException("read of " + key + " after close");
+        }
+        if (failure != null) {
+            throw rethrow(failure);
         }
     }
 
