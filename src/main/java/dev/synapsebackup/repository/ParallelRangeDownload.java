@@ -35,18 +35,26 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ParallelRangeDownload extends InputStream {
     /**
-     * Range size unless configured. Every GET costs the client a few milliseconds of CPU in a
-     * cold JVM (the SDK's request pipeline), which on loopback, where a restore is bound by CPU,
-     * made 4 MiB ranges cost about a CPU-second per GB more than 8 MiB ones
-     * (bench/results/2026-12-02-i19-jit.md).
+     * Range size unless configured: small enough that twelve ranges in flight stay within the
+     * memory target (thirteen buffers, 52 MiB), large enough that a GET's own cost (a few
+     * milliseconds of the client's CPU, one round trip) stays small beside its transfer. On a
+     * fast store the first GET usually serves the whole object and no range is fetched at all.
      */
-    static final long DEFAULT_PART_SIZE = 8L * 1024 * 1024;
+    static final long DEFAULT_PART_SIZE = 4L * 1024 * 1024;
     /**
-     * Ranged GETs at once unless configured: four streams of 8 MiB fit the memory target (at
-     * most five buffers); across a WAN eight streams of 4 MiB fetched faster, but a restore
-     * there was already bound by CPU (bench/results/2026-12-02-parallel-get.md).
+     * Ranged GETs at once unless configured. One S3 stream across a WAN carries tens of MB/s;
+     * the throughput of a restore there grows with the streams until the CPU is the limit:
+     * four streams of 8 MiB, twelve of 4 MiB and the charm's ten (`aws s3 cp`) compared in
+     * bench/results/2026-12-02-i19-parallelism.md.
      */
-    static final int DEFAULT_PARALLELISM = 4;
+    static final int DEFAULT_PARALLELISM = 12;
+    /**
+     * The shortest span over which the reader's waiting is judged. On a busy machine a reader of
+     * a fast store still waits whenever the store's thread is not scheduled, a few milliseconds
+     * at a time; over a range's worth of a fast stream (a few milliseconds too) that looked like
+     * a slow network and started ranges that only cost CPU there.
+     */
+    static final long DECISION_WINDOW_NANOS = 100_000_000L;
     private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
 
     /**
@@ -57,7 +65,8 @@ final class ParallelRangeDownload extends InputStream {
      * @param streamFirst  read the first GET on for as long as the network keeps ahead of the
      *                     reader, and only then GET ranges (false: ranges from the first range on)
      * @param waitingShare with {@code streamFirst}: ranges take over once the reader has spent at
-     *                     least this share of a range's worth of time waiting for the first GET
+     *                     least this share of the time of a range's worth (or more, see
+     *                     {@link #DECISION_WINDOW_NANOS}) waiting for the first GET
      *                     (0: after the first range; above 1: never)
      */
     record Downloads(int parallelism, long partSize, boolean streamFirst, double waitingShare) {
@@ -159,7 +168,8 @@ final class ParallelRangeDownload extends InputStream {
 
     /**
      * Reads the first GET directly; -1 once it has ended (at the end of the object, or where
-     * the ranges start). After each range's worth, if the reader waited for at least
+     * the ranges start). After each range's worth that took at least
+     * {@link #DECISION_WINDOW_NANOS}, if the reader waited for at least
      * {@link Downloads#waitingShare} of that time, the first GET is ended at the next range
      * boundary and the ranges after it are requested, to be read once it ends.
      */
@@ -185,7 +195,9 @@ final class ParallelRangeDownload extends InputStream {
         streamed += n;
         chunkWaited += t1 - t0;
         chunkBytes += n;
-        if (!rangesStarted && chunkBytes >= partSize) {
+        // waitingShare 0 (tests) decides after the first range, whatever the time
+        if (!rangesStarted && chunkBytes >= partSize
+                && (waitingShare == 0 || t1 - chunkStart >= DECISION_WINDOW_NANOS)) {
             // the ranges start at the next range boundary, which the first GET still serves up to
             long from = (streamed / partSize + 1) * partSize;
             if (waitingShare <= 1 && chunkWaited >= (t1 - chunkStart) * waitingShare && from < length) {

@@ -55,10 +55,30 @@ final class S3ObjectWriter extends ObjectWriter {
      * What the writers of one repository share.
      *
      * @param executor      runs the part uploads
-     * @param parallelism   how many parts of one object upload at once
+     * @param parallelism   how many parts of one object upload at once; 0: {@link #partsInFlight}
+     *                      chooses by the part size
      * @param abortPatience how long an abort keeps trying to reach the store
      */
     record Uploads(ExecutorService executor, int parallelism, Duration abortPatience) {
+        /**
+         * The part buffers a writer may fill beside the one being filled when the parallelism is
+         * automatic. One S3 stream across a WAN carries tens of MB/s, so an upload there is as
+         * fast as the parts in flight; seven parts of 5 MiB take what four of 8 MiB took
+         * (bench/results/2026-12-02-i19-parallelism.md).
+         */
+        static final long BUFFER_BUDGET = 40L * 1024 * 1024;
+        /** Automatic parallelism never goes below this, even for parts larger than the budget allows. */
+        static final int MIN_AUTOMATIC_PARALLELISM = 4;
+        /** The most parts the automatic parallelism uploads at once (those of S3's smallest size). */
+        static final int MAX_AUTOMATIC_PARALLELISM = (int) (BUFFER_BUDGET / S3Repository.MIN_PART_SIZE) - 1;
+
+        /** How many parts of {@code partSize} bytes upload at once. */
+        int partsInFlight(long partSize) {
+            if (parallelism > 0) {
+                return parallelism;
+            }
+            return (int) Math.max(MIN_AUTOMATIC_PARALLELISM, Math.min(MAX_AUTOMATIC_PARALLELISM, BUFFER_BUDGET / partSize - 1));
+        }
     }
 
     private enum State { OPEN, COMMITTED, ABORTED }
@@ -109,7 +129,7 @@ final class S3ObjectWriter extends ObjectWriter {
         this.key = key;
         this.fullKey = bucket.fullKey(key);
         this.metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
-        this.maxBuffers = uploads.parallelism() + 1;
+        this.maxBuffers = uploads.partsInFlight(partSize) + 1;
         this.basePartSize = partSize;
         this.currentPartSize = partSize;
         this.expectedSize = expectedSize;

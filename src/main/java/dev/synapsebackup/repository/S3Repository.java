@@ -58,8 +58,11 @@ public final class S3Repository extends AbstractRepository {
     static final long MIN_PART_SIZE = 5L * 1024 * 1024;
     /** Largest part S3 accepts. */
     static final long MAX_PART_SIZE = 5L * 1024 * 1024 * 1024;
-    /** Default smallest part size chosen for a known size. */
-    static final long DEFAULT_MIN_PART_SIZE = 8L * 1024 * 1024;
+    /**
+     * Default smallest part size chosen for a known size: S3's minimum, so that the most parts
+     * upload at once within the writer's buffer budget ({@link S3ObjectWriter.Uploads#partsInFlight}).
+     */
+    static final long DEFAULT_MIN_PART_SIZE = MIN_PART_SIZE;
     /** Parts that an object of the expected size is planned for, leaving room for overruns. */
     static final int PLANNED_PARTS = 8_000;
     /** System property: default attempts per request. */
@@ -96,7 +99,8 @@ public final class S3Repository extends AbstractRepository {
         this.maxAttempts = b.maxAttempts;
         this.backoff = BackoffStrategy.exponentialDelay(b.retryBaseDelay, b.retryMaxDelay);
         // The pool's connections are sized for whichever of uploads and downloads runs more at once.
-        this.s3 = S3Clients.build(b.parameters, b.dnsResolver, Math.max(b.parallelism, b.downloadParallelism),
+        int uploadConnections = b.parallelism > 0 ? b.parallelism : S3ObjectWriter.Uploads.MAX_AUTOMATIC_PARALLELISM;
+        this.s3 = S3Clients.build(b.parameters, b.dnsResolver, Math.max(uploadConnections, b.downloadParallelism),
                 b.maxAttempts, backoff);
         this.errors = new S3Errors(parameters);
         this.bucket = new S3Bucket(s3, parameters.bucket(), parameters.prefix(), errors);
@@ -593,7 +597,7 @@ public final class S3Repository extends AbstractRepository {
         private final S3Parameters parameters;
         private DnsResolver dnsResolver;
         private long partSize;
-        private int parallelism = 4;
+        private int parallelism; // 0: S3ObjectWriter.Uploads#partsInFlight chooses
         private int downloadParallelism = Integer.getInteger(DOWNLOAD_PARALLELISM_PROPERTY,
                 ParallelRangeDownload.DEFAULT_PARALLELISM);
         private long downloadPartSize;
@@ -634,7 +638,10 @@ public final class S3Repository extends AbstractRepository {
             return this;
         }
 
-        /** How many parts of one object upload at once (default 4). */
+        /**
+         * How many parts of one object upload at once; by default as many as the writer's buffer
+         * budget holds ({@link S3ObjectWriter.Uploads#partsInFlight}).
+         */
         public Builder parallelism(int parts) {
             this.parallelism = (int) inRange(parts, 1, Integer.MAX_VALUE, "parallelism must be at least 1");
             return this;

@@ -16,6 +16,7 @@ import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -393,14 +394,24 @@ class S3RepositoryTest {
         S3Parameters p = MEMORY.parameters("b").build();
         try (S3Repository repo = repo(p); S3Repository fixed = S3Repository.builder(p).partSize(8 * MIB).build()) {
             assertThat(repo.partSizeFor(-1)).isEqualTo(16 * MIB);
-            assertThat(repo.partSizeFor(0)).isEqualTo(8 * MIB);
-            assertThat(repo.partSizeFor(1000 * MIB)).isEqualTo(8 * MIB);
+            assertThat(repo.partSizeFor(0)).isEqualTo(5 * MIB);
+            assertThat(repo.partSizeFor(1000 * MIB)).isEqualTo(5 * MIB);
             long big = 400L * 1024 * MIB; // 400 GiB
             assertThat(repo.partSizeFor(big)).isGreaterThanOrEqualTo(big / S3Repository.PLANNED_PARTS)
                     .isEqualTo(52 * MIB);
             assertThat(fixed.partSizeFor(40 * MIB)).isEqualTo(8 * MIB);
         }
         assertThatThrownBy(() -> S3Repository.builder(p).partSize(MIB)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void partsInFlightFillTheBufferBudgetUnlessConfigured() {
+        S3ObjectWriter.Uploads automatic = new S3ObjectWriter.Uploads(null, 0, Duration.ZERO);
+        assertThat(automatic.partsInFlight(5 * MIB)).isEqualTo(7); // 8 buffers of 5 MiB: the 40 MiB budget
+        assertThat(automatic.partsInFlight(8 * MIB)).isEqualTo(4);
+        assertThat(automatic.partsInFlight(52 * MIB)).isEqualTo(4); // never fewer than four
+        assertThat(S3ObjectWriter.Uploads.MAX_AUTOMATIC_PARALLELISM).isEqualTo(7);
+        assertThat(new S3ObjectWriter.Uploads(null, 3, Duration.ZERO).partsInFlight(5 * MIB)).isEqualTo(3);
     }
 
     @Test
