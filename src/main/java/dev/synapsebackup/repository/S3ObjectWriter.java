@@ -72,12 +72,46 @@ final class S3ObjectWriter extends ObjectWriter {
         /** The most parts the automatic parallelism uploads at once (those of S3's smallest size). */
         static final int MAX_AUTOMATIC_PARALLELISM = (int) (BUFFER_BUDGET / S3Repository.MIN_PART_SIZE) - 1;
 
-        /** How many parts of {@code partSize} bytes upload at once. */
+        /**
+         * The share of the JVM's heap that the part buffers of an automatic parallelism may take:
+         * the parts of a large object are large (10,000 parts at most), and the launcher's heap is
+         * small (200 MiB), so for the largest objects fewer parts fly, and past that the upload
+         * stops before its first byte with an error that says what heap it needs.
+         */
+        static final double HEAP_SHARE = 0.5;
+
+        /** How many parts of {@code partSize} bytes upload at once, in this JVM's heap. */
         int partsInFlight(long partSize) {
+            return partsInFlight(partSize, Runtime.getRuntime().maxMemory());
+        }
+
+        /** How many parts of {@code partSize} bytes upload at once in a heap of {@code maxHeap} bytes. */
+        int partsInFlight(long partSize, long maxHeap) {
             if (parallelism > 0) {
                 return parallelism;
             }
-            return (int) Math.max(MIN_AUTOMATIC_PARALLELISM, Math.min(MAX_AUTOMATIC_PARALLELISM, BUFFER_BUDGET / partSize - 1));
+            long byBudget = Math.max(MIN_AUTOMATIC_PARALLELISM, Math.min(MAX_AUTOMATIC_PARALLELISM, BUFFER_BUDGET / partSize - 1));
+            long byHeap = heapBuffers(partSize, maxHeap) - 1;
+            return (int) Math.max(1, Math.min(byBudget, byHeap));
+        }
+
+        /**
+         * Fails an automatic upload whose part size leaves no room for two buffers (the one being
+         * filled and one uploading) in the heap share, before anything is uploaded: the JVM would
+         * otherwise run out of memory at the second part.
+         */
+        void checkHeap(String key, long partSize, long maxHeap) throws IOException {
+            if (parallelism == 0 && heapBuffers(partSize, maxHeap) < 2) {
+                long mib = 1024 * 1024;
+                throw new IOException("cannot upload " + key + ": its size needs parts of " + partSize / mib
+                        + " MiB (S3 allows 10,000 parts), and two part buffers need more than half of the JVM's heap of "
+                        + maxHeap / mib + " MiB; give the JVM a heap of at least " + (4 * partSize / mib + 64)
+                        + " MiB (-Xmx in SYNAPSE_BACKUP_JAVA_OPTS)");
+            }
+        }
+
+        private static long heapBuffers(long partSize, long maxHeap) {
+            return (long) (maxHeap * HEAP_SHARE) / partSize;
         }
     }
 

@@ -556,7 +556,9 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
-        return new S3ObjectWriter(bucket, uploads, key, partSizeFor(expectedSize), expectedSize, metadata, objectLock);
+        long partSize = partSizeFor(expectedSize);
+        uploads.checkHeap(key, partSize, Runtime.getRuntime().maxMemory());
+        return new S3ObjectWriter(bucket, uploads, key, partSize, expectedSize, metadata, objectLock);
     }
 
     /**

@@ -407,11 +407,36 @@ class S3RepositoryTest {
     @Test
     void partsInFlightFillTheBufferBudgetUnlessConfigured() {
         S3ObjectWriter.Uploads automatic = new S3ObjectWriter.Uploads(null, 0, Duration.ZERO);
-        assertThat(automatic.partsInFlight(5 * MIB)).isEqualTo(7); // 8 buffers of 5 MiB: the 40 MiB budget
-        assertThat(automatic.partsInFlight(8 * MIB)).isEqualTo(4);
-        assertThat(automatic.partsInFlight(52 * MIB)).isEqualTo(4); // never fewer than four
+        long heap = 4096 * MIB;
+        assertThat(automatic.partsInFlight(5 * MIB, heap)).isEqualTo(7); // 8 buffers of 5 MiB: the 40 MiB budget
+        assertThat(automatic.partsInFlight(8 * MIB, heap)).isEqualTo(4);
+        assertThat(automatic.partsInFlight(52 * MIB, heap)).isEqualTo(4); // never fewer than four, where the heap allows
         assertThat(S3ObjectWriter.Uploads.MAX_AUTOMATIC_PARALLELISM).isEqualTo(7);
-        assertThat(new S3ObjectWriter.Uploads(null, 3, Duration.ZERO).partsInFlight(5 * MIB)).isEqualTo(3);
+        assertThat(new S3ObjectWriter.Uploads(null, 3, Duration.ZERO).partsInFlight(5 * MIB, heap)).isEqualTo(3);
+    }
+
+    @Test
+    void theLargestPartsFlyFewerAtOnceAndAHeapTooSmallForTwoFailsBeforeTheUpload() throws IOException {
+        S3ObjectWriter.Uploads automatic = new S3ObjectWriter.Uploads(null, 0, Duration.ZERO);
+        long heap = 194 * MIB; // what -Xmx200m gives Runtime.maxMemory with the launcher's young generation
+        assertThat(automatic.partsInFlight(5 * MIB, heap)).isEqualTo(7);
+        assertThat(automatic.partsInFlight(16 * MIB, heap)).isEqualTo(4);
+        assertThat(automatic.partsInFlight(32 * MIB, heap)).isEqualTo(2); // 3 buffers of 32 MiB in 97 MiB
+        assertThat(automatic.partsInFlight(48 * MIB, heap)).isEqualTo(1);
+        automatic.checkHeap("backup-x", 48 * MIB, heap);
+        // 1 TB in 10,000 parts: 120 MiB each
+        S3Parameters p = MEMORY.parameters("b").build();
+        try (S3Repository repo = repo(p)) {
+            long part = repo.partSizeFor(1_000_000_000_000L);
+            assertThat(part).isEqualTo(120 * MIB);
+            assertThatThrownBy(() -> automatic.checkHeap("backup-x", part, heap)).isInstanceOf(IOException.class)
+                    .hasMessageContaining("backup-x").hasMessageContaining("parts of 120 MiB")
+                    .hasMessageContaining("heap of 194 MiB").hasMessageContaining("at least 544 MiB")
+                    .hasMessageContaining("SYNAPSE_BACKUP_JAVA_OPTS");
+            automatic.checkHeap("backup-x", part, 544 * MIB);
+        }
+        // a configured parallelism is the caller's to size
+        new S3ObjectWriter.Uploads(null, 4, Duration.ZERO).checkHeap("backup-x", 120 * MIB, heap);
     }
 
     @Test
