@@ -24,9 +24,9 @@ import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
  * A streaming write to S3: a single PutObject for objects smaller than one part, else a
- * multipart upload with up to {@code parallelism} parts in flight.
+ * multipart upload with up to {@link Uploads#partsInFlight} parts in flight.
  *
- * <p>Memory: at most {@code parallelism + 1} part buffers exist (the one being filled plus those
+ * <p>Memory: at most {@code partsInFlight + 1} part buffers exist (the one being filled plus those
  * uploading); buffers are reused, and {@link #write} blocks until one is free. The list of
  * completed parts (at most 10,000 part numbers and ETags) is the only state that grows.
  *
@@ -46,7 +46,7 @@ final class S3ObjectWriter extends ObjectWriter {
     /** S3's limit on the number of parts of one object. */
     static final int MAX_PARTS = 10_000;
     /**
-     * Largest part buffer: Java arrays stop short of 2 GiB, and {@code parallelism + 1} of them
+     * Largest part buffer: Java arrays stop short of 2 GiB, and {@code partsInFlight + 1} of them
      * must fit in the heap.
      */
     static final long MAX_BUFFER_SIZE = 1024L * 1024 * 1024;
@@ -67,7 +67,7 @@ final class S3ObjectWriter extends ObjectWriter {
          * (bench/results/2026-12-02-i19-parallelism.md).
          */
         static final long BUFFER_BUDGET = 40L * 1024 * 1024;
-        /** Automatic parallelism never goes below this, even for parts larger than the budget allows. */
+        /** Automatic parallelism goes no lower for parts larger than the budget allows, unless the heap share is smaller. */
         static final int MIN_AUTOMATIC_PARALLELISM = 4;
         /** The most parts the automatic parallelism uploads at once (those of S3's smallest size). */
         static final int MAX_AUTOMATIC_PARALLELISM = (int) (BUFFER_BUDGET / S3Repository.MIN_PART_SIZE) - 1;
@@ -76,7 +76,8 @@ final class S3ObjectWriter extends ObjectWriter {
          * The share of the JVM's heap that the part buffers of an automatic parallelism may take:
          * the parts of a large object are large (10,000 parts at most), and the launcher's heap is
          * small (200 MiB), so for the largest objects fewer parts fly, and past that the upload
-         * stops before its first byte with an error that says what heap it needs.
+         * stops before its first part with an error that says what heap it needs. Per object: a
+         * create's streamed media copies (MediaCopier) have buffers of their own.
          */
         static final double HEAP_SHARE = 0.5;
 
@@ -97,15 +98,17 @@ final class S3ObjectWriter extends ObjectWriter {
 
         /**
          * Fails an automatic upload whose part size leaves no room for two buffers (the one being
-         * filled and one uploading) in the heap share, before anything is uploaded: the JVM would
-         * otherwise run out of memory at the second part.
+         * filled and one uploading) in the heap share: the JVM would otherwise run out of memory at
+         * the second part. Checked before the first part (an object smaller than one part needs one
+         * buffer only) and whenever the parts grow. The heap it asks for has room for the young
+         * generation's survivor space, which {@code maxMemory} leaves out.
          */
         void checkHeap(String key, long partSize, long maxHeap) throws IOException {
             if (parallelism == 0 && heapBuffers(partSize, maxHeap) < 2) {
                 long mib = 1024 * 1024;
                 throw new IOException("cannot upload " + key + ": its size needs parts of " + partSize / mib
                         + " MiB (S3 allows 10,000 parts), and two part buffers need more than half of the JVM's heap of "
-                        + maxHeap / mib + " MiB; give the JVM a heap of at least " + (4 * partSize / mib + 64)
+                        + maxHeap / mib + " MiB; give the JVM a heap of at least " + (9 * partSize / mib / 2 + 64)
                         + " MiB (-Xmx in SYNAPSE_BACKUP_JAVA_OPTS)");
             }
         }
@@ -124,7 +127,8 @@ final class S3ObjectWriter extends ObjectWriter {
     private final long basePartSize;
     private final long expectedSize;
     private final Map<String, String> metadata;
-    private final int maxBuffers;
+    /** Part buffers at most: lowered, never raised, when the parts grow (Uploads#partsInFlight). */
+    private int maxBuffers;
     private final S3ObjectLock objectLock;
     /** The retain-until date of this object (Object Lock), or null when it is not retained. */
     private final Instant retainUntil;
@@ -168,9 +172,10 @@ final class S3ObjectWriter extends ObjectWriter {
         this.currentPartSize = partSize;
         this.expectedSize = expectedSize;
         this.overrunStartPart = expectedSize < 0 ? 1 : 0;
-        // Small objects (manifests, locks) should not cost a whole part buffer: the first buffer
-        // starts at the expected size and grows up to a part.
-        long initial = expectedSize < 0 ? 64 * 1024 : Math.max(1024, expectedSize + 1);
+        // Small objects (manifests, locks) should not cost a whole part buffer, nor an incremental
+        // of a large server (expected at the server's size) a whole large part before it has one:
+        // the first buffer starts at the expected size, at most 1 MiB, and grows up to a part.
+        long initial = expectedSize < 0 ? 64 * 1024 : Math.min(1024 * 1024, Math.max(1024, expectedSize + 1));
         this.current = new byte[(int) Math.min(partSize, initial)];
         this.allocatedBuffers = 1;
     }
@@ -229,6 +234,7 @@ final class S3ObjectWriter extends ObjectWriter {
     private void dispatchCurrentPart() throws IOException {
         checkHealthy();
         if (uploadId == null) {
+            uploads.checkHeap(key, currentPartSize, Runtime.getRuntime().maxMemory()); // before anything is stored
             try {
                 uploadId = bucket.client().createMultipartUpload(r -> {
                     r.bucket(bucket.name()).key(fullKey).metadata(metadata).contentType(OCTET_STREAM);
@@ -261,7 +267,13 @@ final class S3ObjectWriter extends ObjectWriter {
         if (expectedSize >= 0 && overrunStartPart == 0 && written > expectedSize) {
             overrunStartPart = nextPartNumber;
         }
-        currentPartSize = Math.max(currentPartSize, partSize(basePartSize, nextPartNumber, overrunStartPart));
+        long next = Math.max(currentPartSize, partSize(basePartSize, nextPartNumber, overrunStartPart));
+        if (next != currentPartSize) {
+            // Larger parts: fewer of them at once, so that the buffers stay within the heap share.
+            uploads.checkHeap(key, next, Runtime.getRuntime().maxMemory());
+            currentPartSize = next;
+            maxBuffers = Math.min(maxBuffers, uploads.partsInFlight(next) + 1);
+        }
         current = takeBuffer();
     }
 
@@ -315,10 +327,23 @@ final class S3ObjectWriter extends ObjectWriter {
         }
     }
 
-    /** A buffer of the current part size; blocks while {@code parallelism} parts are uploading. */
+    /** A buffer of the current part size; blocks while {@code maxBuffers} buffers exist and none is free. */
     private byte[] takeBuffer() throws IOException {
         synchronized (lock) {
-            while (freeBuffers.isEmpty() && allocatedBuffers >= maxBuffers) {
+            while (true) {
+                byte[] b = freeBuffers.poll();
+                if (b != null && b.length >= currentPartSize) {
+                    return b;
+                }
+                if (b != null) {
+                    allocatedBuffers--; // of an outgrown part size: dropped
+                    continue;
+                }
+                if (allocatedBuffers < maxBuffers) {
+                    allocatedBuffers++;
+                    peakBuffers = Math.max(peakBuffers, allocatedBuffers);
+                    break;
+                }
                 try {
                     lock.wait();
                 } catch (InterruptedException e) {
@@ -326,15 +351,6 @@ final class S3ObjectWriter extends ObjectWriter {
                     throw new InterruptedIOException("upload of " + key + " interrupted");
                 }
             }
-            byte[] b = freeBuffers.poll();
-            if (b != null && b.length >= currentPartSize) {
-                return b;
-            }
-            if (b == null) {
-                allocatedBuffers++;
-            }
-            peakBuffers = Math.max(peakBuffers, allocatedBuffers);
-            // A free buffer of an outgrown part size is dropped and replaced, keeping the count.
         }
         checkHealthy();
         return new byte[(int) currentPartSize];

@@ -46,7 +46,7 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * The backup-level rules are {@link AbstractRepository}'s.
  *
  * <p>Large objects are written as streaming multipart uploads with several parts in flight (see
- * {@link #create(String, long, Map)}); memory stays bounded by {@code (parallelism + 1) x partSize}.
+ * {@link #create(String, long, Map)}); memory stays bounded by {@code (partsInFlight + 1) x partSize} ({@link S3ObjectWriter.Uploads#partsInFlight}).
  * Large objects are read with several ranged GETs in flight (see {@link #open(String)}); memory
  * stays bounded by {@code (downloadParallelism + 1) x downloadPartSize}.
  *
@@ -548,7 +548,7 @@ public final class S3Repository extends AbstractRepository {
     /**
      * {@inheritDoc}
      *
-     * <p>The part size is {@link #partSizeFor(long)}; up to {@code parallelism} parts upload at
+     * <p>The part size is {@link #partSizeFor(long)}; up to {@link S3ObjectWriter.Uploads#partsInFlight} parts upload at
      * once while the next one is being filled, and {@code write} blocks while all buffers are
      * in use. An object smaller than one part is sent as a single PutObject on commit. A failure,
      * {@link ObjectWriter#abort()}, close without commit, or interruption of the writing thread
@@ -556,14 +556,12 @@ public final class S3Repository extends AbstractRepository {
      */
     @Override
     public ObjectWriter create(String key, long expectedSize, Map<String, String> metadata) throws IOException {
-        long partSize = partSizeFor(expectedSize);
-        uploads.checkHeap(key, partSize, Runtime.getRuntime().maxMemory());
-        return new S3ObjectWriter(bucket, uploads, key, partSize, expectedSize, metadata, objectLock);
+        return new S3ObjectWriter(bucket, uploads, key, partSizeFor(expectedSize), expectedSize, metadata, objectLock);
     }
 
     /**
      * The first part size for an object of {@code expectedSize} bytes (-1: unknown): the
-     * configured part size, or 8 MiB, or 16 MiB for an unknown size, raised so that the expected
+     * configured part size, or 5 MiB, or 16 MiB for an unknown size, raised so that the expected
      * size fits in {@value #PLANNED_PARTS} parts (leaving room for the estimate to be exceeded).
      */
     long partSizeFor(long expectedSize) {
@@ -650,7 +648,7 @@ public final class S3Repository extends AbstractRepository {
         }
 
         /**
-         * How many ranged GETs of one object run at once when it is read (default 4, or the system
+         * How many ranged GETs of one object run at once when it is read (default 12, or the system
          * property {@value #DOWNLOAD_PARALLELISM_PROPERTY}); 1 reads every object with a single GET.
          */
         public Builder downloadParallelism(int gets) {
@@ -659,7 +657,7 @@ public final class S3Repository extends AbstractRepository {
         }
 
         /**
-         * The size of the ranges that a parallel read GETs (default 8 MiB, or the system property
+         * The size of the ranges that a parallel read GETs (default 4 MiB, or the system property
          * {@value #DOWNLOAD_RANGE_KIB_PROPERTY} in KiB); small for tests.
          */
         Builder downloadPartSize(long bytes) {
