@@ -58,8 +58,10 @@ final class S3ObjectWriter extends ObjectWriter {
      * @param parallelism   how many parts of one object upload at once; 0: {@link #partsInFlight}
      *                      chooses by the part size
      * @param abortPatience how long an abort keeps trying to reach the store
+     * @param maxHeap       the JVM's heap ({@code Runtime.maxMemory()}; smaller in tests), which
+     *                      bounds the part buffers of an automatic parallelism
      */
-    record Uploads(ExecutorService executor, int parallelism, Duration abortPatience) {
+    record Uploads(ExecutorService executor, int parallelism, Duration abortPatience, long maxHeap) {
         /**
          * The part buffers a writer may fill beside the one being filled when the parallelism is
          * automatic. One S3 stream across a WAN carries tens of MB/s, so an upload there is as
@@ -81,18 +83,13 @@ final class S3ObjectWriter extends ObjectWriter {
          */
         static final double HEAP_SHARE = 0.5;
 
-        /** How many parts of {@code partSize} bytes upload at once, in this JVM's heap. */
+        /** How many parts of {@code partSize} bytes upload at once. */
         int partsInFlight(long partSize) {
-            return partsInFlight(partSize, Runtime.getRuntime().maxMemory());
-        }
-
-        /** How many parts of {@code partSize} bytes upload at once in a heap of {@code maxHeap} bytes. */
-        int partsInFlight(long partSize, long maxHeap) {
             if (parallelism > 0) {
                 return parallelism;
             }
             long byBudget = Math.max(MIN_AUTOMATIC_PARALLELISM, Math.min(MAX_AUTOMATIC_PARALLELISM, BUFFER_BUDGET / partSize - 1));
-            long byHeap = heapBuffers(partSize, maxHeap) - 1;
+            long byHeap = heapBuffers(partSize) - 1;
             return (int) Math.max(1, Math.min(byBudget, byHeap));
         }
 
@@ -103,8 +100,8 @@ final class S3ObjectWriter extends ObjectWriter {
          * buffer only) and whenever the parts grow. The heap it asks for has room for the young
          * generation's survivor space, which {@code maxMemory} leaves out.
          */
-        void checkHeap(String key, long partSize, long maxHeap) throws IOException {
-            if (parallelism == 0 && heapBuffers(partSize, maxHeap) < 2) {
+        void checkHeap(String key, long partSize) throws IOException {
+            if (parallelism == 0 && heapBuffers(partSize) < 2) {
                 long mib = 1024 * 1024;
                 throw new IOException("cannot upload " + key + ": its size needs parts of " + partSize / mib
                         + " MiB (S3 allows 10,000 parts), and two part buffers need more than half of the JVM's heap of "
@@ -113,7 +110,7 @@ final class S3ObjectWriter extends ObjectWriter {
             }
         }
 
-        private static long heapBuffers(long partSize, long maxHeap) {
+        private long heapBuffers(long partSize) {
             return (long) (maxHeap * HEAP_SHARE) / partSize;
         }
     }
@@ -234,7 +231,7 @@ final class S3ObjectWriter extends ObjectWriter {
     private void dispatchCurrentPart() throws IOException {
         checkHealthy();
         if (uploadId == null) {
-            uploads.checkHeap(key, currentPartSize, Runtime.getRuntime().maxMemory()); // before anything is stored
+            uploads.checkHeap(key, currentPartSize); // before anything is stored
             try {
                 uploadId = bucket.client().createMultipartUpload(r -> {
                     r.bucket(bucket.name()).key(fullKey).metadata(metadata).contentType(OCTET_STREAM);
@@ -270,7 +267,7 @@ final class S3ObjectWriter extends ObjectWriter {
         long next = Math.max(currentPartSize, partSize(basePartSize, nextPartNumber, overrunStartPart));
         if (next != currentPartSize) {
             // Larger parts: fewer of them at once, so that the buffers stay within the heap share.
-            uploads.checkHeap(key, next, Runtime.getRuntime().maxMemory());
+            uploads.checkHeap(key, next);
             currentPartSize = next;
             maxBuffers = Math.min(maxBuffers, uploads.partsInFlight(next) + 1);
         }

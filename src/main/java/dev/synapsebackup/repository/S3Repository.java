@@ -46,7 +46,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * The backup-level rules are {@link AbstractRepository}'s.
  *
  * <p>Large objects are written as streaming multipart uploads with several parts in flight (see
- * {@link #create(String, long, Map)}); memory stays bounded by {@code (partsInFlight + 1) x partSize} ({@link S3ObjectWriter.Uploads#partsInFlight}).
+ * {@link #create(String, long, Map)}); memory stays bounded by {@code (partsInFlight + 1) x partSize}
+ * ({@link S3ObjectWriter.Uploads#partsInFlight}).
  * Large objects are read with several ranged GETs in flight (see {@link #open(String)}); memory
  * stays bounded by {@code (downloadParallelism + 1) x downloadPartSize}.
  *
@@ -110,7 +111,7 @@ public final class S3Repository extends AbstractRepository {
             t.setDaemon(true);
             return t;
         });
-        this.uploads = new S3ObjectWriter.Uploads(executor, b.parallelism, b.abortPatience);
+        this.uploads = new S3ObjectWriter.Uploads(executor, b.parallelism, b.abortPatience, b.maxHeap);
         this.downloads = new ParallelRangeDownload.Downloads(b.downloadParallelism, b.downloadPartSize, b.downloadStreamFirst,
                 b.downloadWaitingShare);
         this.objectLock = new S3ObjectLock(bucket, parameters.objectLock().orElse(null), b.clock);
@@ -548,8 +549,8 @@ public final class S3Repository extends AbstractRepository {
     /**
      * {@inheritDoc}
      *
-     * <p>The part size is {@link #partSizeFor(long)}; up to {@link S3ObjectWriter.Uploads#partsInFlight} parts upload at
-     * once while the next one is being filled, and {@code write} blocks while all buffers are
+     * <p>The part size is {@link #partSizeFor(long)}; up to
+     * {@link S3ObjectWriter.Uploads#partsInFlight} parts upload at once while the next one is being filled, and {@code write} blocks while all buffers are
      * in use. An object smaller than one part is sent as a single PutObject on commit. A failure,
      * {@link ObjectWriter#abort()}, close without commit, or interruption of the writing thread
      * aborts the multipart upload so that no object and no stored parts remain.
@@ -610,6 +611,7 @@ public final class S3Repository extends AbstractRepository {
         private Duration retryMaxDelay = Duration.ofMillis(
                 Long.getLong(RETRY_MAX_DELAY_PROPERTY, 20_000));
         private Duration abortPatience = Duration.ofSeconds(60);
+        private long maxHeap = Runtime.getRuntime().maxMemory();
         private Clock clock = Clock.systemUTC();
 
         private Builder(S3Parameters parameters) {
@@ -644,6 +646,12 @@ public final class S3Repository extends AbstractRepository {
          */
         public Builder parallelism(int parts) {
             this.parallelism = (int) inRange(parts, 1, Integer.MAX_VALUE, "parallelism must be at least 1");
+            return this;
+        }
+
+        /** The heap that bounds the part buffers of an automatic parallelism (default the JVM's); for tests. */
+        Builder maxHeap(long bytes) {
+            this.maxHeap = inRange(bytes, 1, Long.MAX_VALUE, "heap must be positive");
             return this;
         }
 

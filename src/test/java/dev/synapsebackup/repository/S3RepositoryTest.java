@@ -406,37 +406,63 @@ class S3RepositoryTest {
 
     @Test
     void partsInFlightFillTheBufferBudgetUnlessConfigured() {
-        S3ObjectWriter.Uploads automatic = new S3ObjectWriter.Uploads(null, 0, Duration.ZERO);
-        long heap = 4096 * MIB;
-        assertThat(automatic.partsInFlight(5 * MIB, heap)).isEqualTo(7); // 8 buffers of 5 MiB: the 40 MiB budget
-        assertThat(automatic.partsInFlight(8 * MIB, heap)).isEqualTo(4);
-        assertThat(automatic.partsInFlight(52 * MIB, heap)).isEqualTo(4); // never fewer than four, where the heap allows
+        S3ObjectWriter.Uploads automatic = new S3ObjectWriter.Uploads(null, 0, Duration.ZERO, 4096 * MIB);
+        assertThat(automatic.partsInFlight(5 * MIB)).isEqualTo(7); // 8 buffers of 5 MiB: the 40 MiB budget
+        assertThat(automatic.partsInFlight(8 * MIB)).isEqualTo(4);
+        assertThat(automatic.partsInFlight(52 * MIB)).isEqualTo(4); // never fewer than four, where the heap allows
         assertThat(S3ObjectWriter.Uploads.MAX_AUTOMATIC_PARALLELISM).isEqualTo(7);
-        assertThat(new S3ObjectWriter.Uploads(null, 3, Duration.ZERO).partsInFlight(5 * MIB, heap)).isEqualTo(3);
+        assertThat(new S3ObjectWriter.Uploads(null, 3, Duration.ZERO, 4096 * MIB).partsInFlight(5 * MIB)).isEqualTo(3);
     }
 
     @Test
-    void theLargestPartsFlyFewerAtOnceAndAHeapTooSmallForTwoFailsBeforeTheUpload() throws IOException {
-        S3ObjectWriter.Uploads automatic = new S3ObjectWriter.Uploads(null, 0, Duration.ZERO);
+    void theLargestPartsFlyFewerAtOnceAndAHeapTooSmallForTwoIsRefused() throws IOException {
         long heap = 198 * MIB; // about what -Xmx200m -Xmn16m gives Runtime.maxMemory
-        assertThat(automatic.partsInFlight(5 * MIB, heap)).isEqualTo(7);
-        assertThat(automatic.partsInFlight(16 * MIB, heap)).isEqualTo(4);
-        assertThat(automatic.partsInFlight(32 * MIB, heap)).isEqualTo(2); // 3 buffers of 32 MiB in 99 MiB
-        assertThat(automatic.partsInFlight(48 * MIB, heap)).isEqualTo(1);
-        automatic.checkHeap("backup-x", 48 * MIB, heap);
+        S3ObjectWriter.Uploads automatic = new S3ObjectWriter.Uploads(null, 0, Duration.ZERO, heap);
+        assertThat(automatic.partsInFlight(5 * MIB)).isEqualTo(7);
+        assertThat(automatic.partsInFlight(16 * MIB)).isEqualTo(4);
+        assertThat(automatic.partsInFlight(32 * MIB)).isEqualTo(2); // 3 buffers of 32 MiB in 99 MiB
+        assertThat(automatic.partsInFlight(48 * MIB)).isEqualTo(1);
+        automatic.checkHeap("backup-x", 48 * MIB);
         // 1 TB in 10,000 parts: 120 MiB each
         S3Parameters p = MEMORY.parameters("b").build();
         try (S3Repository repo = repo(p)) {
             long part = repo.partSizeFor(1_000_000_000_000L);
             assertThat(part).isEqualTo(120 * MIB);
-            assertThatThrownBy(() -> automatic.checkHeap("backup-x", part, heap)).isInstanceOf(IOException.class)
+            assertThatThrownBy(() -> automatic.checkHeap("backup-x", part)).isInstanceOf(IOException.class)
                     .hasMessageContaining("backup-x").hasMessageContaining("parts of 120 MiB")
                     .hasMessageContaining("heap of 198 MiB").hasMessageContaining("at least 604 MiB")
                     .hasMessageContaining("SYNAPSE_BACKUP_JAVA_OPTS");
-            automatic.checkHeap("backup-x", part, 604 * MIB);
+            new S3ObjectWriter.Uploads(null, 0, Duration.ZERO, 604 * MIB).checkHeap("backup-x", part);
         }
         // a configured parallelism is the caller's to size
-        new S3ObjectWriter.Uploads(null, 4, Duration.ZERO).checkHeap("backup-x", 120 * MIB, heap);
+        new S3ObjectWriter.Uploads(null, 4, Duration.ZERO, heap).checkHeap("backup-x", 120 * MIB);
+    }
+
+    @Test
+    void anUploadWhosePartsDoNotFitTwiceInTheHeapStopsBeforeItsFirstPartWhileASmallObjectGoes() throws IOException {
+        String bucket = newBucket(DISK);
+        // Half of a 16 MiB heap holds one 5 MiB buffer, not the two a multipart upload needs.
+        try (S3Repository repo = S3Repository.builder(DISK.parameters(bucket).build()).partSize(5 * MIB)
+                .maxHeap(16 * MIB).build()) {
+            byte[] mib = new byte[(int) MIB];
+            // Expected large (an incremental is sized by its parent), but smaller than one part: one PutObject.
+            try (ObjectWriter w = repo.create("small", 100 * MIB, MARKER)) {
+                w.write(mib);
+                w.commit();
+            }
+            assertThat(repo.stat("small")).isPresent();
+            assertThatThrownBy(() -> {
+                try (ObjectWriter w = repo.create("big", 100 * MIB, MARKER)) {
+                    for (int i = 0; i < 6; i++) {
+                        w.write(mib);
+                    }
+                    w.commit();
+                }
+            }).isInstanceOf(IOException.class).hasMessageContaining("cannot upload big")
+                    .hasMessageContaining("parts of 5 MiB").hasMessageContaining("heap of 16 MiB");
+            assertThat(repo.stat("big")).isEmpty();
+            assertThat(DISK.incompleteUploads(bucket)).isEmpty();
+        }
     }
 
     @Test
